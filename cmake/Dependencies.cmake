@@ -1,0 +1,28 @@
+# Every dependency is a Debian 12 package installed by scripts/install-deps.
+find_package(Threads REQUIRED)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json url)
+find_package(OpenSSL 3 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(simdjson REQUIRED CONFIG)
+find_package(fmt REQUIRED CONFIG)
+find_package(spdlog REQUIRED CONFIG)
+find_package(CLI11 REQUIRED CONFIG)
+find_package(yaml-cpp REQUIRED CONFIG)
+find_package(tl-expected REQUIRED CONFIG)
+find_package(prometheus-cpp REQUIRED CONFIG)
+if(SLUICE_BUILD_TESTS)
+  find_package(GTest REQUIRED CONFIG)
+endif()
+if(SLUICE_BUILD_BENCH)
+  find_package(benchmark REQUIRED CONFIG)
+endif()
+
+# libphonenumber: runtime library from Debian's libphonenumber8, headers unpacked by
+# scripts/install-deps into a private prefix (its -dev package conflicts with Boost 1.81).
+set(SLUICE_PHONENUMBER_PREFIX "/opt/sluice-deps/libphonenumber/usr" CACHE PATH "libphonenumber headers")
+find_package(Protobuf REQUIRED)
+find_library(PHONENUMBER_LIBRARY NAMES libphonenumber.so.8 phonenumber REQUIRED)
+add_library(sluice_phonenumber INTERFACE)
+target_include_directories(sluice_phonenumber SYSTEM INTERFACE ${SLUICE_PHONENUMBER_PREFIX}/include)
+target_link_libraries(sluice_phonenumber INTERFACE ${PHONENUMBER_LIBRARY} protobuf::libprotobuf)

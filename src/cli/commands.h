@@ -1,0 +1,16 @@
+// The subcommands of the `sluice` binary. Each add*Command() registers one subcommand on `app`;
+// when that subcommand runs, it stores its process exit status in `*status` (0 on success, 1 on a
+// runtime failure, 2 on bad usage or configuration). One .cpp file per command in this folder.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace sluice::cli {
+
+void addServeCommand(CLI::App& app, int* status);        // sluice serve --config FILE
+void addCheckConfigCommand(CLI::App& app, int* status);  // sluice check-config --config FILE
+void addLogCommand(CLI::App& app, int* status);          // sluice log export ...
+
+}  // namespace sluice::cli

@@ -1,0 +1,126 @@
+// The configuration of one sluice process, as loaded from one YAML (or JSON) file.
+// Secrets are given as `${NAME}` and replaced from the environment (or `${file:/path}` from a file);
+// they are held here in plain text but never logged: use maskedSummary() for display.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sluice::config {
+
+// Where a value came from, for error messages: `sluice.yaml:12:5`.
+struct Position {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string toString() const;
+};
+
+struct SourceConfig {
+  std::string name;
+  std::string writeKey;  // secret
+  Position position;
+};
+
+struct ServerConfig {
+  std::string listenHost = "127.0.0.1";
+  uint16_t listenPort = 8080;
+  int threads = 0;                          // 0: one per core
+  std::vector<std::string> trustedProxies;  // addresses or CIDRs whose X-Forwarded-For is believed
+  std::string adminToken;                   // secret; required when listening beyond loopback
+  std::string webhookHeader = "X-Sluice-Write-Key";  // header holding the write key on /v1/webhook
+};
+
+struct StorageConfig {
+  std::string path = "./data";              // a directory; the embedded store lives inside it
+  int64_t retentionMs = 7LL * 86'400'000;   // raw events are kept this long (and until delivered)
+  uint64_t minFreeBytes = 512ull << 20;     // below this free disk space, ingest answers 503
+  int64_t dedupWindowMs = 24LL * 3'600'000; // same messageId from the same source: stored once
+};
+
+struct TikTokSettings {
+  std::string accessToken;  // secret, required
+  std::string pixelCode;    // required
+  std::string apiUrl = "https://business-api.tiktok.com/open_api/v1.3/event/track/";
+  std::string testEventCode;       // optional
+  std::string partnerName;         // optional (D1: none unless configured)
+  std::string phoneDefaultRegion;  // optional ISO 3166 region, e.g. "US" (D10)
+};
+
+struct SubscriptionConfig {
+  std::string name;
+  std::string trigger;               // FQL; empty means "always"
+  std::string action = "reportWebEvent";
+  std::string mappingJson = "{}";    // Segment's mapping JSON, serialised
+  bool mergeDefaults = false;
+  Position position;                 // of the subscription entry
+  Position triggerPosition;          // of the trigger value
+  Position mappingPosition;          // of the mapping value
+};
+
+struct BatchConfig {
+  int maxEvents = 1000;    // TikTok's maximum per request
+  int64_t lingerMs = 250;
+};
+
+struct FlowConfig {
+  double maxRequestsPerSecond = 200;    // token bucket; TikTok allows 1,000 per app
+  double maxEventsPerSecond = 200'000;
+  int initialConcurrency = 4;
+  int minConcurrency = 1;
+  int maxConcurrency = 32;
+  int64_t backoffBaseMs = 500;
+  int64_t backoffCapMs = 5 * 60'000;
+  double retryBudgetRatio = 0.2;        // retries at most this share of requests
+  int64_t connectTimeoutMs = 5'000;
+  int64_t requestTimeoutMs = 15'000;
+  int breakerFailureThreshold = 5;      // consecutive failures that open the circuit
+  int64_t breakerProbeIntervalMs = 30'000;
+  int64_t pausedProbeIntervalMs = 60'000;
+};
+
+struct DestinationConfig {
+  std::string name;
+  std::string type;  // "tiktok-conversions"
+  bool enabled = true;
+  TikTokSettings settings;
+  std::vector<std::string> presets = {"all"};  // names, "all" or "none"
+  std::vector<SubscriptionConfig> subscriptions;
+  std::vector<std::string> sources;            // empty: every source
+  BatchConfig batch;
+  FlowConfig flow;
+  int64_t maxEventAgeMs = 7LL * 86'400'000;    // older events are expired, not sent
+  bool canaryEnabled = false;
+  int64_t canaryIntervalMs = 15 * 60'000;
+  Position position;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  std::string format = "text"; // text or json
+};
+
+struct Config {
+  std::string file;  // the path it was loaded from
+  ServerConfig server;
+  StorageConfig storage;
+  LoggingConfig logging;
+  std::vector<SourceConfig> sources;
+  std::vector<DestinationConfig> destinations;
+
+  const SourceConfig* findSource(std::string_view name) const;
+  const DestinationConfig* findDestination(std::string_view name) const;
+};
+
+// Loads and validates `path`. On error, the message names the file, line and problem, for example
+// `sluice.yaml:14:7: sources[1].write_key: required`. Unknown keys and wrong types are errors.
+Result<Config> loadConfig(const std::string& path);
+
+// The same from text; `fileName` is used in messages. `env` looks up `${NAME}` (default: getenv).
+Result<Config> parseConfig(std::string_view text, const std::string& fileName);
+
+}  // namespace sluice::config

@@ -1,0 +1,122 @@
+// The event log: the durable source of truth. Ingest appends; each destination reads from its own
+// cursor; CLI tools read by time range. Implemented by the embedded SQLite store (sqlite_log.h) and,
+// later, by NATS JetStream for clusters.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace sluice::store {
+
+// Positions in the log. Sequence numbers are assigned on append, strictly increasing, never reused.
+using Seq = uint64_t;
+
+// An event as ingest hands it over: already validated and enriched.
+struct NewEvent {
+  std::string source;     // the source's configured name
+  std::string messageId;  // Segment messageId (assigned by ingest when missing)
+  std::string type;       // track, page, identify, screen, group, alias
+  std::string name;       // the `event` of a track, else empty
+  EpochMs receivedAtMs = 0;
+  EpochMs timestampMs = 0;  // the corrected event time
+  std::string json;         // the enriched event, serialised
+};
+
+struct StoredEvent {
+  Seq seq = 0;
+  std::string source;
+  std::string messageId;
+  std::string type;
+  std::string name;
+  EpochMs receivedAtMs = 0;
+  EpochMs timestampMs = 0;
+  std::string json;
+};
+
+// Something a client sent that could not be accepted, kept so that nothing disappears unseen.
+struct QuarantinedEvent {
+  int64_t id = 0;           // assigned by the store
+  std::string source;
+  EpochMs receivedAtMs = 0;
+  std::string reason;       // why it was rejected
+  std::string payload;      // what was sent (possibly truncated to a bound the store documents)
+};
+
+struct AppendRequest {
+  std::vector<NewEvent> events;
+  std::vector<QuarantinedEvent> rejected;
+};
+
+struct AppendOutcome {
+  size_t stored = 0;      // new events written
+  size_t duplicates = 0;  // acknowledged but not stored (same source + messageId in the window)
+  size_t quarantined = 0;
+  Seq lastSeq = 0;        // the log's last sequence number after the commit
+};
+
+// Whether the store accepts writes now, and why not.
+struct WriteHealth {
+  bool writable = true;
+  std::string reason;         // empty when writable
+  int64_t retryAfterMs = 0;   // a hint for ingest's Retry-After
+};
+
+struct TimeRange {
+  EpochMs sinceMs = 0;                 // inclusive, by receivedAt
+  EpochMs untilMs = INT64_MAX;         // exclusive
+};
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Appends durably: `done` runs once every event and rejection of `request` is fsync'd (or with
+  // the error that prevented it, in which case none of them is stored). Concurrent appends share one
+  // transaction and one fsync (group commit). `done` runs on a store thread and must not block.
+  // Thread-safe.
+  virtual void append(AppendRequest request, std::function<void(Result<AppendOutcome>)> done) = 0;
+
+  // The blocking form of append(), for tools and tests.
+  Result<AppendOutcome> appendSync(AppendRequest request);
+
+  // Up to `max` events with seq > `after`, ascending. Thread-safe.
+  virtual Result<std::vector<StoredEvent>> readAfter(Seq after, size_t max) = 0;
+
+  // Visits the events received in `range` (optionally of one source) in seq order until `visit`
+  // returns false. Thread-safe.
+  virtual Result<void> scan(const TimeRange& range, std::optional<std::string> source,
+                            const std::function<bool(const StoredEvent&)>& visit) = 0;
+
+  // The last sequence number written (0 when empty) and the number of events held.
+  virtual Result<Seq> lastSeq() = 0;
+  virtual Result<uint64_t> count() = 0;
+
+  // A consumer's cursor: the seq up to which it has finished (0 when never set). Durable.
+  virtual Result<Seq> cursor(std::string_view consumer) = 0;
+  virtual Result<void> setCursor(std::string_view consumer, Seq seq) = 0;
+  // Removes a consumer's cursor (so that it no longer holds back retention).
+  virtual Result<void> dropCursor(std::string_view consumer) = 0;
+
+  // Deletes events received before `beforeMs` that every registered cursor has passed, and dedup
+  // entries past their window. Returns the number of events deleted.
+  virtual Result<uint64_t> applyRetention(EpochMs beforeMs) = 0;
+
+  // Quarantined input, newest first.
+  virtual Result<std::vector<QuarantinedEvent>> listQuarantine(size_t max, int64_t beforeId) = 0;
+
+  // Whether writes are accepted now (free-space floor, last I/O error).
+  virtual WriteHealth writeHealth() = 0;
+
+  // Stops accepting appends, completes the queued ones, and flushes. Idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace sluice::store
