@@ -45,7 +45,8 @@ enum class BreakerPermit {
 //   paused   --allowRequest() once per pausedProbeIntervalMs--> kProbe (state stays paused)
 //   paused   --recordSuccess()--> closed;  recordFailure() or pause() keep it paused
 //   paused/open/half-open --resume()--> half-open with a probe allowed immediately (SIGHUP reload)
-// recordSuccess() in closed resets the consecutive-failure count.
+// recordSuccess() from any state closes the circuit and resets the consecutive-failure count (a late
+// success of a request sent before the circuit opened proves the destination works).
 // The caller decides what counts as failure: retryable server errors, timeouts and connection errors
 // do; throttling is better left to the concurrency limiter and backoff; per-event rejections are
 // successes as far as the breaker is concerned (the server answered sensibly).

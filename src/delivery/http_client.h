@@ -32,7 +32,9 @@ struct HttpPost {
   std::string url;      // http://host[:port]/path or https://...
   HttpHeaders headers;  // sent as given (Content-Type, Access-Token, ...); Host is added
   std::string body;
-  // Deadline for the whole exchange after the connection is ready (send + wait + read).
+  // Deadline for the whole exchange after the connection is ready (send + wait + read). A request
+  // that fails on a reused keep-alive connection before any reply byte arrived (the server closed
+  // the idle connection) is sent once more on a fresh connection.
   std::chrono::milliseconds timeout{15'000};
 };
 
@@ -58,10 +60,11 @@ using HttpDone = std::function<void(HttpOutcome)>;
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // Sends `req` asynchronously. `done` is called exactly once, on one of the client's own threads
-  // (never inside post()'s caller frame for the Beast client), with the reply or the transport
-  // error. `done` must not block for long. Thread-safe: post() may be called from any thread.
-  // Destroying the client completes pending requests with kCancelled before it returns.
+  // Sends `req` asynchronously. `done` is called exactly once with the reply or the transport
+  // error: for the Beast client on the client's own thread, never inside post()'s frame (except
+  // kCancelled during shutdown). `done` must not block for long. Thread-safe: post() may be called
+  // from any thread. Destroying the client completes pending requests with kCancelled (on the
+  // destroying thread) before it returns. DNS lookups are bounded only by the system resolver.
   virtual void post(HttpPost req, HttpDone done) = 0;
 };
 
@@ -69,7 +72,6 @@ struct HttpClientOptions {
   std::chrono::milliseconds connectTimeout{5'000};  // DNS + TCP (+ proxy CONNECT) + TLS handshake
   int maxIdlePerHost = 64;                          // keep-alive connections kept per host:port
   std::chrono::milliseconds idleTimeout{60'000};    // idle kept connections are closed after this
-  int threads = 1;                                  // io_context threads
   std::string userAgent = "sluice";
   // Extra trusted CA certificates (PEM file), in addition to the system store. Empty = none.
   std::string extraCaFile;
@@ -90,8 +92,8 @@ struct HttpClientStats {
   uint64_t connectionsReused = 0;  // requests sent on an already used keep-alive connection
 };
 
-// The real client: Boost.Beast + OpenSSL with its own io_context thread(s), a keep-alive pool per
-// scheme+host+port, certificate and host name verification against the system store (plus
+// The real client: Boost.Beast + OpenSSL with its own io_context thread (one thread encrypts far
+// more than TikTok's rate limits let through), a keep-alive pool per scheme+host+port, certificate and host name verification against the system store (plus
 // extraCaFile), SNI, and HTTP CONNECT tunnelling through an https proxy.
 class BeastHttpClient : public HttpClient {
  public:
