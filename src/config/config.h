@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -58,8 +60,10 @@ struct SubscriptionConfig {
   std::string mappingJson = "{}";    // Segment's mapping JSON, serialised
   bool mergeDefaults = false;
   Position position;                 // of the subscription entry
-  Position triggerPosition;          // of the trigger value
-  Position mappingPosition;          // of the mapping value
+  // Of the first character of the trigger text (inside the quotes when it is quoted), so that an
+  // FQL error at column N of a one-line trigger is at column triggerPosition.column + N - 1.
+  Position triggerPosition;
+  Position mappingPosition;          // of the mapping value (its `{` or first key)
 };
 
 struct BatchConfig {
@@ -116,11 +120,37 @@ struct Config {
   const DestinationConfig* findDestination(std::string_view name) const;
 };
 
-// Loads and validates `path`. On error, the message names the file, line and problem, for example
-// `sluice.yaml:14:7: sources[1].write_key: required`. Unknown keys and wrong types are errors.
-Result<Config> loadConfig(const std::string& path);
+// The names of the presets of the destination's documentation, in documented order.
+const std::vector<std::string>& knownPresetNames();
 
-// The same from text; `fileName` is used in messages. `env` looks up `${NAME}` (default: getenv).
-Result<Config> parseConfig(std::string_view text, const std::string& fileName);
+// Looks up an environment variable; nullopt when it is not set.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+struct ParseOptions {
+  EnvLookup env;  // empty: the process environment (getenv)
+};
+
+// Loads and validates `path`. On error (code kInvalidArgument, or kIo when the file cannot be
+// read) the message holds one line per problem, in file order, each naming the file, line, column,
+// key path and problem, for example `sluice.yaml:14:7: sources[1].write_key: required`. Unknown
+// keys, wrong types, out-of-range values and missing required values are errors. Messages never
+// contain secret values nor anything substituted from the environment or a secret file.
+Result<Config> loadConfig(const std::string& path, const ParseOptions& options = {});
+
+// The same from text; `fileName` is used in messages and stored in Config::file.
+Result<Config> parseConfig(std::string_view text, const std::string& fileName,
+                           const ParseOptions& options = {});
+
+// The effective configuration (defaults filled in) as indented JSON text with the same keys as the
+// YAML file, secrets (write keys, access tokens, the admin token) replaced by "***". Loading the
+// text again gives the same configuration apart from the secrets and positions.
+std::string maskedSummary(const Config& config);
+
+// `7d`, `90s`, `250ms`: the largest unit that divides `ms` exactly (`0` for zero).
+std::string formatDurationMs(int64_t ms);
+// `512MiB`, `1GB`, `1234`: the largest binary or decimal unit that divides `bytes` exactly.
+std::string formatBytes(uint64_t bytes);
+// `127.0.0.1:8080`, `[::1]:8080`.
+std::string formatListen(const ServerConfig& server);
 
 }  // namespace sluice::config
