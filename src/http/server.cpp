@@ -1,0 +1,450 @@
+// The only translation unit of sluice that includes Beast's server side.
+#include "http/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// ---- Router ------------------------------------------------------------------------------------
+
+void Router::add(std::string path, Handler handler) {
+  routes_[std::move(path)] = std::move(handler);
+}
+
+void Router::setFallback(Handler handler) { fallback_ = std::move(handler); }
+
+const Handler& Router::find(std::string_view path) const {
+  auto it = routes_.find(std::string(path));
+  if (it != routes_.end()) return it->second;
+  return fallback_;
+}
+
+namespace {
+
+void appendJsonString(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+Response jsonError(int status, std::string_view message) {
+  Response response;
+  response.status = status;
+  response.body = R"({"success":false,"error":)";
+  appendJsonString(response.body, message);
+  response.body += "}";
+  return response;
+}
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+class Session;
+
+// State shared by the server and its sessions. Sessions can outlive the Server when a handler still
+// holds a Responder; `alive` (guarded by `aliveMutex`) tells such late Responders to do nothing.
+struct Shared {
+  ServerOptions options;
+  Router router;
+  std::shared_mutex aliveMutex;
+  bool alive = true;  // GUARDED_BY(aliveMutex)
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> inFlight{0};
+  std::mutex sessionsMutex;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(sessionsMutex)
+};
+
+// One connection. All members are used on the connection's strand only, except detach() (after the
+// I/O threads have been joined).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
+      : stream_(std::in_place, std::move(socket)), shared_(std::move(shared)) {
+    shared_->connections.fetch_add(1, std::memory_order_relaxed);
+    beast::error_code ec;
+    auto endpoint = stream_->socket().remote_endpoint(ec);
+    if (!ec) peer_ = endpoint.address().to_string();
+    stream_->socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  ~Session() {
+    {
+      std::lock_guard lock(shared_->sessionsMutex);
+      shared_->sessions.erase(this);
+    }
+    if (state_ == State::kHandling) shared_->inFlight.fetch_sub(1, std::memory_order_relaxed);
+    shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_->sessionsMutex);
+      shared_->sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(stream_->get_executor(), [self = shared_from_this()] { self->readRequest(); });
+  }
+
+  // Closes the connection if it is waiting for (or receiving) a request; a request being handled
+  // gets its reply first. Used by Server::stop().
+  void closeIfIdle() {
+    asio::post(stream_->get_executor(), [self = shared_from_this()] {
+      if (self->state_ == State::kReading) self->close();
+    });
+  }
+
+  // Destroys the socket while the io_context still exists. Only once no I/O thread runs.
+  void detach() { stream_.reset(); }
+
+  // Called through a Responder from any thread.
+  void respond(uint64_t requestId, Response response) {
+    std::shared_lock lock(shared_->aliveMutex);
+    if (!shared_->alive || !stream_) return;
+    asio::dispatch(stream_->get_executor(), [self = shared_from_this(), requestId,
+                                             response = std::move(response)]() mutable {
+      self->onResponse(requestId, std::move(response));
+    });
+  }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kClosed };
+
+  void readRequest() {
+    if (shared_->stopping.load(std::memory_order_acquire)) return close();
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->body_limit(shared_->options.bodyLimitBytes);
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.headerLimitBytes));
+    stream_->expires_after(std::chrono::milliseconds(shared_->options.readTimeoutMs));
+    bhttp::async_read_header(
+        *stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec) return onReadError(ec);
+    if (parser_->is_done()) return dispatchRequest();
+    const auto& header = parser_->get();
+    auto expect = header[bhttp::field::expect];
+    if (beast::iequals(expect, "100-continue") && header.version() >= 11) {
+      asio::async_write(stream_->socket(), asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->close();
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (state_ != State::kReading) return;
+    bhttp::async_read(*stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->onReadError(ec);
+                        self->dispatchRequest();
+                      });
+  }
+
+  void onReadError(beast::error_code ec) {
+    if (state_ != State::kReading) return;
+    if (ec == bhttp::error::body_limit) {
+      return sendErrorAndClose(413, "request body too large");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return sendErrorAndClose(431, "request headers too large");
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+        ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      return sendErrorAndClose(400, "malformed HTTP request");
+    }
+    close();  // end of stream, timeout, reset, cancelled
+  }
+
+  void dispatchRequest() {
+    state_ = State::kHandling;
+    shared_->inFlight.fetch_add(1, std::memory_order_relaxed);
+    stream_->expires_never();
+    auto message = parser_->release();
+    parser_.reset();
+    version_ = message.version();
+    keepAlive_ = message.keep_alive();
+
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    auto question = request.target.find('?');
+    if (question == std::string::npos) {
+      request.path = request.target;
+    } else {
+      request.path = request.target.substr(0, question);
+      request.query = request.target.substr(question + 1);
+    }
+    request.headers.reserve(16);
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.peerAddress = peer_;
+
+    const uint64_t id = ++requestId_;
+    const Handler& handler = shared_->router.find(request.path);
+    Responder responder = [self = shared_from_this(), id](Response response) {
+      self->respond(id, std::move(response));
+    };
+    if (!handler) {
+      responder(jsonError(404, "not found"));
+      return;
+    }
+    handler(std::move(request), std::move(responder));
+  }
+
+  void onResponse(uint64_t requestId, Response response) {
+    if (requestId != requestId_ || state_ != State::kHandling) return;  // late or repeated
+    shared_->inFlight.fetch_sub(1, std::memory_order_relaxed);
+    const bool keep = keepAlive_ && !shared_->stopping.load(std::memory_order_acquire);
+    write(std::move(response), keep);
+  }
+
+  void sendErrorAndClose(int status, std::string_view message) {
+    version_ = 11;
+    write(jsonError(status, message), false);
+  }
+
+  void write(Response response, bool keepAlive) {
+    state_ = State::kWriting;
+    response_ = {};
+    response_.version(version_);
+    response_.result(static_cast<unsigned>(response.status));
+    if (!response.contentType.empty()) {
+      response_.set(bhttp::field::content_type, response.contentType);
+    }
+    for (auto& [name, value] : response.headers) response_.set(name, value);
+    response_.body() = std::move(response.body);
+    response_.keep_alive(keepAlive);
+    response_.prepare_payload();
+    stream_->expires_after(std::chrono::milliseconds(shared_->options.writeTimeoutMs));
+    bhttp::async_write(*stream_, response_,
+                       [self = shared_from_this(), keepAlive](beast::error_code ec, size_t) {
+                         if (ec || !keepAlive) return self->close();
+                         self->readRequest();
+                       });
+  }
+
+  void close() {
+    if (state_ == State::kClosed || !stream_) return;
+    if (state_ == State::kHandling) shared_->inFlight.fetch_sub(1, std::memory_order_relaxed);
+    state_ = State::kClosed;
+    beast::error_code ec;
+    stream_->socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_->socket().close(ec);
+  }
+
+  std::optional<beast::tcp_stream> stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
+  std::string peer_;
+  State state_ = State::kReading;
+  uint64_t requestId_ = 0;
+  unsigned version_ = 11;
+  bool keepAlive_ = true;
+};
+
+}  // namespace
+
+// ---- Server ------------------------------------------------------------------------------------
+
+struct Server::Impl {
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
+  asio::steady_timer acceptRetry{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+  std::string host;
+  uint16_t port = 0;
+  std::mutex stopMutex;
+  bool stopped = false;  // GUARDED_BY(stopMutex)
+
+  explicit Impl(int threadCount) : ioc(std::max(1, threadCount)) {}
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec) {  // out of descriptors and the like: try again shortly instead of spinning
+        acceptRetry.expires_after(std::chrono::milliseconds(20));
+        acceptRetry.async_wait([this](beast::error_code waitEc) {
+          if (!waitEc) accept();
+        });
+        return;
+      }
+      if (shared->stopping.load() ||
+          shared->connections.load(std::memory_order_relaxed) >= shared->options.maxConnections) {
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), shared)->start();
+      }
+      accept();
+    });
+  }
+
+  std::vector<std::shared_ptr<Session>> liveSessions() {
+    std::vector<std::shared_ptr<Session>> out;
+    std::lock_guard lock(shared->sessionsMutex);
+    out.reserve(shared->sessions.size());
+    for (auto& [raw, weak] : shared->sessions) {
+      if (auto session = weak.lock()) out.push_back(std::move(session));
+    }
+    return out;
+  }
+
+  void stop() {
+    std::lock_guard stopLock(stopMutex);
+    if (stopped) return;
+    stopped = true;
+    shared->stopping.store(true, std::memory_order_release);
+    asio::post(acceptor.get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor.close(ignored);
+      acceptRetry.cancel();
+    });
+    for (auto& session : liveSessions()) session->closeIfIdle();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(shared->options.stopGraceMs);
+    while (shared->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    work.reset();
+    ioc.stop();
+    for (auto& thread : threads) {
+      if (thread.joinable()) thread.join();
+    }
+    {
+      std::unique_lock lock(shared->aliveMutex);
+      shared->alive = false;
+    }
+    for (auto& session : liveSessions()) session->detach();
+    beast::error_code ignored;
+    acceptor.close(ignored);
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+  if (impl_) impl_->stop();
+}
+
+Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Router router) {
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::max(1, threads);
+  auto impl = std::make_unique<Impl>(threads);
+  impl->shared->options = options;
+  impl->shared->router = std::move(router);
+
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "bad listen address '" + options.host + "'");
+  tcp::endpoint endpoint(address, options.port);
+  auto& acceptor = impl->acceptor;
+  const std::string where = options.host + ":" + std::to_string(options.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec)
+    return fail(ErrorCode::kUnavailable, "cannot open socket for " + where + ": " + ec.message());
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor.bind(endpoint, ec);
+  if (ec) return fail(ErrorCode::kUnavailable, "cannot bind " + where + ": " + ec.message());
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ErrorCode::kUnavailable, "cannot listen on " + where + ": " + ec.message());
+  impl->port = acceptor.local_endpoint(ec).port();
+  impl->host = address.is_v6() ? "[" + options.host + "]" : options.host;
+
+  impl->work.emplace(impl->ioc.get_executor());
+  impl->accept();
+  for (int i = 0; i < threads; ++i) {
+    impl->threads.emplace_back([ioc = &impl->ioc] {
+      for (;;) {
+        try {
+          ioc->run();
+          return;
+        } catch (const std::exception&) {
+          // A handler threw; keep serving the other connections.
+        }
+      }
+    });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+std::string Server::address() const { return impl_->host + ":" + std::to_string(impl_->port); }
+
+void Server::stop() { impl_->stop(); }
+
+size_t Server::openConnections() const { return impl_->shared->connections.load(); }
+
+size_t Server::inFlightRequests() const { return impl_->shared->inFlight.load(); }
+
+}  // namespace sluice::http

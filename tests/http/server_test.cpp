@@ -1,0 +1,416 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "http/raw_client.h"
+
+namespace sluice::http {
+namespace {
+
+using sluice::testing::buildRequest;
+using sluice::testing::RawConnection;
+using sluice::testing::roundTrip;
+using namespace std::chrono_literals;
+
+// Echoes what the server parsed, so tests see the Request a handler receives.
+Handler echoHandler() {
+  return [](Request&& request, Responder respond) {
+    Response response;
+    response.contentType = "text/plain";
+    response.body = request.method + "|" + request.path + "|" + request.query + "|" +
+                    std::string(request.header("x-test")) + "|" + request.peerAddress + "|" +
+                    request.body;
+    response.headers.emplace_back("X-Reply", "yes");
+    respond(std::move(response));
+  };
+}
+
+std::unique_ptr<Server> startServer(Router router, ServerOptions options = {}) {
+  options.host = "127.0.0.1";
+  options.port = 0;
+  if (options.threads == 0) options.threads = 2;
+  auto server = Server::start(options, std::move(router));
+  EXPECT_TRUE(server.has_value()) << (server ? "" : server.error().toString());
+  return server ? std::move(*server) : nullptr;
+}
+
+// Holds the responders of requests that a test answers later.
+struct Parked {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Responder> responders;
+
+  Handler handler() {
+    return [this](Request&&, Responder respond) {
+      std::lock_guard lock(mutex);
+      responders.push_back(std::move(respond));
+      changed.notify_all();
+    };
+  }
+  bool waitFor(size_t count) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 5s, [&] { return responders.size() >= count; });
+  }
+  Responder take() {
+    std::lock_guard lock(mutex);
+    Responder out = std::move(responders.front());
+    responders.erase(responders.begin());
+    return out;
+  }
+};
+
+Response text(int status, std::string body) {
+  Response response;
+  response.status = status;
+  response.contentType = "text/plain";
+  response.body = std::move(body);
+  return response;
+}
+
+TEST(ServerTest, RoutesByExactPathAndParsesTheRequest) {
+  Router router;
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  EXPECT_GT(server->port(), 0);
+  EXPECT_EQ(server->address(), "127.0.0.1:" + std::to_string(server->port()));
+
+  auto reply =
+      roundTrip(server->port(), buildRequest("POST", "/echo?a=1&b=2", {{"X-Test", "v"}}, "hello"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "POST|/echo|a=1&b=2|v|127.0.0.1|hello");
+  EXPECT_EQ(reply->header("x-reply"), "yes");
+  EXPECT_EQ(reply->header("content-type"), "text/plain");
+
+  auto missing = roundTrip(server->port(), buildRequest("GET", "/echo/more"));
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->body, R"({"success":false,"error":"not found"})");
+  EXPECT_EQ(missing->header("content-type"), "application/json");
+}
+
+TEST(ServerTest, FallbackHandlesUnroutedPaths) {
+  Router router;
+  router.add("/a", echoHandler());
+  router.setFallback(
+      [](Request&& request, Responder respond) { respond(text(418, "fallback " + request.path)); });
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  auto reply = roundTrip(server->port(), buildRequest("GET", "/zzz?q"));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 418);
+  EXPECT_EQ(reply->body, "fallback /zzz");
+}
+
+TEST(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Router router;
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(connection.send(buildRequest("POST", "/echo", {}, "n" + std::to_string(i))));
+    auto reply = connection.read();
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->body, "POST|/echo|||127.0.0.1|n" + std::to_string(i));
+  }
+  // Two pipelined requests are answered in order.
+  ASSERT_TRUE(connection.send(buildRequest("POST", "/echo", {}, "p1") +
+                              buildRequest("POST", "/echo", {}, "p2")));
+  auto first = connection.read();
+  auto second = connection.read();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, "POST|/echo|||127.0.0.1|p1");
+  EXPECT_EQ(second->body, "POST|/echo|||127.0.0.1|p2");
+  EXPECT_EQ(server->openConnections(), 1u);
+}
+
+TEST(ServerTest, ConnectionCloseAndHttp10AreHonoured) {
+  Router router;
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send(buildRequest("GET", "/echo", {{"Connection", "close"}})));
+  auto reply = connection.read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(connection.waitClosed(2000));
+
+  RawConnection old;
+  ASSERT_TRUE(old.connect(server->port()));
+  ASSERT_TRUE(old.send("GET /echo HTTP/1.0\r\n\r\n"));
+  auto oldReply = old.read();
+  ASSERT_TRUE(oldReply);
+  EXPECT_EQ(oldReply->status, 200);
+  EXPECT_TRUE(old.waitClosed(2000));
+}
+
+TEST(ServerTest, HandlersMayAnswerLaterFromAnotherThreadAndOnlyOnce) {
+  Parked parked;
+  Router router;
+  router.add("/later", parked.handler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send(buildRequest("POST", "/later", {}, "x")));
+  ASSERT_TRUE(parked.waitFor(1));
+  EXPECT_EQ(server->inFlightRequests(), 1u);
+  Responder respond = parked.take();
+  std::thread answer([&] {
+    std::this_thread::sleep_for(30ms);
+    respond(text(202, "first"));
+    respond(text(500, "second"));  // ignored
+  });
+  auto reply = connection.read();
+  answer.join();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 202);
+  EXPECT_EQ(reply->body, "first");
+  EXPECT_EQ(server->inFlightRequests(), 0u);
+
+  // The connection still works and the repeated answer did not leak into the next request.
+  ASSERT_TRUE(connection.send(buildRequest("POST", "/later", {}, "y")));
+  ASSERT_TRUE(parked.waitFor(1));
+  parked.take()(text(200, "next"));
+  auto next = connection.read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(next->body, "next");
+}
+
+TEST(ServerTest, OversizedBodiesGet413BeforeTheBodyIsRead) {
+  Router router;
+  router.add("/echo", echoHandler());
+  ServerOptions options;
+  options.bodyLimitBytes = 1000;
+  auto server = startServer(std::move(router), options);
+  ASSERT_TRUE(server);
+
+  // Announced by Content-Length: refused without sending the body.
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
+  auto reply = connection.read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_EQ(reply->body, R"({"success":false,"error":"request body too large"})");
+  EXPECT_TRUE(connection.waitClosed(2000));
+
+  // Chunked: refused once the limit is crossed.
+  RawConnection chunked;
+  ASSERT_TRUE(chunked.connect(server->port()));
+  std::string chunk(600, 'a');
+  std::string request = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 2; ++i) request += "258\r\n" + chunk + "\r\n";
+  request += "0\r\n\r\n";
+  ASSERT_TRUE(chunked.send(request));
+  auto chunkedReply = chunked.read();
+  ASSERT_TRUE(chunkedReply);
+  EXPECT_EQ(chunkedReply->status, 413);
+
+  // At the limit: accepted.
+  auto fits = roundTrip(server->port(), buildRequest("POST", "/echo", {}, std::string(1000, 'b')));
+  ASSERT_TRUE(fits);
+  EXPECT_EQ(fits->status, 200);
+}
+
+TEST(ServerTest, HugeHeadersGet431AndGarbageGets400) {
+  Router router;
+  router.add("/echo", echoHandler());
+  ServerOptions options;
+  options.headerLimitBytes = 2048;
+  auto server = startServer(std::move(router), options);
+  ASSERT_TRUE(server);
+  auto big =
+      roundTrip(server->port(), buildRequest("GET", "/echo", {{"X-Big", std::string(4096, 'h')}}));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 431);
+
+  auto garbage = roundTrip(server->port(), "NOT AN HTTP REQUEST\r\n\r\n");
+  ASSERT_TRUE(garbage);
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(garbage->body, R"({"success":false,"error":"malformed HTTP request"})");
+
+  auto badLength =
+      roundTrip(server->port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n");
+  ASSERT_TRUE(badLength);
+  EXPECT_EQ(badLength->status, 400);
+}
+
+TEST(ServerTest, ExpectContinueGetsAnInterimReply) {
+  Router router;
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  auto interim = connection.readHead(2000);
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(connection.send("body"));
+  auto reply = connection.read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "POST|/echo|||127.0.0.1|body");
+}
+
+TEST(ServerTest, SlowClientsAreDisconnected) {
+  Router router;
+  router.add("/echo", echoHandler());
+  ServerOptions options;
+  options.readTimeoutMs = 300;
+  auto server = startServer(std::move(router), options);
+  ASSERT_TRUE(server);
+  RawConnection slow;
+  ASSERT_TRUE(slow.connect(server->port()));
+  ASSERT_TRUE(slow.send("POST /echo HTTP/1.1\r\nHost: x\r\n"));
+  auto start = std::chrono::steady_clock::now();
+  // Trickling bytes does not extend the deadline.
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(50ms);
+    slow.send("X-A: b\r\n");
+  }
+  EXPECT_TRUE(slow.waitClosed(3000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+
+  RawConnection idle;
+  ASSERT_TRUE(idle.connect(server->port()));
+  EXPECT_TRUE(idle.waitClosed(3000));
+}
+
+TEST(ServerTest, StopLetsInFlightRequestsFinishAndClosesIdleConnections) {
+  Parked parked;
+  Router router;
+  router.add("/later", parked.handler());
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  const uint16_t port = server->port();
+
+  RawConnection idle;
+  ASSERT_TRUE(idle.connect(port));
+  ASSERT_TRUE(idle.send(buildRequest("GET", "/echo")));
+  ASSERT_TRUE(idle.read());  // now idle, kept alive
+
+  RawConnection busy;
+  ASSERT_TRUE(busy.connect(port));
+  ASSERT_TRUE(busy.send(buildRequest("POST", "/later", {}, "x")));
+  ASSERT_TRUE(parked.waitFor(1));
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server->stop();
+    stopped = true;
+  });
+  EXPECT_TRUE(idle.waitClosed(2000));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(stopped.load());  // still waiting for the in-flight request
+  parked.take()(text(200, "done"));
+  auto reply = busy.read();
+  stopper.join();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "done");
+  EXPECT_EQ(reply->header("connection"), "close");
+  EXPECT_TRUE(busy.waitClosed(2000));
+
+  RawConnection refused;
+  EXPECT_FALSE(refused.connect(port, "127.0.0.1", 500) &&
+               refused.send(buildRequest("GET", "/echo")) && refused.read(500));
+}
+
+TEST(ServerTest, StopIsBoundedWhenAHandlerNeverAnswersAndLateAnswersAreIgnored) {
+  Parked parked;
+  Router router;
+  router.add("/later", parked.handler());
+  ServerOptions options;
+  options.stopGraceMs = 200;
+  auto server = startServer(std::move(router), options);
+  ASSERT_TRUE(server);
+  RawConnection busy;
+  ASSERT_TRUE(busy.connect(server->port()));
+  ASSERT_TRUE(busy.send(buildRequest("POST", "/later", {}, "x")));
+  ASSERT_TRUE(parked.waitFor(1));
+  auto start = std::chrono::steady_clock::now();
+  server.reset();  // stops and destroys
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  parked.take()(text(200, "too late"));  // must not crash or write
+  EXPECT_TRUE(busy.waitClosed(2000));
+}
+
+TEST(ServerTest, BindingATakenPortFails) {
+  auto first = startServer(Router{});
+  ASSERT_TRUE(first);
+  ServerOptions options;
+  options.port = first->port();
+  auto second = Server::start(options, Router{});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kUnavailable);
+  options.host = "not-an-address";
+  options.port = 0;
+  auto bad = Server::start(options, Router{});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ServerTest, ManyConcurrentClients) {
+  std::atomic<int> handled{0};
+  Router router;
+  router.add("/count", [&](Request&& request, Responder respond) {
+    ++handled;
+    // Half answer inline, half from another thread.
+    if (request.body.size() % 2 == 0) {
+      respond(text(200, request.body));
+    } else {
+      std::thread([respond = std::move(respond), body = request.body] {
+        respond(text(200, body));
+      }).detach();
+    }
+  });
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  constexpr int kClients = 8;
+  constexpr int kRequests = 200;
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      RawConnection connection;
+      if (!connection.connect(server->port())) return;
+      for (int i = 0; i < kRequests; ++i) {
+        std::string body = std::to_string(c) + ":" + std::to_string(i);
+        if (!connection.send(buildRequest("POST", "/count", {}, body))) return;
+        auto reply = connection.read();
+        if (reply && reply->status == 200 && reply->body == body) ++good;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(good.load(), kClients * kRequests);
+  EXPECT_EQ(handled.load(), kClients * kRequests);
+  EXPECT_EQ(server->inFlightRequests(), 0u);
+}
+
+TEST(JsonErrorTest, EscapesTheMessage) {
+  auto response = jsonError(400, "bad \"x\"\n\x01");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.contentType, "application/json");
+  EXPECT_EQ(response.body, R"({"success":false,"error":"bad \"x\"\n\u0001"})");
+}
+
+}  // namespace
+}  // namespace sluice::http
