@@ -1,0 +1,796 @@
+#include "tiktok/action.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <span>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/string.hpp>
+
+#include "core/time.h"
+#include "mapping/js_number.h"
+#include "tiktok/json_writer.h"
+#include "tiktok/pii.h"
+
+namespace sluice::tiktok {
+namespace {
+
+namespace json = boost::json;
+
+enum class FieldType { kString, kNumber, kInteger, kBoolean, kObject };
+
+// One field of the action's schema (Segment's field definition, as far as validation needs it).
+struct Field {
+  std::string_view key;
+  std::string_view label;
+  FieldType type = FieldType::kString;
+  bool multiple = false;
+  std::span<const std::string_view> choices = {};
+  std::span<const Field> properties = {};
+};
+
+using Sv = std::string_view;
+using T = FieldType;
+
+constexpr Sv kEventSources[] = {"web", "crm"};
+constexpr Sv kSpecTypes[] = {"travel_fields", "vehicle_fields"};
+constexpr Sv kContentTypes[] = {"product", "product_group"};
+constexpr Sv kDeliveryCategories[] = {"in_store", "curbside", "home_delivery"};
+constexpr Sv kTravelClasses[] = {"eco", "prem", "bus", "first"};
+constexpr Sv kVehicleStates[] = {"New", "Used", "CPO"};
+constexpr Sv kMileageUnits[] = {"MI", "KM"};
+constexpr Sv kTransmissions[] = {"Automatic", "Manual", "Other"};
+constexpr Sv kBodyStyles[] = {"Convertible", "Coupe", "Hatchback", "Minivan", "Truck", "SUV",
+                              "Sedan",       "Van",   "Wagon",     "Crossover", "Other"};
+constexpr Sv kFuelTypes[] = {"Diesel", "Electric", "Flex", "Gasoline", "Hybrid", "Other"};
+constexpr Sv kDrivetrains[] = {"AWD", "FOUR_WD", "FWD", "RWD", "TWO_WD", "Other"};
+constexpr Sv kConditions[] = {"Excellent", "Good", "Fair", "Poor", "Other"};
+
+constexpr Field kAddressFields[] = {
+    {"city", "City"}, {"country", "Country"}, {"zip_code", "Zip Code"}, {"state", "State"}};
+
+constexpr Field kContentFields[] = {
+    {"price", "Price", T::kNumber},          {"quantity", "Quantity", T::kNumber},
+    {"content_category", "Content Category"}, {"content_id", "Content ID"},
+    {"content_name", "Content Name"},         {"brand", "Brand"}};
+
+constexpr Field kLeadFields[] = {{"lead_id", "TikTok Lead ID"},
+                                 {"lead_event_source", "TikTok Lead Event Source"}};
+
+constexpr Field kVehicleFields[] = {
+    {"postal_code", "Postal Code"},
+    {"make", "Make of the Vehicle"},
+    {"model", "Model of the Vehicle"},
+    {"year", "Year of the Vehicle", T::kNumber},
+    {"state_of_vehicle", "State of the Vehicle", T::kString, false, kVehicleStates},
+    {"mileage_value", "Mileage Value", T::kNumber},
+    {"mileage_unit", "Mileage Unit", T::kString, false, kMileageUnits},
+    {"exterior_color", "Exterior Color of the Vehicle"},
+    {"transmission", "Transmission Type of the Vehicle", T::kString, false, kTransmissions},
+    {"body_style", "Body Type of the Vehicle", T::kString, false, kBodyStyles},
+    {"fuel_type", "Fuel Type of the Vehicle", T::kString, false, kFuelTypes},
+    {"drivetrain", "Drivetrain of the Vehicle", T::kString, false, kDrivetrains},
+    {"preferred_price_range_min", "Minimum Preferred Price", T::kNumber},
+    {"preferred_price_range_max", "Maximum Preferred Price", T::kNumber},
+    {"trim", "Trim of the Vehicle"},
+    {"vin", "VIN of the Vehicle"},
+    {"interior_color", "Interior Color of the Vehicle"},
+    {"condition_of_vehicle", "Condition of the Vehicle", T::kString, false, kConditions},
+    {"viewcontent_type", "Soft Lead Landing Page"},
+    {"search_type", "Other Search Page"},
+    {"registration_type", "Other Registration Page"}};
+
+constexpr Field kTravelFields[] = {
+    {"city", "Hotel City Location"},
+    {"region", "Hotel Region"},
+    {"country", "Hotel Country"},
+    {"checkin_date", "Hotel Check-in Date"},
+    {"checkout_date", "Hotel Check-out Date"},
+    {"num_adults", "Number of Adults", T::kNumber},
+    {"num_children", "Number of Children", T::kNumber},
+    {"num_infants", "Number of Infants", T::kNumber},
+    {"suggested_hotels", "Suggested Hotels", T::kString, true},
+    {"departing_departure_date", "Departure Date"},
+    {"returning_departure_date", "Arrival Date"},
+    {"origin_airport", "Origin Airport"},
+    {"destination_airport", "Destination Airport"},
+    {"destination_ids", "Destination IDs", T::kString, true},
+    {"departing_arrival_date", "Departing Arrival Date"},
+    {"returning_arrival_date", "Returning Arrival Date"},
+    {"travel_class", "Flight Ticket Class", T::kString, false, kTravelClasses},
+    {"user_score", "User Score", T::kNumber},
+    {"preferred_num_stops", "Preferred Number of Stops", T::kInteger},
+    {"travel_start", "Start Date of the Trip"},
+    {"travel_end", "End Date of the Trip"},
+    {"suggested_destinations", "Suggested Destination IDs", T::kString, true}};
+
+// The action's fields in Segment's order (common fields, CRM fields, vehicle, travel).
+constexpr Field kFields[] = {
+    {"event_source", "Event Source", T::kString, false, kEventSources},
+    {"event_spec_type", "Additional Fields", T::kString, false, kSpecTypes},
+    {"event", "Event Name"},
+    {"event_id", "Event ID"},
+    {"timestamp", "Event Timestamp"},
+    {"phone_number", "Phone Number", T::kString, true},
+    {"email", "Email", T::kString, true},
+    {"first_name", "First Name"},
+    {"last_name", "Last Name"},
+    {"address", "Address", T::kObject, false, {}, kAddressFields},
+    {"order_id", "Order ID"},
+    {"shop_id", "Shop ID"},
+    {"external_id", "External ID", T::kString, true},
+    {"ttclid", "TikTok Click ID"},
+    {"ttp", "TikTok Cookie ID"},
+    {"locale", "Locale"},
+    {"url", "Page URL"},
+    {"referrer", "Page Referrer"},
+    {"ip", "IP Address"},
+    {"user_agent", "User Agent"},
+    {"contents", "Contents", T::kObject, true, {}, kContentFields},
+    {"content_ids", "Content IDs", T::kString, true},
+    {"num_items", "Number of Items", T::kNumber},
+    {"content_type", "Content Type", T::kString, false, kContentTypes},
+    {"currency", "Currency"},
+    {"value", "Value", T::kNumber},
+    {"description", "Description"},
+    {"query", "Query"},
+    {"limited_data_use", "Limited Data Use", T::kBoolean},
+    {"test_event_code", "Test Event Code"},
+    {"delivery_category", "Delivery Category", T::kString, false, kDeliveryCategories},
+    {"predicted_ltv", "Prediected Lifetime Value", T::kNumber},
+    {"search_string", "Search String"},
+    {"lead_fields", "CRM Fields", T::kObject, false, {}, kLeadFields},
+    {"vehicle_fields", "Vehicle Fields", T::kObject, false, {}, kVehicleFields},
+    {"travel_fields", "Travel Fields", T::kObject, false, {}, kTravelFields}};
+
+constexpr std::string_view kFieldDefaultsJson =
+    R"json({"event_source":"web","event_id":{"@path":"$.messageId"},"timestamp":{"@path":"$.t)json"
+    R"json(imestamp"},"phone_number":{"@if":{"exists":{"@path":"$.properties.phone"},"then":{)json"
+    R"json("@path":"$.properties.phone"},"else":{"@path":"$.context.traits.phone"}}},"email":)json"
+    R"json({"@if":{"exists":{"@path":"$.properties.email"},"then":{"@path":"$.properties.emai)json"
+    R"json(l"},"else":{"@path":"$.context.traits.email"}}},"first_name":{"@if":{"exists":{"@p)json"
+    R"json(ath":"$.properties.first_name"},"then":{"@path":"$.properties.first_name"},"else":)json"
+    R"json({"@path":"$.context.traits.first_name"}}},"last_name":{"@if":{"exists":{"@path":"$)json"
+    R"json(.properties.last_name"},"then":{"@path":"$.properties.last_name"},"else":{"@path":)json"
+    R"json("$.context.traits.last_name"}}},"address":{"city":{"@if":{"exists":{"@path":"$.pro)json"
+    R"json(perties.address.city"},"then":{"@path":"$.properties.address.city"},"else":{"@path)json"
+    R"json(":"$.context.traits.address.city"}}},"country":{"@if":{"exists":{"@path":"$.proper)json"
+    R"json(ties.address.country"},"then":{"@path":"$.properties.address.country"},"else":{"@p)json"
+    R"json(ath":"$.context.traits.address.country"}}},"zip_code":{"@if":{"exists":{"@path":"$)json"
+    R"json(.properties.address.postal_code"},"then":{"@path":"$.properties.address.postal_cod)json"
+    R"json(e"},"else":{"@path":"$.context.traits.address.postal_code"}}},"state":{"@if":{"exi)json"
+    R"json(sts":{"@path":"$.properties.address.state"},"then":{"@path":"$.properties.address.)json"
+    R"json(state"},"else":{"@path":"$.context.traits.address.state"}}}},"order_id":{"@path":")json"
+    R"json($.properties.order_id"},"shop_id":{"@path":"$.properties.shop_id"},"external_id":{)json"
+    R"json("@if":{"exists":{"@path":"$.userId"},"then":{"@path":"$.userId"},"else":{"@path":")json"
+    R"json($.anonymousId"}}},"ttclid":{"@if":{"exists":{"@path":"$.properties.ttclid"},"then")json"
+    R"json(:{"@path":"$.properties.ttclid"},"else":{"@path":"$.integrations.TikTok Conversion)json"
+    R"json(s.ttclid"}}},"ttp":{"@if":{"exists":{"@path":"$.properties.ttp"},"then":{"@path":")json"
+    R"json($.properties.ttp"},"else":{"@path":"$.integrations.TikTok Conversions.ttp"}}},"loc)json"
+    R"json(ale":{"@path":"$.context.locale"},"url":{"@path":"$.context.page.url"},"referrer":)json"
+    R"json({"@path":"$.context.page.referrer"},"ip":{"@path":"$.context.ip"},"user_agent":{"@)json"
+    R"json(path":"$.context.userAgent"},"content_ids":{"@path":"$.properties.content_ids"},"n)json"
+    R"json(um_items":{"@path":"$.properties.num_items"},"content_type":"product","currency":{)json"
+    R"json("@path":"$.properties.currency"},"value":{"@if":{"exists":{"@path":"$.properties.v)json"
+    R"json(alue"},"then":{"@path":"$.properties.value"},"else":{"@path":"$.properties.revenue)json"
+    R"json("}}},"query":{"@path":"$.properties.query"},"limited_data_use":{"@path":"$.propert)json"
+    R"json(ies.limited_data_use"},"delivery_category":{"@path":"$.properties.delivery_categor)json"
+    R"json(y"},"predicted_ltv":{"@path":"$.properties.predicted_ltv"},"search_string":{"@path)json"
+    R"json(":"$.properties.search_string"},"lead_fields":{"lead_id":{"@path":"$.properties.le)json"
+    R"json(ad_id"},"lead_event_source":{"@path":"$.properties.lead_event_source"}},"vehicle_f)json"
+    R"json(ields":{"postal_code":{"@path":"$.properties.postal_code"},"make":{"@path":"$.prop)json"
+    R"json(erties.make"},"model":{"@path":"$.properties.model"},"year":{"@path":"$.properties)json"
+    R"json(.year"},"state_of_vehicle":{"@path":"$.properties.state_of_vehicle"},"mileage_valu)json"
+    R"json(e":{"@path":"$.properties.mileage_value"},"mileage_unit":{"@path":"$.properties.mi)json"
+    R"json(leage_unit"},"exterior_color":{"@path":"$.properties.exterior_color"},"transmissio)json"
+    R"json(n":{"@path":"$.properties.transmission"},"body_style":{"@path":"$.properties.body_)json"
+    R"json(style"},"fuel_type":{"@path":"$.properties.fuel_type"},"drivetrain":{"@path":"$.pr)json"
+    R"json(operties.drive_train"},"preferred_price_range_min":{"@path":"$.properties.preferre)json"
+    R"json(d_price_range_min"},"preferred_price_range_max":{"@path":"$.properties.preferred_p)json"
+    R"json(rice_range_max"},"trim":{"@path":"$.properties.trim"},"vin":{"@path":"$.properties)json"
+    R"json(.vin"},"interior_color":{"@path":"$.properties.interior_color"},"condition_of_vehi)json"
+    R"json(cle":{"@path":"$.properties.condition_of_vehicle"},"viewcontent_type":{"@path":"$.)json"
+    R"json(properties.viewcontent_type"},"search_type":{"@path":"$.properties.search_type"},")json"
+    R"json(registration_type":{"@path":"$.properties.registration_type"}},"travel_fields":{"c)json"
+    R"json(ity":{"@path":"$.properties.city"},"region":{"@path":"$.properties.region"},"count)json"
+    R"json(ry":{"@path":"$.properties.country"},"checkin_date":{"@path":"$.properties.checkin)json"
+    R"json(_date"},"checkout_date":{"@path":"$.properties.checkout_date"},"num_adults":{"@pat)json"
+    R"json(h":"$.properties.num_adults"},"num_children":{"@path":"$.properties.num_children"})json"
+    R"json(,"num_infants":{"@path":"$.properties.num_infants"},"suggested_hotels":{"@path":"$)json"
+    R"json(.properties.suggested_hotels"},"departing_departure_date":{"@path":"$.properties.d)json"
+    R"json(eparting_departure_date"},"returning_departure_date":{"@path":"$.properties.return)json"
+    R"json(ing_departure_date"},"origin_airport":{"@path":"$.properties.origin_airport"},"des)json"
+    R"json(tination_airport":{"@path":"$.properties.destination_airport"},"destination_ids":{)json"
+    R"json("@path":"$.properties.destination_ids"},"departing_arrival_date":{"@path":"$.prope)json"
+    R"json(rties.departing_arrival_date"},"returning_arrival_date":{"@path":"$.properties.ret)json"
+    R"json(urning_arrival_date"},"travel_class":{"@path":"$.properties.travel_class"},"user_s)json"
+    R"json(core":{"@path":"$.properties.user_score"},"preferred_num_stops":{"@path":"$.proper)json"
+    R"json(ties.preferred_num_stops"},"travel_start":{"@path":"$.properties.travel_start"},"t)json"
+    R"json(ravel_end":{"@path":"$.properties.travel_end"},"suggested_destinations":{"@path":")json"
+    R"json($.properties.suggested_destinations"}}})json";
+
+const Field* findField(std::span<const Field> fields, std::string_view key) {
+  for (const Field& field : fields) {
+    if (field.key == key) return &field;
+  }
+  return nullptr;
+}
+
+std::string_view typeName(FieldType type) {
+  switch (type) {
+    case T::kString: return "a string";
+    case T::kNumber: return "a number";
+    case T::kInteger: return "an integer";
+    case T::kBoolean: return "a boolean";
+    case T::kObject: return "an object";
+  }
+  return "a value";
+}
+
+std::string_view humanizeTypeOf(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+    default: return "a number";
+  }
+}
+
+// Ajv's string-to-number coercion: a non-empty string whose JavaScript Number() is not NaN.
+std::optional<double> jsNumberFromString(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double number = mapping::jsStringToNumber(text);
+  if (std::isnan(number)) return std::nullopt;
+  return number;
+}
+
+bool isIntegral(double v) { return std::isfinite(v) && std::floor(v) == v; }
+
+// Ajv's type coercion (`coerceTypes: "array"`): converts `value` in place to `type` where Ajv would;
+// false when it cannot.
+bool coerceTo(json::value& value, FieldType type) {
+  if (value.is_array()) {
+    json::array& array = value.as_array();
+    if (array.size() != 1 || array[0].is_array() || array[0].is_object()) return false;
+    json::value item = array[0];
+    if (!coerceTo(item, type)) return false;
+    value = std::move(item);
+    return true;
+  }
+  switch (type) {
+    case T::kString:
+      if (value.is_string()) return true;
+      if (value.is_number()) {
+        value = jsNumberToString(jsonNumberAsDouble(value));
+        return true;
+      }
+      if (value.is_bool()) {
+        value = value.get_bool() ? "true" : "false";
+        return true;
+      }
+      if (value.is_null()) {
+        value = "";
+        return true;
+      }
+      return false;
+    case T::kNumber:
+    case T::kInteger: {
+      double number = 0;
+      if (value.is_number()) {
+        if (type == T::kInteger && value.is_double() && !isIntegral(value.get_double())) return false;
+        return true;
+      }
+      if (value.is_string()) {
+        auto parsed = jsNumberFromString(value.get_string());
+        if (!parsed) return false;
+        number = *parsed;
+      } else if (value.is_bool()) {
+        number = value.get_bool() ? 1 : 0;
+      } else if (!value.is_null()) {
+        return false;
+      }
+      if (type == T::kInteger && !isIntegral(number)) return false;
+      value = number;
+      return true;
+    }
+    case T::kBoolean:
+      if (value.is_bool()) return true;
+      if (value.is_string()) {
+        if (value.get_string() == "true") {
+          value = true;
+          return true;
+        }
+        if (value.get_string() == "false") {
+          value = false;
+          return true;
+        }
+        return false;
+      }
+      if (value.is_number()) {
+        double n = jsonNumberAsDouble(value);
+        if (n != 0 && n != 1) return false;
+        value = (n == 1);
+        return true;
+      }
+      if (value.is_null()) {
+        value = false;
+        return true;
+      }
+      return false;
+    case T::kObject:
+      return value.is_object();
+  }
+  return false;
+}
+
+std::string capitalized(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
+  return text;
+}
+
+// Collects validation errors worded as Segment's (ajv-human-errors) are.
+class Validator {
+ public:
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  void validateRoot(json::object& payload) {
+    std::vector<std::string> unknown;
+    for (const auto& kv : payload) {
+      if (!findField(kFields, kv.key())) unknown.emplace_back(kv.key());
+    }
+    for (const auto& key : unknown) payload.erase(key);  // Ajv's removeAdditional
+    if (!payload.contains("event") || isEmptyAtRoot(payload.at("event"))) {
+      errors_.push_back("The root value is missing the required field 'event'.");
+    }
+    for (const Field& field : kFields) {
+      json::value* value = payload.if_contains(field.key);
+      if (value == nullptr) continue;
+      if (isEmptyAtRoot(*value)) {  // Segment drops null and "" at the top level
+        payload.erase(field.key);
+        continue;
+      }
+      std::string path = "/" + std::string(field.key);
+      if (field.multiple) {
+        validateMultiple(*value, field, path);
+      } else {
+        validateSingle(*value, field, path);
+      }
+    }
+    const json::value* source = payload.if_contains("event_source");
+    if (source && source->is_string() && source->get_string() == "crm" &&
+        !payload.contains("lead_fields")) {
+      errors_.push_back("The root value is missing the required field 'lead_fields'.");
+    }
+  }
+
+ private:
+  static bool isEmptyAtRoot(const json::value& value) {
+    return value.is_null() || (value.is_string() && value.get_string().empty());
+  }
+
+  void typeError(std::string preamble, FieldType type, const json::value& got) {
+    errors_.push_back(capitalized(std::move(preamble)) + " must be " + std::string(typeName(type)) +
+                      " but it was " + std::string(humanizeTypeOf(got)) + ".");
+  }
+
+  void enumError(const Field& field) {
+    std::string list;
+    for (size_t i = 0; i < field.choices.size(); ++i) {
+      if (i > 0) list += (field.choices.size() == 2) ? " " : ", ";
+      if (i > 0 && i + 1 == field.choices.size()) list += "or ";
+      appendJsonString(list, field.choices[i]);
+    }
+    errors_.push_back(capitalized(std::string(field.label)) + " must be one of: " + list + ".");
+  }
+
+  void validateSingle(json::value& value, const Field& field, const std::string& path) {
+    if (field.type == T::kObject) {
+      if (!value.is_object()) {
+        typeError(std::string(field.label), field.type, value);
+        return;
+      }
+      validateObject(value.as_object(), field.properties, path, false);
+      return;
+    }
+    json::value original = value;
+    if (!coerceTo(value, field.type)) {
+      typeError(std::string(field.label), field.type, original);
+      return;
+    }
+    if (!field.choices.empty()) {
+      bool allowed = false;
+      for (auto choice : field.choices) {
+        if (value.is_string() && value.get_string() == choice) allowed = true;
+      }
+      if (!allowed) enumError(field);
+    }
+  }
+
+  void validateMultiple(json::value& value, const Field& field, const std::string& path) {
+    if (!value.is_array()) {
+      json::value item = std::move(value);
+      value = json::array{std::move(item)};
+    }
+    json::array& array = value.as_array();
+    // Segment filters null items (and "" items where a string is not expected).
+    json::array kept(array.storage());
+    for (auto& item : array) {
+      if (item.is_null()) continue;
+      if (field.type != T::kString && item.is_string() && item.get_string().empty()) continue;
+      kept.push_back(std::move(item));
+    }
+    array = std::move(kept);
+    for (size_t i = 0; i < array.size(); ++i) {
+      std::string itemPath = path + "/" + std::to_string(i);
+      json::value& item = array[i];
+      if (field.type == T::kObject) {
+        if (!item.is_object()) {
+          typeError("the value at " + itemPath, field.type, item);
+          continue;
+        }
+        validateObject(item.as_object(), field.properties, itemPath, true);
+        continue;
+      }
+      json::value original = item;
+      if (!coerceTo(item, field.type)) typeError("the value at " + itemPath, field.type, original);
+    }
+  }
+
+  // `arrayItem`: an object inside a `multiple` field (content items). Segment keeps its null fields
+  // (and turns them into 0 or ""); the product drops them (D6).
+  void validateObject(json::object& object, std::span<const Field> properties,
+                      const std::string& path, bool arrayItem) {
+    std::vector<std::string> drop;
+    for (const auto& kv : object) {
+      const Field* property = findField(properties, kv.key());
+      if (property == nullptr || kv.value().is_null() ||
+          (!arrayItem && property->type != T::kString && !property->multiple &&
+           kv.value().is_string() && kv.value().get_string().empty())) {
+        drop.emplace_back(kv.key());
+      }
+    }
+    for (const auto& key : drop) object.erase(key);
+    for (const Field& property : properties) {
+      json::value* value = object.if_contains(property.key);
+      if (value == nullptr) continue;
+      std::string propertyPath = path + "/" + std::string(property.key);
+      if (property.multiple) {
+        validateMultiple(*value, property, propertyPath);
+      } else {
+        validateSingle(*value, property, propertyPath);
+      }
+    }
+  }
+
+  std::vector<std::string> errors_;
+};
+
+// Accessors for the validated payload.
+const json::string* stringField(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return (value && value->is_string()) ? &value->get_string() : nullptr;
+}
+bool truthyString(const json::object& object, std::string_view key) {
+  const json::string* s = stringField(object, key);
+  return s && !s->empty();
+}
+const json::object* objectField(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return (value && value->is_object()) ? &value->get_object() : nullptr;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string formDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+      out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The first non-empty `ttclid` query parameter of an absolute URL (D8: empty ones are ignored).
+std::string ttclidFromUrl(std::string_view url) {
+  size_t colon = url.find(':');
+  if (colon == std::string_view::npos || colon == 0) return {};
+  for (size_t i = 0; i < colon; ++i) {
+    char c = url[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+    if (!ok) return {};
+  }
+  size_t query = url.find('?');
+  if (query == std::string_view::npos) return {};
+  std::string_view rest = url.substr(query + 1);
+  rest = rest.substr(0, rest.find('#'));
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = (amp == std::string_view::npos) ? std::string_view() : rest.substr(amp + 1);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key.find_first_of("%+") == std::string_view::npos ? key != "ttclid"
+                                                          : formDecode(key) != "ttclid") {
+      continue;
+    }
+    std::string value =
+        (eq == std::string_view::npos) ? std::string() : formDecode(pair.substr(eq + 1));
+    if (!value.empty()) return value;
+  }
+  return {};
+}
+
+// D7: the event time in epoch milliseconds: ISO-8601 text, or epoch seconds or milliseconds
+// (numbers, coerced to text by validation); nullopt when unparsable.
+std::optional<EpochMs> parseEventTime(std::string_view text) {
+  if (jsTrim(text).empty()) return std::nullopt;
+  if (auto iso = parseIsoTime(text)) return iso;
+  auto number = jsNumberFromString(text);
+  if (!number || !std::isfinite(*number) || *number < 0) return std::nullopt;
+  double ms = (*number < 1e11) ? *number * 1000.0 : *number;  // seconds below year 5138
+  if (ms > 8.64e15) return std::nullopt;
+  return static_cast<EpochMs>(std::floor(ms));
+}
+
+int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+void appendKey(std::string& out, std::string_view key, bool& first) {
+  if (!first) out += ',';
+  first = false;
+  out += '"';
+  out.append(key);
+  out += "\":";
+}
+
+// Writes an array of hashed identifiers; blank values are dropped (D5).
+template <typename HashFn>
+void appendHashedList(std::string& out, const json::object& payload, std::string_view key,
+                      HashFn hash) {
+  out += '[';
+  bool first = true;
+  if (const json::value* value = payload.if_contains(key); value && value->is_array()) {
+    for (const auto& item : value->get_array()) {
+      if (!item.is_string()) continue;
+      std::optional<std::string> hashed = hash(std::string_view(item.get_string()));
+      if (!hashed) continue;
+      if (!first) out += ',';
+      first = false;
+      out += '"';
+      out += *hashed;
+      out += '"';
+    }
+  }
+  out += ']';
+}
+
+void appendPresent(std::string& out, const json::object& from, std::string_view key, bool& first) {
+  if (const json::value* value = from.if_contains(key)) {
+    appendKey(out, key, first);
+    appendJsonValue(out, *value);
+  }
+}
+
+constexpr std::string_view kPropertyKeys[] = {
+    "content_type", "currency",    "value",          "query",         "description",
+    "order_id",     "shop_id",     "content_ids",    "delivery_category", "num_items",
+    "predicted_ltv", "search_string"};
+constexpr std::string_view kContentKeys[] = {"price",      "quantity",     "content_category",
+                                             "content_id", "content_name", "brand"};
+constexpr std::string_view kVehicleKeys[] = {
+    "postal_code",  "make",      "model",    "year",     "state_of_vehicle", "exterior_color",
+    "transmission", "body_style", "fuel_type", "drivetrain", "trim",           "vin",
+    "interior_color", "condition_of_vehicle", "viewcontent_type", "search_type",
+    "registration_type"};
+
+}  // namespace
+
+const boost::json::object& fieldDefaults() {
+  static const json::object defaults = json::parse(kFieldDefaultsJson).as_object();
+  return defaults;
+}
+
+boost::json::object mergeDefaults(const boost::json::object& mapping) {
+  json::object merged = mapping;
+  for (const auto& kv : fieldDefaults()) {
+    if (!merged.contains(kv.key())) merged.emplace(kv.key(), kv.value());
+  }
+  return merged;
+}
+
+bool isActionField(std::string_view key) { return findField(kFields, key) != nullptr; }
+
+EpochMs receivedTimeMs(simdjson::dom::element event, EpochMs nowMs) {
+  std::string_view text;
+  if (event["receivedAt"].get_string().get(text) == simdjson::SUCCESS) {
+    if (auto parsed = parseIsoTime(text)) return *parsed;
+  }
+  return nowMs;
+}
+
+Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& context) {
+  Validator validator;
+  validator.validateRoot(payload);
+  if (!validator.errors().empty()) {
+    std::string message;
+    for (const auto& error : validator.errors()) {
+      if (!message.empty()) message += ' ';
+      message += error;
+    }
+    return fail(ErrorCode::kInvalidArgument, std::move(message));
+  }
+
+  BuiltItem built;
+  const json::string* source = stringField(payload, "event_source");
+  built.eventSource = (source && !source->empty()) ? std::string(*source) : std::string("web");
+  if (const json::string* code = stringField(payload, "test_event_code")) {
+    built.testEventCode = std::string(*code);
+  }
+  const bool web = built.eventSource == "web";
+
+  std::string& out = built.json;
+  out.reserve(1024);
+  out += "{\"event\":";
+  appendJsonString(out, *stringField(payload, "event"));
+
+  EpochMs eventMs = context.fallbackTimeMs;
+  if (const json::string* ts = stringField(payload, "timestamp")) {
+    if (auto parsed = parseEventTime(*ts)) eventMs = *parsed;
+  }
+  out += ",\"event_time\":";
+  out += std::to_string(floorDiv(eventMs, 1000));
+  if (truthyString(payload, "event_id")) {
+    out += ",\"event_id\":";
+    appendJsonString(out, *stringField(payload, "event_id"));
+  }
+
+  // user
+  out += ",\"user\":{\"external_id\":";
+  appendHashedList(out, payload, "external_id", hashExternalId);
+  out += ",\"phone\":";
+  std::string_view region = context.phoneDefaultRegion;
+  appendHashedList(out, payload, "phone_number",
+                   [region](std::string_view phone) { return hashPhone(phone, region); });
+  out += ",\"email\":";
+  appendHashedList(out, payload, "email", hashEmail);
+  auto appendHashedString = [&](std::string_view key, const json::string* value) {
+    out += ",\"";
+    out += key;
+    out += "\":\"";
+    if (value && !value->empty()) out += hashNamePart(*value);
+    out += '"';
+  };
+  appendHashedString("first_name", stringField(payload, "first_name"));
+  appendHashedString("last_name", stringField(payload, "last_name"));
+  const json::object* address = objectField(payload, "address");
+  for (std::string_view key : {"city", "state", "country"}) {
+    out += ",\"";
+    out += key;
+    out += "\":\"";
+    const json::string* value = address ? stringField(*address, key) : nullptr;
+    if (value) out += normalizeLocation(*value);
+    out += '"';
+  }
+  appendHashedString("zip_code", address ? stringField(*address, "zip_code") : nullptr);
+  std::string urlTtclid;
+  if (const json::string* url = stringField(payload, "url")) urlTtclid = ttclidFromUrl(*url);
+  if (!urlTtclid.empty()) {
+    out += ",\"ttclid\":";
+    appendJsonString(out, urlTtclid);
+  } else if (truthyString(payload, "ttclid")) {
+    out += ",\"ttclid\":";
+    appendJsonString(out, *stringField(payload, "ttclid"));
+  }
+  for (std::string_view key : {"ttp", "ip", "user_agent", "locale"}) {
+    if (truthyString(payload, key)) {
+      out += ",\"";
+      out += key;
+      out += "\":";
+      appendJsonString(out, *stringField(payload, key));
+    }
+  }
+  out += '}';
+
+  // properties
+  out += ",\"properties\":{\"contents\":[";
+  if (const json::value* contents = payload.if_contains("contents"); contents && contents->is_array()) {
+    bool firstItem = true;
+    for (const auto& item : contents->get_array()) {
+      if (!firstItem) out += ',';
+      firstItem = false;
+      out += '{';
+      bool first = true;
+      for (std::string_view key : kContentKeys) appendPresent(out, item.get_object(), key, first);
+      out += '}';
+    }
+  }
+  out += ']';
+  bool first = false;
+  for (std::string_view key : kPropertyKeys) appendPresent(out, payload, key, first);
+  const json::string* specType = stringField(payload, "event_spec_type");
+  if (specType && web && *specType == "travel_fields") {
+    if (const json::object* travel = objectField(payload, "travel_fields")) {
+      for (const Field& field : kTravelFields) appendPresent(out, *travel, field.key, first);
+    }
+  }
+  if (specType && web && *specType == "vehicle_fields") {
+    if (const json::object* vehicle = objectField(payload, "vehicle_fields")) {
+      for (std::string_view key : kVehicleKeys) appendPresent(out, *vehicle, key, first);
+      const json::value* unit = vehicle->if_contains("mileage_unit");
+      const json::value* mileage = vehicle->if_contains("mileage_value");
+      if (unit && mileage && mileage->is_number()) {
+        out += ",\"mileage\":{\"unit\":";
+        appendJsonValue(out, *unit);
+        out += ",\"value\":";
+        appendJsonValue(out, *mileage);
+        out += '}';
+      }
+      const json::value* low = vehicle->if_contains("preferred_price_range_min");
+      const json::value* high = vehicle->if_contains("preferred_price_range_max");
+      if (low && high && low->is_number() && high->is_number()) {
+        out += ",\"preferred_price_range\":[";
+        appendJsonValue(out, *low);
+        out += ',';
+        appendJsonValue(out, *high);
+        out += ']';
+      }
+    }
+  }
+  out += '}';
+
+  // page
+  bool hasUrl = truthyString(payload, "url");
+  bool hasReferrer = truthyString(payload, "referrer");
+  if (hasUrl || hasReferrer) {
+    out += ",\"page\":{";
+    if (hasUrl) {
+      out += "\"url\":";
+      appendJsonString(out, *stringField(payload, "url"));
+    }
+    if (hasReferrer) {
+      if (hasUrl) out += ',';
+      out += "\"referrer\":";
+      appendJsonString(out, *stringField(payload, "referrer"));
+    }
+    out += '}';
+  }
+
+  // lead (CRM events)
+  if (built.eventSource == "crm") {
+    if (const json::object* lead = objectField(payload, "lead_fields")) {
+      if (const json::string* leadId = stringField(*lead, "lead_id")) {
+        out += ",\"lead\":{\"lead_id\":";
+        appendJsonString(out, *leadId);
+        if (truthyString(*lead, "lead_event_source")) {
+          out += ",\"lead_event_source\":";
+          appendJsonString(out, *stringField(*lead, "lead_event_source"));
+        }
+        out += '}';
+      }
+    }
+  }
+
+  const json::value* ldu = payload.if_contains("limited_data_use");
+  out += (ldu && ldu->is_bool() && ldu->get_bool()) ? ",\"limited_data_use\":true}"
+                                                    : ",\"limited_data_use\":false}";
+  return built;
+}
+
+}  // namespace sluice::tiktok

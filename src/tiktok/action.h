@@ -1,0 +1,49 @@
+// The action "Report Web Event" of the TikTok Conversions destination: its fields (types, choices,
+// required), its default field mappings, and the step that turns a mapped payload into one item of
+// the request body's `data[]`, with Segment's type coercion and validation, PII hashing and the
+// deliberate differences D4-D8 and D10 (see README.md). Pure, no I/O.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <simdjson.h>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace sluice::tiktok {
+
+// The action's default field mappings (Segment's `field_defaults`), as mapping-kit JSON.
+const boost::json::object& fieldDefaults();
+
+// `mapping` with every top-level field it leaves out filled from fieldDefaults() (what Segment's
+// UI gives a user who adds a mapping: "merge defaults").
+boost::json::object mergeDefaults(const boost::json::object& mapping);
+
+// Whether `key` names a field of the action.
+bool isActionField(std::string_view key);
+
+// What the item builder needs beside the payload.
+struct ItemContext {
+  std::string_view phoneDefaultRegion;  // D10; empty: Segment's behaviour
+  EpochMs fallbackTimeMs = 0;           // D7: used when the timestamp is missing or unparsable
+};
+
+// One built `data[]` item and the parts of the request envelope it needs.
+struct BuiltItem {
+  std::string json;           // the serialised data[] item
+  std::string eventSource;    // "web" or "crm"
+  std::string testEventCode;  // from the payload's test_event_code field; may be empty
+};
+
+// Coerces and validates `payload` (the output of the mapping) in place as Segment's action does,
+// then writes the data[] item. On a validation failure returns kInvalidArgument with Segment's
+// wording, e.g. `Price must be a number but it was a string.`; never a partial item.
+Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& context);
+
+// The Segment event's `receivedAt` (or, failing that, `nowMs`), for ItemContext::fallbackTimeMs.
+EpochMs receivedTimeMs(simdjson::dom::element event, EpochMs nowMs);
+
+}  // namespace sluice::tiktok

@@ -1,0 +1,237 @@
+#include "tiktok/pii.h"
+
+#include <locale.h>
+#include <wctype.h>
+
+#include <cstdint>
+#include <memory>
+
+#include <openssl/evp.h>
+
+namespace sluice::tiktok {
+namespace {
+
+struct MdFree {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+struct CtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+const EVP_MD* sha256Md() {
+  static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  return md.get();
+}
+
+EVP_MD_CTX* threadContext() {
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  return ctx.get();
+}
+
+// Decodes one UTF-8 code point at text[i]; advances i. Invalid bytes decode as themselves.
+uint32_t decodeUtf8(std::string_view text, size_t& i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  int len = (c >= 0xF0) ? 4 : (c >= 0xE0) ? 3 : (c >= 0xC0) ? 2 : 1;
+  if (len == 1 || i + static_cast<size_t>(len) > text.size()) {
+    ++i;
+    return 0xFFFFFFFFu;  // a stray byte: copied through unchanged by callers
+  }
+  uint32_t cp = c & (0x7F >> len);
+  for (int k = 1; k < len; ++k) {
+    unsigned char cc = byte(i + static_cast<size_t>(k));
+    if ((cc & 0xC0) != 0x80) {
+      ++i;
+      return 0xFFFFFFFFu;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  i += static_cast<size_t>(len);
+  return cp;
+}
+
+void encodeUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// JavaScript's white space and line terminators (what /\s/ and trim() match).
+bool isJsSpace(uint32_t cp) {
+  switch (cp) {
+    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0xA0: case 0x1680:
+    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000: case 0xFEFF:
+      return true;
+    default:
+      return cp >= 0x2000 && cp <= 0x200A;
+  }
+}
+
+locale_t utf8Locale() {
+  static const locale_t locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  return locale;
+}
+
+bool isHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+void appendSha256Hex(std::string& out, std::string_view input) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = threadContext();
+  EVP_DigestInit_ex2(ctx, sha256Md(), nullptr);
+  EVP_DigestUpdate(ctx, input.data(), input.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  size_t start = out.size();
+  out.resize(start + 2 * len);
+  for (unsigned int k = 0; k < len; ++k) {
+    out[start + 2 * k] = kHex[digest[k] >> 4];
+    out[start + 2 * k + 1] = kHex[digest[k] & 15];
+  }
+}
+
+std::string sha256Hex(std::string_view input) {
+  std::string out;
+  out.reserve(64);
+  appendSha256Hex(out, input);
+  return out;
+}
+
+bool isSha256Hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!isHex(c)) return false;
+  }
+  return true;
+}
+
+std::string jsLowerCase(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      out += static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    uint32_t cp = decodeUtf8(text, i);
+    if (cp == 0xFFFFFFFFu) {
+      out.append(text.data() + start, i - start);
+      continue;
+    }
+    locale_t locale = utf8Locale();
+    uint32_t lower = locale ? static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), locale)) : cp;
+    encodeUtf8(out, lower);
+  }
+  return out;
+}
+
+std::string_view jsTrim(std::string_view text) {
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t next = begin;
+    if (!isJsSpace(decodeUtf8(text, next))) break;
+    begin = next;
+  }
+  size_t end = text.size();
+  while (end > begin) {
+    // Step back to the start of the previous code point.
+    size_t start = end - 1;
+    while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    size_t probe = start;
+    if (!isJsSpace(decodeUtf8(text, probe))) break;
+    end = start;
+  }
+  return text.substr(begin, end - begin);
+}
+
+std::string removeJsWhitespace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    uint32_t cp = decodeUtf8(text, i);
+    if (!isJsSpace(cp)) out.append(text.data() + start, i - start);
+  }
+  return out;
+}
+
+std::optional<std::string> hashEmail(std::string_view email) {
+  std::string_view trimmed = jsTrim(email);
+  if (trimmed.empty()) return std::nullopt;
+  std::string lower = jsLowerCase(trimmed);
+  if (isSha256Hex(lower)) return lower;
+  return sha256Hex(lower);
+}
+
+std::string normalizePhone(std::string_view phone, std::string_view defaultRegion) {
+  if (!defaultRegion.empty()) {
+    std::string e164 = formatE164(phone, defaultRegion);
+    if (!e164.empty()) return e164;
+  }
+  std::string out = "+";
+  for (char c : phone) {
+    if (c >= '0' && c <= '9') out += c;
+  }
+  if (out.size() > 15) out.resize(15);
+  return out;
+}
+
+std::optional<std::string> hashPhone(std::string_view phone, std::string_view defaultRegion) {
+  if (jsTrim(phone).empty()) return std::nullopt;
+  if (isSha256Hex(phone)) return std::string(phone);  // case kept, as Segment
+  return sha256Hex(normalizePhone(phone, defaultRegion));
+}
+
+std::optional<std::string> hashExternalId(std::string_view id) {
+  if (jsTrim(id).empty()) return std::nullopt;
+  std::string lower = jsLowerCase(id);
+  if (isSha256Hex(lower)) return lower;
+  return sha256Hex(lower);
+}
+
+std::string hashNamePart(std::string_view value) {
+  std::string cleaned = jsLowerCase(removeJsWhitespace(value));
+  if (cleaned.empty()) return std::string();
+  if (isSha256Hex(cleaned)) return cleaned;
+  return sha256Hex(cleaned);
+}
+
+std::string normalizeLocation(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c + 32);
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice::tiktok
