@@ -1,0 +1,1131 @@
+#include "store/sqlite_log.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace sluice::store {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Thin RAII layer over the SQLite C API.
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// Resets a statement (and its bindings) when a use of it ends, however it ends.
+class StmtUse {
+ public:
+  explicit StmtUse(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~StmtUse() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  StmtUse(const StmtUse&) = delete;
+  StmtUse& operator=(const StmtUse&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Errors that mean the storage itself is failing (as opposed to a bug or a bad statement).
+bool isStorageFailure(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_NOMEM:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+ErrorCode errorCodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return ErrorCode::kResourceExhausted;
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+      return ErrorCode::kUnavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return ErrorCode::kIo;
+    default:
+      return ErrorCode::kInternal;
+  }
+}
+
+// SQLite's messages name files and statements, never bound values, so they hold no event data.
+Error sqliteError(sqlite3* db, int rc, std::string_view what) {
+  std::string message = "event log: ";
+  message += what;
+  message += ": ";
+  message += sqlite3_errstr(rc);
+  if (db != nullptr) {
+    const char* detail = sqlite3_errmsg(db);
+    if (detail != nullptr && std::string_view(detail) != sqlite3_errstr(rc)) {
+      message += " (";
+      message += detail;
+      message += ")";
+    }
+  }
+  return Error{errorCodeFor(rc), std::move(message)};
+}
+
+// An error that carries the SQLite result code, so the writer can tell storage failures apart.
+struct DbError {
+  int rc = SQLITE_OK;
+  Error error;
+};
+
+Result<void> exec(sqlite3* db, const char* sql) {
+  char* errmsg = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &errmsg);
+  sqlite3_free(errmsg);
+  if (rc != SQLITE_OK) return fail(sqliteError(db, rc, sql));
+  return ok();
+}
+
+Result<StmtPtr> prepare(sqlite3* db, std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return fail(sqliteError(db, rc, "prepare"));
+  }
+  return StmtPtr(stmt);
+}
+
+void bindText(sqlite3_stmt* stmt, int index, std::string_view text) {
+  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+std::string columnText(sqlite3_stmt* stmt, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+  if (text == nullptr) return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+std::string columnBlob(sqlite3_stmt* stmt, int column) {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  if (data == nullptr) return {};
+  return std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+constexpr const char* kEventColumns =
+    "seq, source, message_id, type, name, received_at, timestamp, json";
+
+StoredEvent readEventRow(sqlite3_stmt* stmt) {
+  StoredEvent event;
+  event.seq = static_cast<Seq>(sqlite3_column_int64(stmt, 0));
+  event.source = columnText(stmt, 1);
+  event.messageId = columnText(stmt, 2);
+  event.type = columnText(stmt, 3);
+  event.name = columnText(stmt, 4);
+  event.receivedAtMs = sqlite3_column_int64(stmt, 5);
+  event.timestampMs = sqlite3_column_int64(stmt, 6);
+  event.json = columnText(stmt, 7);
+  return event;
+}
+
+enum class OpenMode { kWriter, kReader };
+
+Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (create && mode == OpenMode::kWriter) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) return fail(sqliteError(db.get(), rc, "open " + file));
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), 10'000);
+  if (mode == OpenMode::kReader) {
+    if (auto r = exec(db.get(), "PRAGMA query_only=1"); !r) return fail(r.error());
+  }
+  return db;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema and migrations. Each entry migrates from version i to i + 1; user_version records the
+// version reached. Never edit a released step: append a new one.
+
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE events("
+    "  seq INTEGER PRIMARY KEY,"
+    "  source TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  timestamp INTEGER NOT NULL,"
+    "  json TEXT NOT NULL);"
+    "CREATE INDEX events_received_at ON events(received_at);"
+    "CREATE TABLE dedup("
+    "  source TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  first_seen INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, message_id)) WITHOUT ROWID;"
+    "CREATE TABLE cursors(consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+    "CREATE TABLE quarantine("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  payload BLOB NOT NULL);"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+};
+static_assert(std::size(kMigrations) == kSqliteLogSchemaVersion);
+
+Result<int> userVersion(sqlite3* db) {
+  auto stmt = prepare(db, "PRAGMA user_version");
+  if (!stmt) return fail(stmt.error());
+  int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return fail(sqliteError(db, rc, "read schema version"));
+  return sqlite3_column_int(stmt->get(), 0);
+}
+
+Result<void> migrate(sqlite3* db) {
+  if (auto r = exec(db, "BEGIN IMMEDIATE"); !r) return r;
+  auto version = userVersion(db);
+  if (!version) {
+    (void)exec(db, "ROLLBACK");
+    return fail(version.error());
+  }
+  if (*version > kSqliteLogSchemaVersion) {
+    (void)exec(db, "ROLLBACK");
+    return fail(ErrorCode::kInternal, "event log: schema version " + std::to_string(*version) +
+                                          " is newer than this build's (" +
+                                          std::to_string(kSqliteLogSchemaVersion) + ")");
+  }
+  for (int v = *version; v < kSqliteLogSchemaVersion; ++v) {
+    if (auto r = exec(db, kMigrations[v]); !r) {
+      (void)exec(db, "ROLLBACK");
+      return r;
+    }
+  }
+  if (*version != kSqliteLogSchemaVersion) {
+    std::string sql = "PRAGMA user_version=" + std::to_string(kSqliteLogSchemaVersion);
+    if (auto r = exec(db, sql.c_str()); !r) {
+      (void)exec(db, "ROLLBACK");
+      return r;
+    }
+  }
+  return exec(db, "COMMIT");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class SqliteLog final : public EventLog {
+ public:
+  explicit SqliteLog(const SqliteLogOptions& options)
+      : options_(options),
+        clock_(options.clock != nullptr ? options.clock : &SystemClock::instance()),
+        file_(sqliteLogFile(options.directory)) {
+    if (!options_.freeSpace) options_.freeSpace = statvfsFreeBytes;
+  }
+
+  ~SqliteLog() override { close(); }
+
+  Result<void> open();
+
+  void append(AppendRequest request, std::function<void(Result<AppendOutcome>)> done) override;
+  Result<std::vector<StoredEvent>> readAfter(Seq after, size_t max) override;
+  Result<void> scan(const TimeRange& range, std::optional<std::string> source,
+                    const std::function<bool(const StoredEvent&)>& visit) override;
+  Result<Seq> lastSeq() override;
+  Result<uint64_t> count() override;
+  Result<Seq> cursor(std::string_view consumer) override;
+  Result<void> setCursor(std::string_view consumer, Seq seq) override;
+  Result<void> dropCursor(std::string_view consumer) override;
+  Result<uint64_t> applyRetention(EpochMs beforeMs) override;
+  Result<std::vector<QuarantinedEvent>> listQuarantine(size_t max, int64_t beforeId) override;
+  WriteHealth writeHealth() override;
+  void close() override;
+
+ private:
+  struct PendingAppend {
+    AppendRequest request;
+    std::function<void(Result<AppendOutcome>)> done;
+  };
+  struct CursorOp {
+    std::string consumer;
+    std::optional<Seq> seq;  // nullopt: drop the cursor
+    std::promise<Result<void>> promise;
+  };
+  struct RetentionJob {
+    EpochMs beforeMs = 0;
+    EpochMs dedupCutoffMs = 0;
+    bool started = false;
+    Seq maxSeq = 0;      // events above it are still needed by some cursor
+    int phase = 0;       // 0 events, 1 dedup, 2 quarantine, 3 done
+    uint64_t deleted = 0;
+    std::string dedupSource;  // resume key of the dedup sweep
+    std::string dedupMessageId;
+    std::promise<Result<uint64_t>> promise;
+  };
+  // What one transaction of the writer did, applied in memory only after it commits.
+  struct TxnResult {
+    std::vector<AppendOutcome> outcomes;
+    Seq lastSeq = 0;
+    int retentionPhase = 0;
+    uint64_t retentionDeleted = 0;
+    std::string dedupSource;
+    std::string dedupMessageId;
+  };
+
+  Result<void> prepareWriterStatements();
+  void writerLoop();
+  void checkpointLoop();
+  void processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
+                    RetentionJob* retention);
+  tl::expected<void, DbError> writeTransaction(std::vector<PendingAppend>& appends,
+                                               bool appendsRefused,
+                                               std::vector<CursorOp>& cursorOps,
+                                               RetentionJob* retention, TxnResult& result);
+  tl::expected<void, DbError> runRetentionChunk(RetentionJob& job, TxnResult& result);
+  // Why writes are refused now, if they are (free-space floor, recent I/O error, closed).
+  std::optional<Error> refusal();
+  std::optional<uint64_t> freeBytes();
+  void noteStorageFailure(const Error& error);
+  Result<void> submitCursorOp(std::string_view consumer, std::optional<Seq> seq);
+  DbError stepError(int rc, std::string_view what) {
+    return DbError{rc, sqliteError(writeDb_.get(), rc, what)};
+  }
+
+  static int walHook(void* self, sqlite3* db, const char* name, int pages);
+
+  SqliteLogOptions options_;
+  Clock* clock_;
+  const std::string file_;
+
+  // The writer thread's connection and statements (used by that thread only, after open()).
+  DbPtr writeDb_;
+  StmtPtr beginStmt_, commitStmt_, rollbackStmt_, insertEventStmt_, dedupStmt_,
+      insertQuarantineStmt_, setCursorStmt_, dropCursorStmt_, setMetaStmt_, minCursorStmt_,
+      deleteEventsStmt_, dedupBoundaryStmt_, deleteDedupRangeStmt_, deleteDedupTailStmt_,
+      deleteQuarantineStmt_;
+
+  // The queue the writer drains.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<PendingAppend> appends_;               // GUARDED_BY(mutex_)
+  std::vector<CursorOp> cursorOps_;                 // GUARDED_BY(mutex_)
+  std::deque<std::unique_ptr<RetentionJob>> retention_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;                           // GUARDED_BY(mutex_)
+  std::thread writer_;
+
+  std::mutex closeMutex_;
+  std::atomic<bool> closed_{false};
+  std::atomic<Seq> lastSeq_{0};
+
+  // Health.
+  std::mutex healthMutex_;
+  bool ioFailed_ = false;           // GUARDED_BY(healthMutex_)
+  ErrorCode ioCode_ = ErrorCode::kUnavailable;  // GUARDED_BY(healthMutex_)
+  int64_t ioRetryAtNs_ = 0;         // GUARDED_BY(healthMutex_)
+  std::string ioReason_;            // GUARDED_BY(healthMutex_)
+  std::optional<uint64_t> freeBytes_;  // GUARDED_BY(healthMutex_)
+  int64_t freeCheckedAtNs_ = 0;     // GUARDED_BY(healthMutex_)
+  bool freeChecked_ = false;        // GUARDED_BY(healthMutex_)
+
+  // Reads.
+  std::mutex readMutex_;
+  DbPtr readDb_;  // GUARDED_BY(readMutex_)
+  StmtPtr readAfterStmt_, countStmt_, cursorStmt_, quarantineStmt_;  // GUARDED_BY(readMutex_)
+
+  // Passive checkpoints off the writer thread.
+  DbPtr checkpointDb_;
+  std::mutex checkpointMutex_;
+  std::condition_variable checkpointWake_;
+  bool checkpointWanted_ = false;    // GUARDED_BY(checkpointMutex_)
+  bool checkpointStopping_ = false;  // GUARDED_BY(checkpointMutex_)
+  std::thread checkpointer_;
+};
+
+Result<void> SqliteLog::open() {
+  std::error_code ec;
+  if (options_.directory.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "event log: no directory given");
+  }
+  if (!std::filesystem::exists(file_, ec)) {
+    if (!options_.createIfMissing) {
+      return fail(ErrorCode::kNotFound, "event log: no log at " + file_);
+    }
+    std::filesystem::create_directories(options_.directory, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo,
+                  "event log: cannot create directory " + options_.directory + ": " + ec.message());
+    }
+  }
+
+  auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
+  if (!db) return fail(db.error());
+  writeDb_ = std::move(*db);
+  sqlite3* w = writeDb_.get();
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-65536",
+        "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864",
+        "PRAGMA foreign_keys=OFF"}) {
+    if (auto r = exec(w, pragma); !r) return r;
+  }
+  {
+    // journal_mode answers with the mode in force; a file system without shared memory support
+    // may refuse WAL, and we do not run without it.
+    auto stmt = prepare(w, "PRAGMA journal_mode");
+    if (!stmt) return fail(stmt.error());
+    if (sqlite3_step(stmt->get()) != SQLITE_ROW || columnText(stmt->get(), 0) != "wal") {
+      return fail(ErrorCode::kIo, "event log: WAL mode is not available for " + file_);
+    }
+  }
+  if (options_.maxPageCountForTesting > 0) {
+    std::string sql = "PRAGMA max_page_count=" + std::to_string(options_.maxPageCountForTesting);
+    if (auto r = exec(w, sql.c_str()); !r) return r;
+  }
+  if (auto r = migrate(w); !r) return r;
+  if (auto r = prepareWriterStatements(); !r) return r;
+
+  // The last sequence number: the rowid b-tree's maximum (O(log n)), or the recorded high-water
+  // mark when retention deleted the newest events.
+  {
+    auto stmt = prepare(w,
+                        "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+                        " coalesce((SELECT value FROM meta WHERE key = 'last_seq'), 0))");
+    if (!stmt) return fail(stmt.error());
+    int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_ROW) return fail(sqliteError(w, rc, "read last seq"));
+    lastSeq_ = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
+  }
+
+  auto reader = openConnection(file_, OpenMode::kReader, false);
+  if (!reader) return fail(reader.error());
+  readDb_ = std::move(*reader);
+  {
+    std::string sql = std::string("SELECT ") + kEventColumns +
+                      " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    auto s1 = prepare(readDb_.get(), sql);
+    auto s2 = prepare(readDb_.get(), "SELECT count(*) FROM events");
+    auto s3 = prepare(readDb_.get(), "SELECT seq FROM cursors WHERE consumer = ?1");
+    auto s4 = prepare(readDb_.get(),
+                      "SELECT id, source, received_at, reason, payload FROM quarantine"
+                      " WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
+    for (auto* s : {&s1, &s2, &s3, &s4}) {
+      if (!*s) return fail(s->error());
+    }
+    readAfterStmt_ = std::move(*s1);
+    countStmt_ = std::move(*s2);
+    cursorStmt_ = std::move(*s3);
+    quarantineStmt_ = std::move(*s4);
+  }
+
+  auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
+  if (!checkpointer) return fail(checkpointer.error());
+  checkpointDb_ = std::move(*checkpointer);
+  // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
+  sqlite3_wal_hook(w, &SqliteLog::walHook, this);
+
+  writer_ = std::thread([this] { writerLoop(); });
+  checkpointer_ = std::thread([this] { checkpointLoop(); });
+  return ok();
+}
+
+Result<void> SqliteLog::prepareWriterStatements() {
+  sqlite3* w = writeDb_.get();
+  struct Entry {
+    StmtPtr* target;
+    const char* sql;
+  };
+  const Entry entries[] = {
+      {&beginStmt_, "BEGIN IMMEDIATE"},
+      {&commitStmt_, "COMMIT"},
+      {&rollbackStmt_, "ROLLBACK"},
+      {&insertEventStmt_,
+       "INSERT INTO events(seq, source, message_id, type, name, received_at, timestamp, json)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+      // One statement decides and records: it changes a row only when the pair is new or its
+      // previous sighting has left the window.
+      {&dedupStmt_,
+       "INSERT INTO dedup(source, message_id, first_seen) VALUES (?1, ?2, ?3)"
+       " ON CONFLICT(source, message_id) DO UPDATE SET first_seen = excluded.first_seen"
+       " WHERE dedup.first_seen <= ?4"},
+      {&insertQuarantineStmt_,
+       "INSERT INTO quarantine(source, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4)"},
+      {&setCursorStmt_,
+       "INSERT INTO cursors(consumer, seq) VALUES (?1, ?2)"
+       " ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq"},
+      {&dropCursorStmt_, "DELETE FROM cursors WHERE consumer = ?1"},
+      {&setMetaStmt_,
+       "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+       " ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
+      {&minCursorStmt_, "SELECT count(*), min(seq) FROM cursors"},
+      {&deleteEventsStmt_,
+       "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
+       " WHERE received_at < ?1 AND seq <= ?2 LIMIT ?3)"},
+      {&dedupBoundaryStmt_,
+       "SELECT source, message_id FROM dedup WHERE (source, message_id) > (?1, ?2)"
+       " ORDER BY source, message_id LIMIT 1 OFFSET ?3"},
+      {&deleteDedupRangeStmt_,
+       "DELETE FROM dedup WHERE (source, message_id) > (?1, ?2)"
+       " AND (source, message_id) <= (?3, ?4) AND first_seen <= ?5"},
+      {&deleteDedupTailStmt_,
+       "DELETE FROM dedup WHERE (source, message_id) > (?1, ?2) AND first_seen <= ?3"},
+      {&deleteQuarantineStmt_,
+       "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine"
+       " WHERE received_at < ?1 ORDER BY id LIMIT ?2)"},
+  };
+  for (const Entry& entry : entries) {
+    auto stmt = prepare(w, entry.sql);
+    if (!stmt) return fail(stmt.error());
+    *entry.target = std::move(*stmt);
+  }
+  return ok();
+}
+
+int SqliteLog::walHook(void* self, sqlite3*, const char*, int pages) {
+  auto* log = static_cast<SqliteLog*>(self);
+  if (pages >= log->options_.checkpointPages) {
+    std::lock_guard lock(log->checkpointMutex_);
+    if (!log->checkpointWanted_) {
+      log->checkpointWanted_ = true;
+      log->checkpointWake_.notify_one();
+    }
+  }
+  return SQLITE_OK;
+}
+
+void SqliteLog::checkpointLoop() {
+  std::unique_lock lock(checkpointMutex_);
+  while (true) {
+    checkpointWake_.wait(lock, [this] { return checkpointWanted_ || checkpointStopping_; });
+    if (checkpointStopping_) return;
+    checkpointWanted_ = false;
+    lock.unlock();
+    // Passive: copies what it can without waiting for (or blocking) the writer or readers.
+    int logPages = 0;
+    int done = 0;
+    sqlite3_wal_checkpoint_v2(checkpointDb_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, &logPages,
+                              &done);
+    lock.lock();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes.
+
+void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOutcome>)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      appends_.push_back(PendingAppend{std::move(request), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(fail(ErrorCode::kUnavailable, "event log is closed"));
+}
+
+void SqliteLog::writerLoop() {
+  std::vector<PendingAppend> appends;
+  std::vector<CursorOp> cursorOps;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] {
+      return stopping_ || !appends_.empty() || !cursorOps_.empty() || !retention_.empty();
+    });
+    if (stopping_ && appends_.empty() && cursorOps_.empty()) break;
+    size_t events = 0;
+    while (!appends_.empty() &&
+           (appends.empty() || events < options_.maxEventsPerTransaction)) {
+      events += appends_.front().request.events.size() + appends_.front().request.rejected.size();
+      appends.push_back(std::move(appends_.front()));
+      appends_.pop_front();
+    }
+    cursorOps.swap(cursorOps_);
+    RetentionJob* retention = retention_.empty() ? nullptr : retention_.front().get();
+    lock.unlock();
+
+    processBatch(appends, cursorOps, retention);
+    appends.clear();
+    cursorOps.clear();
+
+    lock.lock();
+    if (retention != nullptr && retention->phase >= 3) {
+      // Resolved by processBatch (finished or failed).
+      retention_.pop_front();
+    }
+  }
+  // Closing: a retention still under way is abandoned; what it deleted so far stays deleted.
+  for (auto& job : retention_) {
+    job->promise.set_value(fail(ErrorCode::kCancelled, "event log closed during retention"));
+  }
+  retention_.clear();
+}
+
+void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
+                             RetentionJob* retention) {
+  // Appends are refused as a whole, before anything is written, when the store cannot take them.
+  std::optional<Error> refused;
+  if (!appends.empty()) refused = refusal();
+
+  TxnResult result;
+  auto written = writeTransaction(appends, refused.has_value(), cursorOps, retention, result);
+  if (!written) {
+    if (isStorageFailure(written.error().rc)) noteStorageFailure(written.error().error);
+    const Error& error = written.error().error;
+    for (auto& pending : appends) pending.done(fail(error));
+    for (auto& op : cursorOps) op.promise.set_value(fail(error));
+    if (retention != nullptr) {
+      retention->phase = 3;
+      retention->promise.set_value(fail(error));
+    }
+    return;
+  }
+
+  if (!appends.empty() && !refused) {
+    // A successful write ends any I/O error state.
+    std::lock_guard lock(healthMutex_);
+    ioFailed_ = false;
+    ioReason_.clear();
+  }
+  lastSeq_.store(result.lastSeq, std::memory_order_release);
+  for (size_t i = 0; i < appends.size(); ++i) {
+    if (refused) {
+      appends[i].done(fail(*refused));
+    } else {
+      AppendOutcome outcome = result.outcomes[i];
+      outcome.lastSeq = result.lastSeq;
+      appends[i].done(std::move(outcome));
+    }
+  }
+  for (auto& op : cursorOps) op.promise.set_value(ok());
+  if (retention != nullptr) {
+    retention->started = true;
+    retention->phase = result.retentionPhase;
+    retention->deleted += result.retentionDeleted;
+    retention->dedupSource = std::move(result.dedupSource);
+    retention->dedupMessageId = std::move(result.dedupMessageId);
+    if (retention->phase >= 3) retention->promise.set_value(retention->deleted);
+  }
+}
+
+tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppend>& appends,
+                                                        bool appendsRefused,
+                                                        std::vector<CursorOp>& cursorOps,
+                                                        RetentionJob* retention,
+                                                        TxnResult& result) {
+  Seq seq = lastSeq_.load(std::memory_order_acquire);
+  result.lastSeq = seq;
+  bool writeAppends = !appends.empty() && !appendsRefused;
+  if (!writeAppends && cursorOps.empty() && retention == nullptr) return {};
+
+  int rc;
+  {
+    StmtUse use(beginStmt_.get());
+    rc = sqlite3_step(beginStmt_.get());
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "begin"));
+
+  auto body = [&]() -> tl::expected<void, DbError> {
+    if (writeAppends) {
+      const EpochMs now = clock_->nowMs();
+      const bool dedup = options_.dedupWindowMs > 0;
+      const EpochMs expiredAtOrBefore = now - options_.dedupWindowMs;
+      result.outcomes.resize(appends.size());
+      for (size_t i = 0; i < appends.size(); ++i) {
+        AppendOutcome& outcome = result.outcomes[i];
+        for (const NewEvent& event : appends[i].request.events) {
+          if (dedup && !event.messageId.empty()) {
+            sqlite3_stmt* s = dedupStmt_.get();
+            StmtUse use(s);
+            bindText(s, 1, event.source);
+            bindText(s, 2, event.messageId);
+            sqlite3_bind_int64(s, 3, now);
+            sqlite3_bind_int64(s, 4, expiredAtOrBefore);
+            rc = sqlite3_step(s);
+            if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "dedup"));
+            if (sqlite3_changes(writeDb_.get()) == 0) {
+              ++outcome.duplicates;
+              continue;
+            }
+          }
+          sqlite3_stmt* s = insertEventStmt_.get();
+          StmtUse use(s);
+          sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(++seq));
+          bindText(s, 2, event.source);
+          bindText(s, 3, event.messageId);
+          bindText(s, 4, event.type);
+          bindText(s, 5, event.name);
+          sqlite3_bind_int64(s, 6, event.receivedAtMs);
+          sqlite3_bind_int64(s, 7, event.timestampMs);
+          bindText(s, 8, event.json);
+          rc = sqlite3_step(s);
+          if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert event"));
+          ++outcome.stored;
+        }
+        for (const QuarantinedEvent& rejected : appends[i].request.rejected) {
+          sqlite3_stmt* s = insertQuarantineStmt_.get();
+          StmtUse use(s);
+          bindText(s, 1, rejected.source);
+          sqlite3_bind_int64(s, 2, rejected.receivedAtMs);
+          bindText(s, 3, rejected.reason);
+          size_t size = std::min(rejected.payload.size(), options_.maxQuarantinePayloadBytes);
+          sqlite3_bind_blob(s, 4, rejected.payload.data(), static_cast<int>(size), SQLITE_STATIC);
+          rc = sqlite3_step(s);
+          if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert quarantine"));
+          ++outcome.quarantined;
+        }
+      }
+      if (seq != result.lastSeq) {
+        // The high-water mark, so that sequence numbers are never reused even when retention
+        // has deleted the newest events.
+        sqlite3_stmt* s = setMetaStmt_.get();
+        StmtUse use(s);
+        bindText(s, 1, "last_seq");
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "record last seq"));
+      }
+    }
+    for (CursorOp& op : cursorOps) {
+      sqlite3_stmt* s = op.seq ? setCursorStmt_.get() : dropCursorStmt_.get();
+      StmtUse use(s);
+      bindText(s, 1, op.consumer);
+      if (op.seq) sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(*op.seq));
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "cursor"));
+    }
+    if (retention != nullptr) return runRetentionChunk(*retention, result);
+    return {};
+  };
+
+  auto outcome = body();
+  if (outcome) {
+    StmtUse use(commitStmt_.get());
+    rc = sqlite3_step(commitStmt_.get());
+    if (rc == SQLITE_DONE) {
+      result.lastSeq = seq;
+      return {};
+    }
+    outcome = tl::unexpected(stepError(rc, "commit"));
+  }
+  if (sqlite3_get_autocommit(writeDb_.get()) == 0) {
+    StmtUse use(rollbackStmt_.get());
+    sqlite3_step(rollbackStmt_.get());
+  }
+  return outcome;
+}
+
+tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnResult& result) {
+  sqlite3* w = writeDb_.get();
+  result.retentionPhase = job.phase;
+  result.dedupSource = job.dedupSource;
+  result.dedupMessageId = job.dedupMessageId;
+  Seq maxSeq = job.maxSeq;
+  int rc;
+  if (!job.started) {
+    // Events that some consumer has not finished stay, whatever their age.
+    sqlite3_stmt* s = minCursorStmt_.get();
+    StmtUse use(s);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) return tl::unexpected(stepError(rc, "read cursors"));
+    maxSeq = sqlite3_column_int64(s, 0) == 0
+                 ? static_cast<Seq>(std::numeric_limits<int64_t>::max())
+                 : static_cast<Seq>(sqlite3_column_int64(s, 1));
+    job.maxSeq = maxSeq;  // fixed for the whole job
+  }
+  const int chunk = std::max(1, options_.retentionChunkRows);
+  if (result.retentionPhase == 0) {
+    sqlite3_stmt* s = deleteEventsStmt_.get();
+    StmtUse use(s);
+    sqlite3_bind_int64(s, 1, job.beforeMs);
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(maxSeq));
+    sqlite3_bind_int(s, 3, chunk);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (events)"));
+    int deleted = sqlite3_changes(w);
+    result.retentionDeleted = static_cast<uint64_t>(deleted);
+    if (deleted < chunk) result.retentionPhase = 1;
+    return {};
+  }
+  if (result.retentionPhase == 1) {
+    if (options_.dedupWindowMs <= 0) {
+      result.retentionPhase = 2;
+      sqlite3_stmt* s = deleteDedupTailStmt_.get();  // de-duplication was turned off: clear all
+      StmtUse use(s);
+      bindText(s, 1, "");
+      bindText(s, 2, "");
+      sqlite3_bind_int64(s, 3, std::numeric_limits<int64_t>::max());
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (dedup)"));
+      return {};
+    }
+    // Walks the dedup table in key order, one chunk of keys per transaction.
+    std::optional<std::pair<std::string, std::string>> boundary;
+    {
+      sqlite3_stmt* s = dedupBoundaryStmt_.get();
+      StmtUse use(s);
+      bindText(s, 1, result.dedupSource);
+      bindText(s, 2, result.dedupMessageId);
+      sqlite3_bind_int(s, 3, chunk - 1);
+      rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) {
+        boundary.emplace(columnText(s, 0), columnText(s, 1));
+      } else if (rc != SQLITE_DONE) {
+        return tl::unexpected(stepError(rc, "retention (dedup)"));
+      }
+    }
+    sqlite3_stmt* s = boundary ? deleteDedupRangeStmt_.get() : deleteDedupTailStmt_.get();
+    StmtUse use(s);
+    bindText(s, 1, result.dedupSource);
+    bindText(s, 2, result.dedupMessageId);
+    if (boundary) {
+      bindText(s, 3, boundary->first);
+      bindText(s, 4, boundary->second);
+      sqlite3_bind_int64(s, 5, job.dedupCutoffMs);
+    } else {
+      sqlite3_bind_int64(s, 3, job.dedupCutoffMs);
+    }
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (dedup)"));
+    if (boundary) {
+      result.dedupSource = boundary->first;
+      result.dedupMessageId = boundary->second;
+    } else {
+      result.retentionPhase = 2;
+    }
+    return {};
+  }
+  if (result.retentionPhase == 2) {
+    sqlite3_stmt* s = deleteQuarantineStmt_.get();
+    StmtUse use(s);
+    sqlite3_bind_int64(s, 1, job.beforeMs);
+    sqlite3_bind_int(s, 2, chunk);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (quarantine)"));
+    if (sqlite3_changes(w) < chunk) result.retentionPhase = 3;
+  }
+  return {};
+}
+
+Result<void> SqliteLog::submitCursorOp(std::string_view consumer, std::optional<Seq> seq) {
+  std::future<Result<void>> future;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    cursorOps_.push_back(CursorOp{std::string(consumer), seq, {}});
+    future = cursorOps_.back().promise.get_future();
+    wake_.notify_one();
+  }
+  return future.get();
+}
+
+Result<void> SqliteLog::setCursor(std::string_view consumer, Seq seq) {
+  if (seq > static_cast<Seq>(std::numeric_limits<int64_t>::max())) {
+    return fail(ErrorCode::kInvalidArgument, "cursor out of range");
+  }
+  return submitCursorOp(consumer, seq);
+}
+
+Result<void> SqliteLog::dropCursor(std::string_view consumer) {
+  return submitCursorOp(consumer, std::nullopt);
+}
+
+Result<uint64_t> SqliteLog::applyRetention(EpochMs beforeMs) {
+  auto job = std::make_unique<RetentionJob>();
+  job->beforeMs = beforeMs;
+  job->dedupCutoffMs = clock_->nowMs() - options_.dedupWindowMs;
+  std::future<Result<uint64_t>> future = job->promise.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    retention_.push_back(std::move(job));
+    wake_.notify_one();
+  }
+  return future.get();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health.
+
+std::optional<uint64_t> SqliteLog::freeBytes() {
+  const int64_t now = clock_->monotonicNs();
+  std::lock_guard lock(healthMutex_);
+  if (!freeChecked_ || now - freeCheckedAtNs_ >= options_.freeSpaceCheckIntervalMs * 1'000'000) {
+    freeBytes_ = options_.freeSpace(options_.directory);
+    freeCheckedAtNs_ = now;
+    freeChecked_ = true;
+  }
+  return freeBytes_;
+}
+
+void SqliteLog::noteStorageFailure(const Error& error) {
+  std::lock_guard lock(healthMutex_);
+  ioFailed_ = true;
+  ioCode_ = error.code == ErrorCode::kResourceExhausted ? ErrorCode::kResourceExhausted
+                                                         : ErrorCode::kUnavailable;
+  ioReason_ = error.message;
+  ioRetryAtNs_ = clock_->monotonicNs() + options_.ioErrorRetryAfterMs * 1'000'000;
+}
+
+std::optional<Error> SqliteLog::refusal() {
+  WriteHealth health = writeHealth();
+  if (health.writable) return std::nullopt;
+  {
+    std::lock_guard lock(healthMutex_);
+    if (ioFailed_) return Error{ioCode_, health.reason};
+  }
+  return Error{ErrorCode::kResourceExhausted, health.reason};
+}
+
+WriteHealth SqliteLog::writeHealth() {
+  if (closed_.load()) {
+    return WriteHealth{false, "event log is closed", options_.ioErrorRetryAfterMs};
+  }
+  {
+    // After a storage failure, writes are refused for a while; the first write after that is the
+    // probe, and its success clears the state.
+    std::lock_guard lock(healthMutex_);
+    const int64_t now = clock_->monotonicNs();
+    if (ioFailed_ && now < ioRetryAtNs_) {
+      int64_t remainingMs = (ioRetryAtNs_ - now + 999'999) / 1'000'000;
+      return WriteHealth{false, "storage failure: " + ioReason_, std::max<int64_t>(1, remainingMs)};
+    }
+  }
+  std::optional<uint64_t> free = freeBytes();
+  if (free && *free < options_.minFreeBytes) {
+    return WriteHealth{false,
+                       "free disk space (" + std::to_string(*free) + " bytes) is below the floor (" +
+                           std::to_string(options_.minFreeBytes) + " bytes)",
+                       options_.diskFullRetryAfterMs};
+  }
+  return WriteHealth{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads.
+
+Result<std::vector<StoredEvent>> SqliteLog::readAfter(Seq after, size_t max) {
+  std::lock_guard lock(readMutex_);
+  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  std::vector<StoredEvent> events;
+  if (max == 0) return events;
+  sqlite3_stmt* s = readAfterStmt_.get();
+  StmtUse use(s);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
+                               std::min<Seq>(after, std::numeric_limits<int64_t>::max())));
+  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
+                               std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) events.push_back(readEventRow(s));
+  if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "read"));
+  return events;
+}
+
+Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> source,
+                             const std::function<bool(const StoredEvent&)>& visit) {
+  if (closed_.load()) return fail(ErrorCode::kUnavailable, "event log is closed");
+  // A connection of its own: a long export neither blocks nor is blocked by other readers, and
+  // `visit` may call back into the log.
+  auto db = openConnection(file_, OpenMode::kReader, false);
+  if (!db) return fail(db.error());
+  sqlite3* r = db->get();
+
+  // The seq bounds of the range, from the received_at index (covering, no table access).
+  Seq lo = 0;
+  Seq hi = 0;
+  {
+    auto stmt = prepare(r,
+                        "SELECT min(seq), max(seq) FROM events"
+                        " WHERE received_at >= ?1 AND received_at < ?2");
+    if (!stmt) return fail(stmt.error());
+    sqlite3_bind_int64(stmt->get(), 1, range.sinceMs);
+    sqlite3_bind_int64(stmt->get(), 2, range.untilMs);
+    int rc = sqlite3_step(stmt->get());
+    if (rc != SQLITE_ROW) return fail(sqliteError(r, rc, "scan"));
+    if (sqlite3_column_type(stmt->get(), 0) == SQLITE_NULL) return ok();
+    lo = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
+    hi = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 1));
+  }
+
+  // Then the rows between them in seq order, in chunks so that no read transaction stays open
+  // for the whole scan (which would keep the WAL from being checkpointed).
+  std::string sql = std::string("SELECT ") + kEventColumns +
+                    " FROM events WHERE seq >= ?1 AND seq <= ?2"
+                    " AND received_at >= ?3 AND received_at < ?4";
+  if (source) sql += " AND source = ?6";
+  sql += " ORDER BY seq LIMIT ?5";
+  auto stmt = prepare(r, sql);
+  if (!stmt) return fail(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  constexpr int kChunk = 1'000;
+  Seq from = lo;
+  while (from <= hi) {
+    std::vector<StoredEvent> chunk;
+    {
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(from));
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(hi));
+      sqlite3_bind_int64(s, 3, range.sinceMs);
+      sqlite3_bind_int64(s, 4, range.untilMs);
+      sqlite3_bind_int(s, 5, kChunk);
+      if (source) bindText(s, 6, *source);
+      int rc;
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) chunk.push_back(readEventRow(s));
+      if (rc != SQLITE_DONE) return fail(sqliteError(r, rc, "scan"));
+    }
+    if (chunk.empty()) break;
+    for (const StoredEvent& event : chunk) {
+      if (!visit(event)) return ok();
+    }
+    from = chunk.back().seq + 1;
+    if (chunk.size() < static_cast<size_t>(kChunk)) break;
+  }
+  return ok();
+}
+
+Result<Seq> SqliteLog::lastSeq() { return lastSeq_.load(std::memory_order_acquire); }
+
+Result<uint64_t> SqliteLog::count() {
+  std::lock_guard lock(readMutex_);
+  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  sqlite3_stmt* s = countStmt_.get();
+  StmtUse use(s);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) return fail(sqliteError(readDb_.get(), rc, "count"));
+  return static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+}
+
+Result<Seq> SqliteLog::cursor(std::string_view consumer) {
+  std::lock_guard lock(readMutex_);
+  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  sqlite3_stmt* s = cursorStmt_.get();
+  StmtUse use(s);
+  bindText(s, 1, consumer);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return Seq{0};
+  if (rc != SQLITE_ROW) return fail(sqliteError(readDb_.get(), rc, "read cursor"));
+  return static_cast<Seq>(sqlite3_column_int64(s, 0));
+}
+
+Result<std::vector<QuarantinedEvent>> SqliteLog::listQuarantine(size_t max, int64_t beforeId) {
+  std::lock_guard lock(readMutex_);
+  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  std::vector<QuarantinedEvent> out;
+  if (max == 0) return out;
+  sqlite3_stmt* s = quarantineStmt_.get();
+  StmtUse use(s);
+  sqlite3_bind_int64(s, 1, beforeId <= 0 ? std::numeric_limits<int64_t>::max() : beforeId);
+  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
+                               std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    QuarantinedEvent q;
+    q.id = sqlite3_column_int64(s, 0);
+    q.source = columnText(s, 1);
+    q.receivedAtMs = sqlite3_column_int64(s, 2);
+    q.reason = columnText(s, 3);
+    q.payload = columnBlob(s, 4);
+    out.push_back(std::move(q));
+  }
+  if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "list quarantine"));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void SqliteLog::close() {
+  std::lock_guard closeLock(closeMutex_);
+  if (closed_.load()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  closed_.store(true);
+  {
+    std::lock_guard lock(checkpointMutex_);
+    checkpointStopping_ = true;
+    checkpointWake_.notify_all();
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
+  {
+    std::lock_guard lock(readMutex_);
+    readAfterStmt_.reset();
+    countStmt_.reset();
+    cursorStmt_.reset();
+    quarantineStmt_.reset();
+    readDb_.reset();
+  }
+  checkpointDb_.reset();
+  if (writeDb_) {
+    sqlite3_wal_hook(writeDb_.get(), nullptr, nullptr);
+    // Moves the WAL into the database so that the next open starts from a short log. Failure is
+    // harmless: the WAL is replayed on the next open.
+    sqlite3_wal_checkpoint_v2(writeDb_.get(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                              nullptr);
+    for (StmtPtr* s :
+         {&beginStmt_, &commitStmt_, &rollbackStmt_, &insertEventStmt_, &dedupStmt_,
+          &insertQuarantineStmt_, &setCursorStmt_, &dropCursorStmt_, &setMetaStmt_,
+          &minCursorStmt_, &deleteEventsStmt_, &dedupBoundaryStmt_, &deleteDedupRangeStmt_,
+          &deleteDedupTailStmt_, &deleteQuarantineStmt_}) {
+      s->reset();
+    }
+    writeDb_.reset();
+  }
+}
+
+}  // namespace
+
+std::optional<uint64_t> statvfsFreeBytes(const std::string& directory) {
+  struct statvfs info {};
+  if (::statvfs(directory.c_str(), &info) != 0) return std::nullopt;
+  return static_cast<uint64_t>(info.f_bavail) * static_cast<uint64_t>(info.f_frsize);
+}
+
+std::string sqliteLogFile(const std::string& directory) {
+  return (std::filesystem::path(directory) / "events.db").string();
+}
+
+Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options) {
+  auto log = std::make_unique<SqliteLog>(options);
+  if (auto opened = log->open(); !opened) {
+    log->close();
+    return fail(opened.error());
+  }
+  return std::unique_ptr<EventLog>(std::move(log));
+}
+
+}  // namespace sluice::store

@@ -1,0 +1,68 @@
+// The embedded event log: SQLite in WAL mode with synchronous=FULL, under one directory.
+// See README.md in this folder for the file layout, the schema, and the durability guarantees.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "store/event_log.h"
+
+namespace sluice::store {
+
+// Free bytes available to an unprivileged writer on the file system holding `directory`, or
+// nullopt when that cannot be determined.
+using FreeSpaceFunction = std::function<std::optional<uint64_t>(const std::string& directory)>;
+
+// The real free-space probe (statvfs: f_bavail * f_frsize).
+std::optional<uint64_t> statvfsFreeBytes(const std::string& directory);
+
+struct SqliteLogOptions {
+  // The directory that holds the log (`<directory>/events.db` and its -wal/-shm files).
+  std::string directory;
+  // When false, opening fails with kNotFound unless the log already exists (for read-only tools).
+  bool createIfMissing = true;
+  // Below this free disk space appends are refused (kResourceExhausted) and writeHealth() says so.
+  uint64_t minFreeBytes = 512ull << 20;
+  // The same (source, messageId) appended again within this window is acknowledged but not
+  // stored. 0 disables de-duplication.
+  int64_t dedupWindowMs = 24LL * 3'600'000;
+  // Time for dedup windows, retention and retry hints; nullptr means SystemClock::instance().
+  // Must outlive the log.
+  Clock* clock = nullptr;
+  // How free space is measured; empty means statvfsFreeBytes. Tests inject a fake.
+  FreeSpaceFunction freeSpace;
+  // Free space is measured at most this often (monotonic clock).
+  int64_t freeSpaceCheckIntervalMs = 200;
+  // Retry-After hints given while not writable.
+  int64_t diskFullRetryAfterMs = 5'000;
+  int64_t ioErrorRetryAfterMs = 1'000;
+  // Upper bound of events written in one transaction (group commit takes whole requests, so one
+  // large request may exceed it).
+  size_t maxEventsPerTransaction = 20'000;
+  // Rows deleted per transaction by applyRetention(), interleaved with appends.
+  int retentionChunkRows = 5'000;
+  // Quarantined payloads longer than this are truncated.
+  size_t maxQuarantinePayloadBytes = 512 * 1024;
+  // The WAL is checkpointed (passively, off the writer thread) once it holds this many pages.
+  int checkpointPages = 8'192;
+  // For tests: caps the database size (PRAGMA max_page_count) to provoke SQLITE_FULL. 0: no cap.
+  int64_t maxPageCountForTesting = 0;
+};
+
+// Opens (creating when allowed) the log under options.directory, migrating its schema when it was
+// written by an older version. Opening does no full scans, so it is fast whatever the log's size.
+// Returns an error (and no log) when the directory or the database cannot be used.
+Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options);
+
+// The database file inside a log directory.
+std::string sqliteLogFile(const std::string& directory);
+
+// The schema version this build writes (stored in PRAGMA user_version).
+inline constexpr int kSqliteLogSchemaVersion = 1;
+
+}  // namespace sluice::store

@@ -1,0 +1,554 @@
+#include "store/sqlite_log.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "store/store_test_util.h"
+
+namespace sluice::store {
+namespace {
+
+using testing::makeEvent;
+using testing::TempDir;
+
+class SqliteLogTest : public ::testing::Test {
+ protected:
+  SqliteLogOptions options() {
+    SqliteLogOptions o;
+    o.directory = dir_.path();
+    o.clock = &clock_;
+    o.minFreeBytes = 1000;
+    o.freeSpace = [this](const std::string&) -> std::optional<uint64_t> {
+      return freeBytes_.load();
+    };
+    o.freeSpaceCheckIntervalMs = 0;
+    return o;
+  }
+
+  std::unique_ptr<EventLog> open(const SqliteLogOptions& o) {
+    auto log = openSqliteLog(o);
+    EXPECT_TRUE(log.has_value()) << (log ? "" : log.error().toString());
+    return log ? std::move(*log) : nullptr;
+  }
+  std::unique_ptr<EventLog> open() { return open(options()); }
+
+  static AppendRequest request(std::vector<NewEvent> events) {
+    AppendRequest r;
+    r.events = std::move(events);
+    return r;
+  }
+
+  static std::vector<StoredEvent> all(EventLog& log) {
+    auto events = log.readAfter(0, 1'000'000);
+    EXPECT_TRUE(events.has_value());
+    return events ? *events : std::vector<StoredEvent>{};
+  }
+
+  TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::atomic<uint64_t> freeBytes_{1ull << 40};
+};
+
+TEST_F(SqliteLogTest, AppendsAndReadsBackEveryField) {
+  auto log = open();
+  ASSERT_TRUE(log);
+  NewEvent e = makeEvent("web", "m-1", 1000);
+  e.timestampMs = 990;
+  auto outcome = log->appendSync(request({e, makeEvent("web", "m-2", 1001)}));
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().toString();
+  EXPECT_EQ(outcome->stored, 2u);
+  EXPECT_EQ(outcome->duplicates, 0u);
+  EXPECT_EQ(outcome->lastSeq, 2u);
+
+  auto events = all(*log);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 1u);
+  EXPECT_EQ(events[0].source, "web");
+  EXPECT_EQ(events[0].messageId, "m-1");
+  EXPECT_EQ(events[0].type, "track");
+  EXPECT_EQ(events[0].name, "Order Completed");
+  EXPECT_EQ(events[0].receivedAtMs, 1000);
+  EXPECT_EQ(events[0].timestampMs, 990);
+  EXPECT_EQ(events[0].json, e.json);
+  EXPECT_EQ(events[1].seq, 2u);
+  EXPECT_EQ(events[1].messageId, "m-2");
+
+  EXPECT_EQ(*log->lastSeq(), 2u);
+  EXPECT_EQ(*log->count(), 2u);
+  auto after = log->readAfter(1, 10);
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].messageId, "m-2");
+  EXPECT_TRUE(log->readAfter(2, 10)->empty());
+  EXPECT_EQ(log->readAfter(0, 1)->size(), 1u);
+}
+
+TEST_F(SqliteLogTest, SequenceNumbersAreStrictlyIncreasingAcrossAppends) {
+  auto log = open();
+  for (int i = 0; i < 5; ++i) {
+    auto outcome = log->appendSync(
+        request({makeEvent("s", "a" + std::to_string(i), i), makeEvent("s", "b" + std::to_string(i), i)}));
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(outcome->lastSeq, static_cast<Seq>(2 * i + 2));
+  }
+  auto events = all(*log);
+  ASSERT_EQ(events.size(), 10u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+}
+
+TEST_F(SqliteLogTest, ScansByTimeRangeAndSource) {
+  auto log = open();
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 2500; ++i) {
+    events.push_back(makeEvent(i % 2 == 0 ? "web" : "app", "m" + std::to_string(i), 10'000 + i));
+  }
+  ASSERT_TRUE(log->appendSync(request(events)).has_value());
+
+  std::vector<StoredEvent> seen;
+  auto collect = [&seen](const StoredEvent& e) {
+    seen.push_back(e);
+    return true;
+  };
+  ASSERT_TRUE(log->scan(TimeRange{10'100, 12'200}, std::nullopt, collect).has_value());
+  ASSERT_EQ(seen.size(), 2100u);
+  EXPECT_EQ(seen.front().receivedAtMs, 10'100);
+  EXPECT_EQ(seen.back().receivedAtMs, 12'199);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1].seq, seen[i].seq);
+
+  seen.clear();
+  ASSERT_TRUE(log->scan(TimeRange{}, std::string("app"), collect).has_value());
+  ASSERT_EQ(seen.size(), 1250u);
+  for (const auto& e : seen) EXPECT_EQ(e.source, "app");
+
+  seen.clear();
+  ASSERT_TRUE(log->scan(TimeRange{50'000, 60'000}, std::nullopt, collect).has_value());
+  EXPECT_TRUE(seen.empty());
+
+  // The visitor stops the scan.
+  int visits = 0;
+  ASSERT_TRUE(log->scan(TimeRange{}, std::nullopt, [&visits](const StoredEvent&) {
+                   return ++visits < 3;
+                 }).has_value());
+  EXPECT_EQ(visits, 3);
+}
+
+TEST_F(SqliteLogTest, ScanOrdersBySeqEvenWhenReceivedAtIsNotMonotonic) {
+  auto log = open();
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 500), makeEvent("s", "b", 100),
+                                       makeEvent("s", "c", 300), makeEvent("s", "d", 900)}))
+                  .has_value());
+  std::vector<std::string> ids;
+  ASSERT_TRUE(log->scan(TimeRange{100, 600}, std::nullopt, [&ids](const StoredEvent& e) {
+                   ids.push_back(e.messageId);
+                   return true;
+                 }).has_value());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(SqliteLogTest, DeduplicatesWithinTheWindowAndNotAfter) {
+  SqliteLogOptions o = options();
+  o.dedupWindowMs = 60'000;
+  auto log = open(o);
+  auto first = log->appendSync(request({makeEvent("web", "dup", 1)}));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->stored, 1u);
+
+  clock_.advanceMs(59'000);
+  auto again = log->appendSync(request({makeEvent("web", "dup", 2)}));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->stored, 0u);
+  EXPECT_EQ(again->duplicates, 1u);
+  EXPECT_EQ(again->lastSeq, 1u);
+
+  // Another source with the same messageId is a different event.
+  auto other = log->appendSync(request({makeEvent("app", "dup", 3)}));
+  EXPECT_EQ(other->stored, 1u);
+
+  // Past the window (measured from the first sighting), it is stored again, and the window
+  // restarts from then.
+  clock_.advanceMs(1'000);
+  auto later = log->appendSync(request({makeEvent("web", "dup", 4)}));
+  EXPECT_EQ(later->stored, 1u);
+  EXPECT_EQ(later->duplicates, 0u);
+  clock_.advanceMs(30'000);
+  EXPECT_EQ(log->appendSync(request({makeEvent("web", "dup", 5)}))->duplicates, 1u);
+
+  auto events = all(*log);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].receivedAtMs, 1);
+  EXPECT_EQ(events[1].receivedAtMs, 3);
+  EXPECT_EQ(events[2].receivedAtMs, 4);
+}
+
+TEST_F(SqliteLogTest, DeduplicatesInsideOneRequestAndAcrossConcurrentRequests) {
+  auto log = open();
+  auto outcome = log->appendSync(request({makeEvent("web", "x", 1), makeEvent("web", "y", 1),
+                                          makeEvent("web", "x", 2), makeEvent("web", "x", 3)}));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->stored, 2u);
+  EXPECT_EQ(outcome->duplicates, 2u);
+
+  // Two requests that land in the same group commit: exactly one stores the event.
+  std::atomic<int> stored{0};
+  std::atomic<int> duplicates{0};
+  std::atomic<int> done{0};
+  for (int i = 0; i < 2; ++i) {
+    log->append(request({makeEvent("web", "z", 10)}), [&](Result<AppendOutcome> r) {
+      ASSERT_TRUE(r.has_value());
+      stored += static_cast<int>(r->stored);
+      duplicates += static_cast<int>(r->duplicates);
+      ++done;
+    });
+  }
+  for (int i = 0; i < 5000 && done < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(done, 2);
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(duplicates, 1);
+  EXPECT_EQ(*log->count(), 3u);
+}
+
+TEST_F(SqliteLogTest, DedupSurvivesReopen) {
+  {
+    auto log = open();
+    ASSERT_TRUE(log->appendSync(request({makeEvent("web", "keep", 1)})).has_value());
+  }
+  auto log = open();
+  EXPECT_EQ(log->appendSync(request({makeEvent("web", "keep", 2)}))->duplicates, 1u);
+}
+
+TEST_F(SqliteLogTest, DedupWindowZeroStoresEverything) {
+  SqliteLogOptions o = options();
+  o.dedupWindowMs = 0;
+  auto log = open(o);
+  auto outcome = log->appendSync(request({makeEvent("web", "x", 1), makeEvent("web", "x", 2)}));
+  EXPECT_EQ(outcome->stored, 2u);
+}
+
+TEST_F(SqliteLogTest, CursorsAreDurable) {
+  {
+    auto log = open();
+    EXPECT_EQ(*log->cursor("tiktok"), 0u);
+    ASSERT_TRUE(log->setCursor("tiktok", 42).has_value());
+    ASSERT_TRUE(log->setCursor("other", 7).has_value());
+    ASSERT_TRUE(log->setCursor("tiktok", 43).has_value());
+    EXPECT_EQ(*log->cursor("tiktok"), 43u);
+    ASSERT_TRUE(log->dropCursor("other").has_value());
+    EXPECT_EQ(*log->cursor("other"), 0u);
+  }
+  auto log = open();
+  EXPECT_EQ(*log->cursor("tiktok"), 43u);
+  EXPECT_EQ(*log->cursor("other"), 0u);
+}
+
+TEST_F(SqliteLogTest, RetentionDeletesOldEventsOnlyBehindEveryCursor) {
+  SqliteLogOptions o = options();
+  o.retentionChunkRows = 7;  // several chunks, interleaved with appends
+  auto log = open(o);
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 100; ++i) events.push_back(makeEvent("s", "m" + std::to_string(i), i));
+  ASSERT_TRUE(log->appendSync(request(events)).has_value());  // seqs 1..100, receivedAt 0..99
+
+  ASSERT_TRUE(log->setCursor("a", 30).has_value());
+  ASSERT_TRUE(log->setCursor("b", 60).has_value());
+  // Older than 50 and at or behind the slowest cursor (30): seqs 1..30.
+  auto deleted = log->applyRetention(50);
+  ASSERT_TRUE(deleted.has_value()) << deleted.error().toString();
+  EXPECT_EQ(*deleted, 30u);
+  auto rest = all(*log);
+  ASSERT_EQ(rest.size(), 70u);
+  EXPECT_EQ(rest.front().seq, 31u);
+
+  ASSERT_TRUE(log->setCursor("a", 100).has_value());
+  EXPECT_EQ(*log->applyRetention(50), 20u);  // now age decides: seqs 31..50
+  EXPECT_EQ(all(*log).front().seq, 51u);
+
+  ASSERT_TRUE(log->dropCursor("a").has_value());
+  ASSERT_TRUE(log->dropCursor("b").has_value());
+  // No cursors: age alone.
+  EXPECT_EQ(*log->applyRetention(1000), 50u);
+  EXPECT_EQ(*log->count(), 0u);
+  EXPECT_EQ(*log->lastSeq(), 100u);
+}
+
+TEST_F(SqliteLogTest, SequenceNumbersAreNotReusedAfterRetentionEmptiesTheLog) {
+  {
+    auto log = open();
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1), makeEvent("s", "b", 2)})));
+    EXPECT_EQ(*log->applyRetention(100), 2u);
+  }
+  auto log = open();
+  EXPECT_EQ(*log->lastSeq(), 2u);
+  auto outcome = log->appendSync(request({makeEvent("s", "c", 3)}));
+  EXPECT_EQ(outcome->lastSeq, 3u);
+  EXPECT_EQ(all(*log).front().seq, 3u);
+}
+
+TEST_F(SqliteLogTest, RetentionExpiresDedupEntriesPastTheWindow) {
+  SqliteLogOptions o = options();
+  o.dedupWindowMs = 1'000;
+  o.retentionChunkRows = 3;
+  auto log = open(o);
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 10; ++i) events.push_back(makeEvent("s", "m" + std::to_string(i), i));
+  ASSERT_TRUE(log->appendSync(request(events)));
+  clock_.advanceMs(500);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("t", "late", 1)})));
+  clock_.advanceMs(600);  // the first ten are past the window, "late" is not
+  ASSERT_TRUE(log->applyRetention(0).has_value());
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(sqliteLogFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT source, message_id FROM dedup", -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::vector<std::string> left;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    left.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)) + std::string("/") +
+                   reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  EXPECT_EQ(left, std::vector<std::string>{"t/late"});
+  EXPECT_EQ(log->appendSync(request({makeEvent("t", "late", 2)}))->duplicates, 1u);
+}
+
+TEST_F(SqliteLogTest, QuarantineIsStoredListedNewestFirstAndExpires) {
+  auto log = open();
+  AppendRequest r;
+  r.events.push_back(makeEvent("web", "ok", 5));
+  for (int i = 0; i < 3; ++i) {
+    r.rejected.push_back(QuarantinedEvent{0, "web", 10 + i, "missing userId", "{\"i\":" +
+                                                                               std::to_string(i) + "}"});
+  }
+  auto outcome = log->appendSync(std::move(r));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->stored, 1u);
+  EXPECT_EQ(outcome->quarantined, 3u);
+
+  auto list = log->listQuarantine(10, 0);
+  ASSERT_TRUE(list.has_value());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].payload, "{\"i\":2}");
+  EXPECT_EQ((*list)[0].reason, "missing userId");
+  EXPECT_EQ((*list)[0].source, "web");
+  EXPECT_EQ((*list)[0].receivedAtMs, 12);
+  EXPECT_GT((*list)[0].id, (*list)[1].id);
+  auto page = log->listQuarantine(10, (*list)[1].id);
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].payload, "{\"i\":0}");
+
+  EXPECT_EQ(*log->applyRetention(12), 1u);  // the event at 5; quarantine rows at 10 and 11
+  list = log->listQuarantine(10, 0);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].receivedAtMs, 12);
+}
+
+TEST_F(SqliteLogTest, QuarantinePayloadIsTruncatedToTheBound) {
+  SqliteLogOptions o = options();
+  o.maxQuarantinePayloadBytes = 16;
+  auto log = open(o);
+  AppendRequest r;
+  r.rejected.push_back(QuarantinedEvent{0, "web", 1, "too big", std::string(100, 'x')});
+  ASSERT_TRUE(log->appendSync(std::move(r)));
+  EXPECT_EQ(log->listQuarantine(1, 0)->at(0).payload, std::string(16, 'x'));
+}
+
+TEST_F(SqliteLogTest, GroupCommitWithManyConcurrentAppenders) {
+  auto log = open();
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 200;
+  constexpr int kPerRequest = 5;
+  std::mutex mutex;
+  std::set<Seq> lastSeqs;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRequests; ++i) {
+        std::vector<NewEvent> events;
+        for (int k = 0; k < kPerRequest; ++k) {
+          events.push_back(makeEvent("s", std::to_string(t) + "-" + std::to_string(i) + "-" +
+                                              std::to_string(k), i));
+        }
+        auto outcome = log->appendSync(request(std::move(events)));
+        if (!outcome || outcome->stored != kPerRequest) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(mutex);
+        lastSeqs.insert(outcome->lastSeq);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures, 0);
+  const size_t total = kThreads * kRequests * kPerRequest;
+  EXPECT_EQ(*log->count(), total);
+  EXPECT_EQ(*log->lastSeq(), total);
+  // Requests shared commits: fewer distinct commit points than requests (8 threads waiting on
+  // one writer make this all but certain), and the last one saw everything.
+  EXPECT_LT(lastSeqs.size(), static_cast<size_t>(kThreads * kRequests));
+  EXPECT_EQ(*lastSeqs.rbegin(), total);
+  auto events = all(*log);
+  std::set<std::string> ids;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, i + 1);
+    ids.insert(events[i].messageId);
+  }
+  EXPECT_EQ(ids.size(), total);
+}
+
+TEST_F(SqliteLogTest, RefusesWritesBelowTheFreeSpaceFloorAndRecovers) {
+  auto log = open();
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "before", 1)})));
+  EXPECT_TRUE(log->writeHealth().writable);
+
+  freeBytes_ = 999;  // below the floor of 1000
+  WriteHealth health = log->writeHealth();
+  EXPECT_FALSE(health.writable);
+  EXPECT_NE(health.reason.find("free disk space"), std::string::npos);
+  EXPECT_GT(health.retryAfterMs, 0);
+  AppendRequest r = request({makeEvent("s", "refused", 2)});
+  r.rejected.push_back(QuarantinedEvent{0, "s", 2, "bad", "x"});
+  auto refused = log->appendSync(std::move(r));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(*log->count(), 1u);
+  EXPECT_TRUE(log->listQuarantine(10, 0)->empty());
+  // Cursors still move (they free space, never fill it).
+  EXPECT_TRUE(log->setCursor("d", 1).has_value());
+
+  freeBytes_ = 1000;
+  EXPECT_TRUE(log->writeHealth().writable);
+  auto accepted = log->appendSync(request({makeEvent("s", "refused", 3)}));
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_EQ(accepted->stored, 1u);  // the refused attempt left no dedup trace
+}
+
+TEST_F(SqliteLogTest, StorageFullFailsTheWholeRequestAndMarksTheStoreUnwritable) {
+  SqliteLogOptions o = options();
+  o.maxPageCountForTesting = 40;  // 160 KB with 4 KB pages
+  o.ioErrorRetryAfterMs = 1'000;
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "small", 1)})));
+  std::vector<NewEvent> big;
+  for (int i = 0; i < 100; ++i) {
+    NewEvent e = makeEvent("s", "big" + std::to_string(i), 2);
+    e.json = std::string(4000, 'j');
+    big.push_back(std::move(e));
+  }
+  auto failed = log->appendSync(request(big));
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, ErrorCode::kResourceExhausted);  // SQLITE_FULL
+  EXPECT_EQ(*log->count(), 1u);  // nothing of the failed request
+
+  WriteHealth health = log->writeHealth();
+  EXPECT_FALSE(health.writable);
+  EXPECT_GT(health.retryAfterMs, 0);
+  EXPECT_LE(health.retryAfterMs, 1'000);
+  // Fails fast while the store is marked unwritable, even for a request that would fit.
+  auto fast = log->appendSync(request({makeEvent("s", "fits", 3)}));
+  ASSERT_FALSE(fast.has_value());
+  EXPECT_EQ(fast.error().code, ErrorCode::kResourceExhausted);
+
+  // After the retry interval the next write is attempted; its success clears the state.
+  clock_.advanceMs(1'000);
+  EXPECT_TRUE(log->writeHealth().writable);
+  auto fits = log->appendSync(request({makeEvent("s", "fits", 4)}));
+  ASSERT_TRUE(fits.has_value()) << fits.error().toString();
+  EXPECT_TRUE(log->writeHealth().writable);
+  EXPECT_EQ(*log->count(), 2u);
+}
+
+TEST_F(SqliteLogTest, CloseFinishesQueuedAppendsThenRefuses) {
+  auto log = open();
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 50; ++i) {
+    log->append(request({makeEvent("s", "q" + std::to_string(i), i)}),
+                [&ok](Result<AppendOutcome> r) {
+                  if (r && r->stored == 1) ++ok;
+                });
+  }
+  log->close();
+  EXPECT_EQ(ok, 50);
+  log->close();  // idempotent
+  auto refused = log->appendSync(request({makeEvent("s", "late", 1)}));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(log->writeHealth().writable);
+  EXPECT_FALSE(log->readAfter(0, 10).has_value());
+  EXPECT_FALSE(log->setCursor("c", 1).has_value());
+
+  auto reopened = open();
+  EXPECT_EQ(*reopened->count(), 50u);
+  EXPECT_EQ(*reopened->lastSeq(), 50u);
+}
+
+TEST_F(SqliteLogTest, OpenWithoutCreateFailsWhenMissing) {
+  SqliteLogOptions o = options();
+  o.directory = dir_.path() + "/nothing-here";
+  o.createIfMissing = false;
+  auto log = openSqliteLog(o);
+  ASSERT_FALSE(log.has_value());
+  EXPECT_EQ(log.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteLogTest, RecordsTheSchemaVersionAndRefusesANewerOne) {
+  { auto log = open(); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(sqliteLogFile(dir_.path()).c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kSqliteLogSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_stmt* mode = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &mode, nullptr);
+  ASSERT_EQ(sqlite3_step(mode), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(mode, 0)), "wal");
+  sqlite3_finalize(mode);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto log = openSqliteLog(options());
+  ASSERT_FALSE(log.has_value());
+  EXPECT_NE(log.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(SqliteLogTest, ReadsAreThreadSafeWhileWriting) {
+  auto log = open();
+  std::atomic<bool> stop{false};
+  std::atomic<int> readErrors{0};
+  std::thread reader([&] {
+    Seq after = 0;
+    for (int i = 0; i < 100'000 && !stop; ++i) {
+      auto events = log->readAfter(after, 100);
+      if (!events) {
+        ++readErrors;
+        break;
+      }
+      for (const auto& e : *events) {
+        if (e.seq != after + 1) ++readErrors;
+        after = e.seq;
+      }
+      if (!log->cursor("c").has_value()) ++readErrors;
+    }
+  });
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "r" + std::to_string(i), i)})));
+    ASSERT_TRUE(log->setCursor("c", static_cast<Seq>(i)));
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(readErrors, 0);
+}
+
+}  // namespace
+}  // namespace sluice::store
