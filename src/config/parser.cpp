@@ -314,6 +314,15 @@ class Parser {
     problems_.push_back(Problem{p.line, p.column, (path.empty() ? "top level" : path) + ": " + problem});
   }
   void error(const Entry& e, const std::string& problem) { error(markOf(e), e.path, problem); }
+  // Reports `key` of the map `entries` (at `mark`, `path`) as missing: at the key when it is
+  // written with no value, else at the map.
+  void missing(const std::vector<Entry>& entries, std::string_view key, const YAML::Mark& mark,
+               const std::string& path, const std::string& problem = "required") {
+    for (const auto& e : entries) {
+      if (e.key == key) return error(e.keyNode.Mark(), e.path, problem);
+    }
+    error(mark, path + "." + std::string(key), problem);
+  }
 
   // ---- structure
   // The entries of the map `node` at `path`, reporting non-scalar and duplicate keys and keys not
@@ -676,7 +685,7 @@ void Parser::readSources(const std::vector<Entry>& root, std::vector<SourceConfi
         s.name = *t;
       }
     } else {
-      error(node.Mark(), path + ".name", "required");
+      missing(m, "name", node.Mark(), path);
     }
     YAML::Mark keyMark = node.Mark();
     if (const Entry* e = find(m, "write_key")) {
@@ -698,7 +707,7 @@ void Parser::readSources(const std::vector<Entry>& root, std::vector<SourceConfi
         s.writeKey = *t;
       }
     } else {
-      error(node.Mark(), path + ".write_key", "required");
+      missing(m, "write_key", node.Mark(), path);
     }
     sources.push_back(std::move(s));
   }
@@ -804,7 +813,7 @@ void Parser::readSubscription(const YAML::Node& node, const std::string& path,
       }
     }
   } else {
-    error(node.Mark(), path + ".name", "required");
+    missing(m, "name", node.Mark(), path);
   }
   if (const Entry* e = find(m, "trigger")) {
     if (const auto t = text(*e, /*substitute=*/false)) {
@@ -891,7 +900,7 @@ void Parser::readSettings(const std::vector<Entry>& m, const Entry& parent, TikT
       s.accessToken = *t;
     }
   } else {
-    error(parent.value.Mark(), parent.path + ".access_token", "required");
+    missing(m, "access_token", parent.value.Mark(), parent.path);
   }
   if (const Entry* e = find(m, "pixel_code")) {
     if (const auto t = text(*e)) {
@@ -903,7 +912,7 @@ void Parser::readSettings(const std::vector<Entry>& m, const Entry& parent, TikT
       s.pixelCode = *t;
     }
   } else {
-    error(parent.value.Mark(), parent.path + ".pixel_code", "required");
+    missing(m, "pixel_code", parent.value.Mark(), parent.path);
   }
   if (const Entry* e = find(m, "api_url")) {
     if (const auto t = text(*e)) {
@@ -1010,7 +1019,7 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
       d.name = *t;
     }
   } else {
-    error(node.Mark(), path + ".name", "required");
+    missing(m, "name", node.Mark(), path);
   }
   if (const Entry* e = find(m, "type")) {
     if (const auto t = text(*e)) {
@@ -1021,7 +1030,8 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
       d.type = *t;
     }
   } else {
-    error(node.Mark(), path + ".type", std::string("required ('") + kDestinationType + "')");
+    missing(m, "type", node.Mark(), path,
+            std::string("required ('") + kDestinationType + "')");
   }
   if (const Entry* e = find(m, "enabled")) set(d.enabled, boolean(*e));
   if (const Entry* e = find(m, "settings")) {
@@ -1033,7 +1043,7 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
       readSettings(s, *e, d.settings);
     }
   } else {
-    error(node.Mark(), path + ".settings", "required (access_token and pixel_code)");
+    missing(m, "settings", node.Mark(), path, "required (access_token and pixel_code)");
   }
   if (const Entry* e = find(m, "presets")) readPresets(*e, d.presets);
   const Entry* subscriptions = find(m, "subscriptions");
