@@ -22,7 +22,7 @@ using FreeSpaceFunction = std::function<std::optional<uint64_t>(const std::strin
 std::optional<uint64_t> statvfsFreeBytes(const std::string& directory);
 
 struct SqliteLogOptions {
-  // The directory that holds the log (`<directory>/events.db` and its -wal/-shm files).
+  // The directory that holds the log: `events.db`, `dedup.db` and their -wal/-shm files.
   std::string directory;
   // When false, opening fails with kNotFound unless the log already exists (for read-only tools).
   bool createIfMissing = true;
@@ -59,8 +59,10 @@ struct SqliteLogOptions {
 // Returns an error (and no log) when the directory or the database cannot be used.
 Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options);
 
-// The database file inside a log directory.
+// The database files inside a log directory: the events (with cursors and quarantine), and the
+// de-duplication state.
 std::string sqliteLogFile(const std::string& directory);
+std::string sqliteDedupFile(const std::string& directory);
 
 // The schema version this build writes (stored in PRAGMA user_version).
 inline constexpr int kSqliteLogSchemaVersion = 1;

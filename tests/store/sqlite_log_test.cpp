@@ -303,8 +303,9 @@ TEST_F(SqliteLogTest, RetentionExpiresDedupEntriesPastTheWindow) {
   ASSERT_TRUE(log->applyRetention(0).has_value());
 
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(sqliteLogFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_open_v2(sqliteDedupFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+      SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT source, message_id FROM dedup", -1, &stmt, nullptr),
             SQLITE_OK);
