@@ -9,6 +9,7 @@ namespace {
 
 constexpr double kBaselineWeight = 0.05;  // long-term average: slow
 constexpr double kRecentWeight = 0.3;     // short-term average: quick
+constexpr double kRisingBaselineWeight = 0.01;
 
 ConcurrencyLimiterOptions sanitize(ConcurrencyLimiterOptions o) {
   o.minLimit = std::max(o.minLimit, 1);
@@ -29,15 +30,16 @@ ConcurrencyLimiter::ConcurrencyLimiter(ConcurrencyLimiterOptions options)
 
 std::optional<ConcurrencyPermit> ConcurrencyLimiter::tryAcquire() {
   std::lock_guard lock(mutex_);
-  if (inFlight_ >= static_cast<int>(limit_)) return std::nullopt;
+  if (inFlight_ >= currentLimitLocked()) return std::nullopt;
   ++inFlight_;
-  return ConcurrencyPermit{generation_};
+  return ConcurrencyPermit{generation_, inFlight_};
 }
 
 void ConcurrencyLimiter::decreaseLocked(double factor, uint64_t permitGeneration) {
   // Requests that started before the last cut report on the old limit: one cut per window.
   if (permitGeneration != generation_) return;
-  limit_ = std::max(static_cast<double>(options_.minLimit), std::floor(limit_ * factor));
+  limit_ = std::max(static_cast<double>(options_.minLimit),
+                    std::floor(currentLimitLocked() * factor + 1e-9));
   ++generation_;
 }
 
@@ -59,26 +61,33 @@ void ConcurrencyLimiter::release(const ConcurrencyPermit& permit, RequestOutcome
       break;
   }
   double us = static_cast<double>(std::max<int64_t>(latency.count(), 0));
-  if (baselineUs_ <= 0) {
-    baselineUs_ = recentUs_ = std::max(us, 1.0);
-  } else {
-    recentUs_ += kRecentWeight * (us - recentUs_);
-    baselineUs_ += kBaselineWeight * (us - baselineUs_);
-  }
+  if (baselineUs_ <= 0) baselineUs_ = recentUs_ = std::max(us, 1.0);
+  recentUs_ += kRecentWeight * (us - recentUs_);
   double threshold = options_.latencyTolerance * baselineUs_ +
                      static_cast<double>(options_.latencySlack.count());
   if (recentUs_ > threshold) {
+    // While latency is high the baseline drifts up only slowly: a lasting new normal is accepted
+    // after a few hundred replies, a passing slowdown is not.
+    baselineUs_ += kRisingBaselineWeight * (us - baselineUs_);
     decreaseLocked(options_.latencyBackoff, permit.generation);
     return;
   }
-  if (2 * inFlightBefore >= static_cast<int>(limit_)) {
-    limit_ = std::min(static_cast<double>(options_.maxLimit), limit_ + 1.0 / limit_);
+  baselineUs_ += kBaselineWeight * (us - baselineUs_);
+  int used = std::max(inFlightBefore, permit.inFlightAtAcquire);
+  if (2 * used >= currentLimitLocked()) {
+    limit_ = std::min(static_cast<double>(options_.maxLimit),
+                      limit_ + 1.0 / static_cast<double>(currentLimitLocked()));
   }
+}
+
+int ConcurrencyLimiter::currentLimitLocked() const {
+  // The epsilon keeps 9 additions of 1/9 from rounding down to 9.999... -> 9.
+  return static_cast<int>(limit_ + 1e-9);
 }
 
 int ConcurrencyLimiter::limit() const {
   std::lock_guard lock(mutex_);
-  return static_cast<int>(limit_);
+  return currentLimitLocked();
 }
 
 int ConcurrencyLimiter::inFlight() const {

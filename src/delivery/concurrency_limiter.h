@@ -37,6 +37,7 @@ struct ConcurrencyLimiterOptions {
 // each permit exactly once.
 struct ConcurrencyPermit {
   uint64_t generation = 0;  // the limiter's decrease generation when the permit was taken
+  int inFlightAtAcquire = 0;  // requests in flight just after this one was admitted
 };
 
 // Thread-safe.
@@ -46,12 +47,15 @@ struct ConcurrencyPermit {
 //  - release(permit, outcome, latency) gives the permit back and adapts the limit:
 //      kThrottled / kError: limit *= throttleBackoff / errorBackoff (never below minLimit);
 //      kOk with latency rising (see options): limit *= latencyBackoff;
-//      kOk otherwise, if the request ran while inFlight was at least half the limit:
-//        limit += 1 / limit (so about +1 per round of `limit` replies), never above maxLimit.
+//      kOk otherwise, if the limit was used (inFlight at acquire or at release, whichever is
+//        larger, at least half the limit): limit += 1 / floor(limit), so +1 per round of
+//        `limit` replies, never above maxLimit.
 //    A decrease happens at most once per "generation": replies to requests that were already in
 //    flight when the limit was last cut do not cut it again (a burst of throttled replies to one
 //    window of requests counts as one congestion signal, as in TCP).
-//  - The latency baseline is a slow moving average of kOk latencies (initialised by the first one).
+//  - The latency baseline is a slow moving average of kOk latencies (initialised by the first one);
+//    while latency counts as rising it follows even more slowly, so a lasting new normal is
+//    accepted after a few hundred replies.
 class ConcurrencyLimiter {
  public:
   explicit ConcurrencyLimiter(ConcurrencyLimiterOptions options = {});
@@ -68,12 +72,12 @@ class ConcurrencyLimiter {
 
  private:
   void decreaseLocked(double factor, uint64_t permitGeneration);  // REQUIRES(mutex_)
+  int currentLimitLocked() const;                                  // REQUIRES(mutex_)
 
   const ConcurrencyLimiterOptions options_;
   mutable std::mutex mutex_;
   double limit_;                // GUARDED_BY(mutex_)
   int inFlight_ = 0;            // GUARDED_BY(mutex_)
-  int maxInFlightSinceDecrease_ = 0;  // GUARDED_BY(mutex_)
   uint64_t generation_ = 0;     // GUARDED_BY(mutex_)
   double baselineUs_ = 0;       // GUARDED_BY(mutex_) long-term EWMA
   double recentUs_ = 0;         // GUARDED_BY(mutex_) short-term EWMA

@@ -5,6 +5,11 @@
 
 namespace sluice::delivery {
 
+namespace {
+// Absorbs floating-point error in the refill arithmetic (tryTake and msUntilAvailable agree on it).
+constexpr double kEpsilon = 1e-6;
+}  // namespace
+
 TokenBucket::TokenBucket(double ratePerSecond, double burst, const Clock& clock)
     : clock_(clock),
       rate_(ratePerSecond),
@@ -25,8 +30,7 @@ bool TokenBucket::tryTake(double n) {
   if (rate_ <= 0) return true;
   refillLocked();
   double needed = std::min(n, burst_);
-  // A tiny epsilon absorbs floating-point error in the refill arithmetic.
-  if (tokens_ + 1e-9 < needed) return false;
+  if (tokens_ + kEpsilon < needed) return false;
   tokens_ -= n;
   return true;
 }
@@ -35,8 +39,8 @@ int64_t TokenBucket::msUntilAvailable(double n) const {
   std::lock_guard lock(mutex_);
   if (rate_ <= 0) return 0;
   refillLocked();
-  double missing = std::min(n, burst_) - tokens_;
-  if (missing <= 1e-9) return 0;
+  double missing = std::min(n, burst_) - tokens_ - kEpsilon;
+  if (missing <= 0) return 0;
   return static_cast<int64_t>(std::ceil(missing * 1000.0 / rate_));
 }
 
