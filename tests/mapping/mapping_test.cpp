@@ -1,0 +1,309 @@
+#include "mapping/mapping.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace sluice::mapping {
+namespace {
+
+namespace json = boost::json;
+
+std::filesystem::path casesDir() {
+  if (const char* d = std::getenv("SLUICE_SOURCE_DIR")) {
+    return std::filesystem::path(d) / "tests/mapping/cases";
+  }
+  return std::filesystem::path(__FILE__).parent_path() / "cases";
+}
+
+// Structural equality with JavaScript's view of numbers (1 == 1.0) and key order checked.
+bool sameJson(const json::value& a, const json::value& b, std::string& why, std::string at = "$") {
+  if (a.is_number() && b.is_number()) {
+    if (a.to_number<double>() == b.to_number<double>()) return true;
+    why = at + ": " + json::serialize(a) + " vs " + json::serialize(b);
+    return false;
+  }
+  if (a.kind() != b.kind()) {
+    why = at + ": " + json::serialize(a) + " vs " + json::serialize(b);
+    return false;
+  }
+  if (a.is_object()) {
+    const auto& x = a.get_object();
+    const auto& y = b.get_object();
+    if (x.size() != y.size()) {
+      why = at + ": " + json::serialize(a) + " vs " + json::serialize(b);
+      return false;
+    }
+    auto i = x.begin();
+    auto j = y.begin();
+    for (; i != x.end(); ++i, ++j) {
+      if (i->key() != j->key()) {
+        why = at + ": key order " + json::serialize(a) + " vs " + json::serialize(b);
+        return false;
+      }
+      if (!sameJson(i->value(), j->value(), why, at + "." + std::string(i->key()))) return false;
+    }
+    return true;
+  }
+  if (a.is_array()) {
+    const auto& x = a.get_array();
+    const auto& y = b.get_array();
+    if (x.size() != y.size()) {
+      why = at + ": " + json::serialize(a) + " vs " + json::serialize(b);
+      return false;
+    }
+    for (size_t k = 0; k < x.size(); ++k) {
+      if (!sameJson(x[k], y[k], why, at + "[" + std::to_string(k) + "]")) return false;
+    }
+    return true;
+  }
+  if (a != b) {
+    why = at + ": " + json::serialize(a) + " vs " + json::serialize(b);
+    return false;
+  }
+  return true;
+}
+
+class MappingTest : public ::testing::Test {
+ protected:
+  json::object run(std::string_view spec, std::string_view event) {
+    auto m = Mapping::compile(json::parse(spec));
+    EXPECT_TRUE(m.has_value()) << spec << ": " << (m ? "" : m.error().message);
+    if (!m) return {};
+    simdjson::dom::element doc;
+    padded_ = simdjson::padded_string(event);
+    EXPECT_FALSE(parser_.parse(padded_).get(doc)) << event;
+    return m->apply(doc);
+  }
+  std::string runText(std::string_view spec, std::string_view event) {
+    return json::serialize(run(spec, event));
+  }
+  std::string compileError(std::string_view spec) {
+    auto m = Mapping::compile(json::parse(spec));
+    EXPECT_FALSE(m.has_value()) << spec << " compiled but should not";
+    return m ? std::string() : m.error().message;
+  }
+  simdjson::dom::parser parser_;
+  simdjson::padded_string padded_;
+};
+
+// --- cases whose expected output comes from Segment's mapping-kit (cases/make_expected.js) ------
+
+// Where sluice deliberately differs: a computed @path is rejected when the mapping loads.
+const std::set<std::string> kRejectedBySluice = {"path_computed"};
+
+json::value readJson(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  EXPECT_TRUE(in) << file;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
+std::filesystem::path sharedDir() {
+  if (const char* d = std::getenv("SLUICE_SHARED_DIR")) return d;
+  return std::filesystem::path(__FILE__).parent_path() / "../../../shared";
+}
+
+// cases/directive_cases.input.json holds {name, mapping | mapping_ref, event};
+// cases/directive_cases.expected.json what mapping-kit produced (or the error it raised).
+TEST(MappingGoldenTest, DirectiveCasesAgreeWithMappingKit) {
+  json::value inputs = readJson(casesDir() / "directive_cases.input.json");
+  json::value outputs = readJson(casesDir() / "directive_cases.expected.json");
+  ASSERT_EQ(inputs.as_array().size(), outputs.as_array().size());
+  json::value reference;
+  auto ref_file = sharedDir() / "reference/segment-reportWebEvent.json";
+  bool have_reference = std::filesystem::exists(ref_file);
+  if (have_reference) reference = readJson(ref_file);
+  simdjson::dom::parser parser;
+  int compared = 0;
+  for (size_t i = 0; i < inputs.as_array().size(); ++i) {
+    const json::object& c = inputs.as_array()[i].as_object();
+    const json::object& want = outputs.as_array()[i].as_object();
+    std::string name(c.at("name").as_string());
+    ASSERT_EQ(name, want.at("name").as_string());
+    SCOPED_TRACE(name);
+    json::value mapping;
+    if (const json::value* ref = c.if_contains("mapping_ref")) {
+      if (!have_reference) continue;
+      std::string r(ref->as_string());
+      if (r == "field_defaults") {
+        mapping = reference.at("field_defaults");
+      } else {
+        for (const json::value& p : reference.at("presets").as_array()) {
+          if ("preset:" + std::string(p.at("name").as_string()) == r) mapping = p.at("mapping");
+        }
+      }
+      ASSERT_TRUE(mapping.is_object()) << r;
+    } else {
+      mapping = c.at("mapping");
+    }
+    auto m = Mapping::compile(mapping);
+    if (want.contains("error") || kRejectedBySluice.count(name)) {
+      EXPECT_FALSE(m.has_value()) << name << " should be rejected when compiled";
+      if (!m) {
+        EXPECT_FALSE(m.error().message.empty());
+      }
+      ++compared;
+      continue;
+    }
+    ASSERT_TRUE(m.has_value()) << name << ": " << m.error().message;
+    simdjson::padded_string event(json::serialize(c.at("event")));
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser.parse(event).get(doc));
+    json::object got = m->apply(doc);
+    std::string why;
+    EXPECT_TRUE(sameJson(json::value(got), want.at("expected"), why))
+        << name << ": " << why << "\n got " << json::serialize(got);
+    ++compared;
+  }
+  EXPECT_GE(compared, 60);
+}
+
+// --- unit tests -----------------------------------------------------------------------------------
+
+constexpr const char* kEvent =
+    R"({"userId":"u1","anonymousId":"a1","properties":{"email":"Ann@X.com","zero":0,"nil":null,
+        "items":[{"sku":"s1","cost":5},{"sku":"s2"}],"n":{"a":{"b":1}},"s":"x-y-z"},
+        "context":{"traits":{"email":"t@x.com"}}})";
+
+TEST_F(MappingTest, PathReadsNestedValuesAndDropsMissingOnes) {
+  EXPECT_EQ(runText(R"({"a":{"@path":"$.properties.email"},"b":{"@path":"$.nope"},"c":1})", kEvent),
+            R"({"a":"Ann@X.com","c":1})");
+  EXPECT_EQ(runText(R"({"a":{"@path":"$.properties.items[1].sku"}})", kEvent), R"({"a":"s2"})");
+  EXPECT_EQ(runText(R"({"a":{"@path":"$.properties.n"}})", kEvent), R"({"a":{"a":{"b":1}}})");
+  EXPECT_EQ(runText(R"({"a":{"@path":"$.properties.nil"}})", kEvent), R"({"a":null})");
+  EXPECT_EQ(runText(R"({"a":{"@path":"$.properties.zero.deeper"}})", kEvent), R"({"a":0})");
+}
+
+TEST_F(MappingTest, IfChoosesABranch) {
+  const char* spec =
+      R"({"e":{"@if":{"exists":{"@path":"$.properties.email"},"then":{"@path":"$.properties.email"},
+          "else":{"@path":"$.context.traits.email"}}}})";
+  EXPECT_EQ(runText(spec, kEvent), R"({"e":"Ann@X.com"})");
+  EXPECT_EQ(runText(spec, R"({"context":{"traits":{"email":"t@x.com"}}})"), R"({"e":"t@x.com"})");
+  EXPECT_EQ(runText(spec, R"({"properties":{"email":null},"context":{"traits":{"email":"t"}}})"),
+            R"({"e":"t"})");
+  EXPECT_EQ(runText(spec, R"({})"), R"({})");
+  // blank: "" and 0 are blank, "x" is not.
+  const char* blank = R"({"b":{"@if":{"blank":{"@path":"$.v"},"then":"filled","else":"blank"}}})";
+  EXPECT_EQ(runText(blank, R"({"v":""})"), R"({"b":"blank"})");
+  EXPECT_EQ(runText(blank, R"({"v":0})"), R"({"b":"blank"})");
+  EXPECT_EQ(runText(blank, R"({"v":"x"})"), R"({"b":"filled"})");
+  // A falsy else (0) is never used, as in mapping-kit.
+  EXPECT_EQ(runText(R"({"v":{"@if":{"exists":{"@path":"$.x"},"then":1,"else":0}}})", "{}"), "{}");
+}
+
+TEST_F(MappingTest, TemplateRendersValues) {
+  EXPECT_EQ(runText(R"({"t":{"@template":"{{userId}}/{{properties.items[0].cost}}/{{nope}}"}})",
+                    kEvent),
+            R"({"t":"u1/5/"})");
+  EXPECT_EQ(runText(R"({"t":{"@template":"{{{userId}}}!"}})", kEvent), R"({"t":"u1!"})");
+}
+
+TEST_F(MappingTest, ArrayPathMapsEachItem) {
+  EXPECT_EQ(runText(R"({"c":{"@arrayPath":["$.properties.items",{"id":{"@path":"$.sku"},
+                       "price":{"@path":"$.cost"}}]}})",
+                    kEvent),
+            R"({"c":[{"id":"s1","price":5},{"id":"s2"}]})");
+  // A single object is mapped as a one-item array; a missing path stays missing.
+  EXPECT_EQ(runText(R"({"c":{"@arrayPath":["$.properties.n",{"x":{"@path":"$.a.b"}}]}})", kEvent),
+            R"({"c":[{"x":1}]})");
+  EXPECT_EQ(runText(R"({"c":{"@arrayPath":["$.nope",{"x":1}]}})", kEvent), "{}");
+}
+
+TEST_F(MappingTest, CaseReplaceJsonFlattenMergeExclude) {
+  EXPECT_EQ(runText(R"({"a":{"@case":{"operator":"lower","value":{"@path":"$.properties.email"}}}})",
+                    kEvent),
+            R"({"a":"ann@x.com"})");
+  EXPECT_EQ(runText(R"({"a":{"@case":{"operator":"upper","value":"straße"}}})", "{}"),
+            R"({"a":"STRASSE"})");
+  EXPECT_EQ(runText(R"({"a":{"@replace":{"pattern":"-","replacement":"+",
+                       "value":{"@path":"$.properties.s"}}}})",
+                    kEvent),
+            R"({"a":"x+y+z"})");
+  EXPECT_EQ(runText(R"({"a":{"@json":{"mode":"encode","value":{"@path":"$.properties.n"}}}})",
+                    kEvent),
+            R"({"a":"{\"a\":{\"b\":1}}"})");
+  EXPECT_EQ(runText(R"({"a":{"@json":{"mode":"decode","value":"[1,2.0]"}}})", "{}"),
+            R"({"a":[1,2]})");
+  EXPECT_EQ(runText(R"({"a":{"@flatten":{"separator":"/","value":{"@path":"$.properties.n"}}}})",
+                    kEvent),
+            R"({"a":{"a/b":1}})");
+  EXPECT_EQ(runText(R"({"a":{"@merge":{"direction":"right","objects":[{"x":1},
+                       {"x":{"@path":"$.userId"}}]}}})",
+                    kEvent),
+            R"({"a":{"x":"u1"}})");
+  EXPECT_EQ(runText(R"({"a":{"@excludeWhenNull":{"k":null,"j":{"@path":"$.userId"}}}})", kEvent),
+            R"({"a":{"j":"u1"}})");
+  EXPECT_EQ(runText(R"({"a":{"@excludeWhenNull":{"@path":"$.properties.nil"}}})", kEvent), "{}");
+  EXPECT_EQ(runText(R"({"a":{"@literal":{"@path":"$.userId"}}})", kEvent), R"({"a":"u1"})");
+}
+
+TEST_F(MappingTest, CompileErrorsNameThePath) {
+  EXPECT_EQ(compileError(R"({"email":{"@path":5}})"), "email.@path: @path must be a string, not a number");
+  EXPECT_EQ(compileError(R"({"a":{"b":[{"@nope":1}]}})"), "a.b[0]: unknown directive @nope");
+  EXPECT_EQ(compileError(R"({"a":{"@if":{"then":1}}})"),
+            "a.@if: @if needs an \"exists\" or a \"blank\" condition");
+  EXPECT_EQ(compileError(R"({"a":{"@if":{"exists":{"@path":"$.x"},"then":{"@case":{}}}}})"),
+            "a.@if.then.@case.operator: @case needs \"operator\": \"lower\" or \"upper\"");
+  EXPECT_EQ(compileError(R"({"a":{"@replace":{"pattern":"abcdefghijk","value":"x"}}})"),
+            "a.@replace.pattern: must be at most 10 characters");
+  EXPECT_EQ(compileError(R"({"a":{"@replace":{"pattern":"a","value":"x","global":1}}})"),
+            "a.@replace.global: must be a boolean, not a number");
+  EXPECT_EQ(compileError(R"({"a":{"@path":"$.x","y":1}})"),
+            "a: an object with a directive (@path) may have no other keys, but has \"y\"");
+  EXPECT_EQ(compileError(R"({"a":{"@path":"$.x","@template":"y"}})"),
+            "a: an object may hold only one directive");
+  EXPECT_EQ(compileError(R"({"a":{"@liquid":"{{x}}"}})"), "a: @liquid is not supported by sluice");
+  EXPECT_EQ(compileError(R"({"a":{"@json":{"mode":"x","value":1}}})"),
+            "a.@json.mode: @json needs \"mode\": \"encode\" or \"decode\"");
+  EXPECT_EQ(compileError(R"({"a":{"@flatten":{"value":1}}})"),
+            "a.@flatten.separator: @flatten needs a non-empty string \"separator\"");
+  EXPECT_EQ(compileError(R"({"a":{"@merge":{"direction":"left","objects":[1]}}})"),
+            "a.@merge.objects[0]: must be an object or a directive, not a number");
+  EXPECT_EQ(compileError(R"({"a":{"@case":{"operator":"upper","value":1}}})"),
+            "a.@case.value: @case value must be a string or a directive, not a number");
+  EXPECT_EQ(compileError(R"({"a":{"@if":{"exists":1,"than":2}}})"),
+            "a.@if.than: unknown option of @if");
+  EXPECT_EQ(compileError(R"({"a":{"@arrayPath":"$.x"}})"),
+            "a.@arrayPath: @arrayPath needs an array [path, item mapping]");
+  EXPECT_EQ(compileError("[1]"), "mapping: must be an object");
+  json::value deep = 1;
+  for (int i = 0; i < 100; ++i) deep = json::object{{"@literal", deep}};
+  auto m = Mapping::compile(json::object{{"a", deep}});
+  ASSERT_FALSE(m.has_value());
+  EXPECT_EQ(m.error().message.substr(0, 14), "a.@literal.@li");
+  EXPECT_NE(m.error().message.find("nested too deeply"), std::string::npos);
+}
+
+TEST_F(MappingTest, ResultUsesTheGivenStorage) {
+  auto m = Mapping::compile(json::parse(
+      R"({"a":{"@path":"$.properties.email"},"c":{"@arrayPath":["$.properties.items",
+          {"id":{"@path":"$.sku"}}]}})"));
+  ASSERT_TRUE(m);
+  simdjson::padded_string s{std::string(kEvent)};
+  simdjson::dom::element doc = parser_.parse(s).value();
+  unsigned char buffer[4096];
+  json::monotonic_resource mr(buffer, sizeof buffer);
+  json::storage_ptr sp(&mr);
+  json::object out = m->apply(doc, sp);
+  EXPECT_EQ(out.storage().get(), sp.get());
+  EXPECT_EQ(json::serialize(out), R"({"a":"Ann@X.com","c":[{"id":"s1"},{"id":"s2"}]})");
+  // The same compiled mapping applies to many events.
+  simdjson::padded_string s2{std::string(R"({"properties":{"email":"b@y"}})")};
+  simdjson::dom::parser p2;
+  EXPECT_EQ(json::serialize(m->apply(p2.parse(s2).value())), R"({"a":"b@y"})");
+}
+
+}  // namespace
+}  // namespace sluice::mapping
