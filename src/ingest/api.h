@@ -15,9 +15,16 @@ class IngestProbe;  // metrics hooks (ingest/probe.h); may be null
 
 class Api {
  public:
-  // `log` and `clock` must outlive the Api. `config` is copied.
-  Api(const config::Config& config, store::EventLog& log, const Clock& clock);
+  // `log` and `clock` (and `random` when given) must outlive the Api. `config` is copied.
+  // `random` supplies assigned messageIds (calls to it are serialised by the Api); when null, each
+  // thread uses its own randomly seeded generator. Invalid `server.trustedProxies` entries are
+  // ignored (no proxy is trusted through them); the configuration loader reports them.
+  Api(const config::Config& config, store::EventLog& log, const Clock& clock,
+      Random* random = nullptr);
   ~Api();
+
+  // Sets the metrics hooks (may be null). Call before the first request.
+  void setProbe(IngestProbe* probe);
 
   // Whether `path` (without query) is one of the ingestion routes.
   bool handles(std::string_view method, std::string_view path) const;
