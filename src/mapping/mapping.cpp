@@ -157,18 +157,91 @@ struct Val {
     r.view = v;
     return r;
   }
-  static Val own(json::value v) {
-    Val r;
-    r.kind = Kind::kOwned;
-    r.owned = std::move(v);
-    return r;
-  }
+  // Move-constructs (Boost.JSON's move assignment would copy into the target's storage).
+  static Val own(json::value&& v) { return Val(std::move(v)); }
+  Val() = default;
+  Val(Val&&) = default;
+  Val& operator=(Val&&) = delete;
   bool isUndefined() const { return kind == Kind::kUndefined; }
   View get() const { return kind == Kind::kOwned ? View::of(owned) : view; }
+
+ private:
+  explicit Val(json::value&& v) : kind(Kind::kOwned), owned(std::move(v)) {}
+};
+
+// Paths read from the event itself form a trie, so that a prefix shared by many paths
+// (`properties`, `context.traits`) is looked up once per event, and an object's members are
+// matched against all wanted keys in one pass instead of one scan per path.
+struct PathTrie {
+  struct Node {
+    int parent = -1;
+    std::string key;
+    std::vector<std::pair<std::string, int>> children;
+    std::vector<int> table;  // open addressing over children, -1 empty
+  };
+  std::vector<Node> nodes{Node{}};  // node 0: the event
+
+  static uint64_t hash(std::string_view key) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+    return h;
+  }
+  int intern(const std::vector<std::string>& keys) {
+    int cur = 0;
+    for (const std::string& key : keys) {
+      int found = -1;
+      for (const auto& [k, id] : nodes[static_cast<size_t>(cur)].children) {
+        if (k == key) found = id;
+      }
+      if (found < 0) {
+        found = static_cast<int>(nodes.size());
+        Node n;
+        n.parent = cur;
+        n.key = key;
+        nodes.push_back(std::move(n));
+        nodes[static_cast<size_t>(cur)].children.emplace_back(key, found);
+      }
+      cur = found;
+    }
+    return cur;
+  }
+  void finalize() {
+    for (Node& n : nodes) {
+      if (n.children.empty()) continue;
+      size_t size = 4;
+      while (size < n.children.size() * 2) size *= 2;
+      n.table.assign(size, -1);
+      for (size_t c = 0; c < n.children.size(); ++c) {
+        size_t slot = hash(n.children[c].first) & (size - 1);
+        while (n.table[slot] >= 0) slot = (slot + 1) & (size - 1);
+        n.table[slot] = static_cast<int>(c);
+      }
+    }
+  }
+  int findChild(const Node& n, std::string_view key) const {
+    if (n.table.empty()) return -1;
+    size_t mask = n.table.size() - 1;
+    for (size_t slot = hash(key) & mask;; slot = (slot + 1) & mask) {
+      int c = n.table[slot];
+      if (c < 0) return -1;
+      if (n.children[static_cast<size_t>(c)].first == key) return n.children[static_cast<size_t>(c)].second;
+    }
+  }
+};
+
+// Per-thread memo of trie lookups; an entry is valid when its stamp equals the current apply.
+struct TrieScratch {
+  std::vector<uint32_t> stamp;
+  std::vector<uint8_t> state;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
+  std::vector<View> view;
+  uint32_t gen = 0;
 };
 
 struct Ctx {
   json::storage_ptr sp;
+  const PathTrie* trie = nullptr;
+  TrieScratch* scratch = nullptr;
+  View root;
 };
 
 constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
@@ -367,50 +440,134 @@ Path splitPath(std::string_view path) {
   return p;
 }
 
+// One step of actions-core's get(): `o && o[key]`. Returns false for undefined. A result that is
+// not part of `v` (an array's or string's length, a string's character) goes to `owned`, and
+// `out` then views it.
+bool stepInto(View v, std::string_view key, View& out, json::value& owned, const Ctx& ctx) {
+  if (isFalsy(v)) {
+    out = v;  // a falsy value is the result
+    return true;
+  }
+  switch (v.type()) {
+    case JType::kObject: return v.member(key, out);
+    case JType::kArray: {
+      size_t index;
+      if (key == "length") {
+        json::value n(static_cast<int64_t>(v.arraySize()), ctx.sp);
+        owned = std::move(n);
+        out = View::of(owned);
+        return true;
+      }
+      return parseArrayIndex(key, index) && v.item(index, out);
+    }
+    case JType::kString: {
+      size_t index;
+      std::string_view s = v.str();
+      if (key == "length") {
+        json::value n(static_cast<int64_t>(utf16Length(s)), ctx.sp);
+        owned = std::move(n);
+        out = View::of(owned);
+        return true;
+      }
+      if (!parseArrayIndex(key, index)) return false;
+      auto ch = utf16CharAt(s, index);
+      if (!ch) return false;
+      json::value c(json::string(*ch, ctx.sp));
+      owned = std::move(c);
+      out = View::of(owned);
+      return true;
+    }
+    default: return false;  // members of numbers and true
+  }
+}
+
 // actions-core's get(): `keys.reduce((o, k) => o && o[k], payload)`.
 Val getPath(View payload, const Path& path, const Ctx& ctx) {
-  Val cur = Val::of(payload);
-  if (path.whole) return cur;
+  if (path.whole) return Val::of(payload);
+  View cur = payload;
+  json::value owned(ctx.sp);  // holds cur when it is computed (length, character)
+  bool is_owned = false;
   for (const std::string& key : path.keys) {
-    View v = cur.get();
-    if (isFalsy(v)) continue;  // a falsy value is the result
-    switch (v.type()) {
-      case JType::kObject: {
-        View m;
-        if (!v.member(key, m)) return Val::undefined();
-        cur = Val::of(m);
-        break;
-      }
-      case JType::kArray: {
-        size_t index;
-        View m;
-        if (key == "length") {
-          cur = Val::own(json::value(static_cast<int64_t>(v.arraySize()), ctx.sp));
-        } else if (parseArrayIndex(key, index) && v.item(index, m)) {
-          cur = Val::of(m);
-        } else {
-          return Val::undefined();
+    View next;
+    json::value made(ctx.sp);
+    if (!stepInto(cur, key, next, made, ctx)) return Val::undefined();
+    if (next.j == &made) {
+      owned = std::move(made);
+      next = View::of(owned);
+      is_owned = true;
+    } else if (is_owned && next.j == &owned) {
+      // falsy owned value stays the result
+    } else {
+      is_owned = false;
+    }
+    cur = next;
+  }
+  if (is_owned) return Val::own(std::move(owned));
+  return Val::of(cur);
+}
+
+enum TrieResult : uint8_t { kTrieUndefined = 1, kTrieView = 2, kTrieComputed = 3 };
+
+// The value of trie node `id` for the current event, memoised in the scratch.
+uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
+  TrieScratch& s = *ctx.scratch;
+  size_t i = static_cast<size_t>(id);
+  if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
+    out = s.view[i];
+    return s.state[i] & 3;
+  }
+  uint8_t r;
+  if (id == 0) {
+    out = ctx.root;
+    r = kTrieView;
+  } else {
+    const PathTrie::Node& node = ctx.trie->nodes[i];
+    size_t p = static_cast<size_t>(node.parent);
+    View pv;
+    r = resolveTrie(ctx, node.parent, pv);
+    if (r == kTrieView) {
+      if (isFalsy(pv)) {
+        out = pv;
+      } else if (pv.type() == JType::kObject) {
+        if (!(s.state[p] & 4)) {
+          // Match every member against the wanted keys once.
+          const PathTrie::Node& parent = ctx.trie->nodes[p];
+          pv.forEachMember([&](std::string_view key, View value) {
+            int c = ctx.trie->findChild(parent, key);
+            if (c < 0) return;
+            size_t ci = static_cast<size_t>(c);
+            if (s.stamp[ci] == s.gen && (s.state[ci] & 3)) return;  // first occurrence wins
+            s.stamp[ci] = s.gen;
+            s.state[ci] = kTrieView;
+            s.view[ci] = value;
+          });
+          s.state[p] |= 4;
         }
-        break;
-      }
-      case JType::kString: {
-        size_t index;
-        std::string_view s = v.str();
-        if (key == "length") {
-          cur = Val::own(json::value(static_cast<int64_t>(utf16Length(s)), ctx.sp));
-        } else if (parseArrayIndex(key, index)) {
-          auto ch = utf16CharAt(s, index);
-          if (!ch) return Val::undefined();
-          cur = Val::own(json::value(json::string(*ch, ctx.sp)));
-        } else {
-          return Val::undefined();
+        if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
+          out = s.view[i];
+          return s.state[i] & 3;
         }
-        break;
+        r = kTrieUndefined;
+      } else {
+        json::value made(ctx.sp);
+        View next;
+        if (!stepInto(pv, node.key, next, made, ctx)) {
+          r = kTrieUndefined;
+        } else if (next.j == &made) {
+          r = kTrieComputed;
+        } else {
+          out = next;
+        }
       }
-      default: return Val::undefined();  // members of numbers and true
     }
   }
-  return cur;
+  if (s.stamp[i] != s.gen) {
+    s.stamp[i] = s.gen;
+    s.state[i] = 0;
+  }
+  s.state[i] = static_cast<uint8_t>((s.state[i] & 4) | r);
+  s.view[i] = out;
+  return r;
 }
 
 // String(value) as JavaScript converts (arrays joined with ',', objects "[object Object]").
@@ -642,7 +799,23 @@ struct ArrayNode final : CompiledNode {
 
 struct PathNode final : CompiledNode {
   Path path;
-  Val eval(const Ctx& ctx, View payload) const override { return getPath(payload, path, ctx); }
+  int trie_id = -1;  // set for paths read from the event itself
+  Val eval(const Ctx& ctx, View payload) const override {
+    if (trie_id >= 0 && ctx.scratch) {
+      View v;
+      uint8_t r = resolveTrie(ctx, trie_id, v);
+      if (r == kTrieView) return Val::of(v);
+      if (r == kTrieUndefined) return Val::undefined();
+    }
+    return getPath(payload, path, ctx);
+  }
+};
+
+// The compiled mapping and the trie of its event paths.
+struct RootNode final : CompiledNode {
+  NodePtr inner;
+  PathTrie trie;
+  Val eval(const Ctx& ctx, View payload) const override { return inner->eval(ctx, payload); }
 };
 
 struct IfNode final : CompiledNode {
@@ -1258,6 +1431,7 @@ class Compiler {
     }
     auto node = std::make_unique<PathNode>();
     node->path = splitPath(dropDollar(v.get_string()));
+    if (item_scope_ == 0) node->trie_id = node->path.whole ? 0 : trie_.intern(node->path.keys);
     return node;
   }
 
@@ -1319,7 +1493,9 @@ class Compiler {
       return error(at + "[0]", "the @arrayPath path must be a string or a directive");
     }
     if (a.size() == 2) {
+      ++item_scope_;  // item paths are relative to each element, not the event
       NodePtr item = compile(a[1], at + "[1]");
+      --item_scope_;
       if (!item) return nullptr;
       if (a[1].is_object() && !a[1].get_object().empty()) node->item = std::move(item);
     }
@@ -1489,6 +1665,10 @@ class Compiler {
   static constexpr int kMaxDepth = 64;
   std::string error_;
   int depth_ = 0;
+  int item_scope_ = 0;
+
+ public:
+  PathTrie trie_;
 };
 
 }  // namespace
@@ -1498,10 +1678,14 @@ Result<Mapping> Mapping::compile(const boost::json::value& spec) {
     return fail(ErrorCode::kInvalidArgument, "mapping: must be an object");
   }
   Compiler compiler;
-  auto root = compiler.compileRoot(spec);
-  if (!root) return fail(std::move(root.error()));
+  auto inner = compiler.compileRoot(spec);
+  if (!inner) return fail(std::move(inner.error()));
+  auto root = std::make_unique<RootNode>();
+  root->inner = std::move(*inner);
+  root->trie = std::move(compiler.trie_);
+  root->trie.finalize();
   Mapping m;
-  m.root_ = std::move(*root);
+  m.root_ = std::move(root);
   return m;
 }
 
@@ -1509,10 +1693,25 @@ boost::json::object Mapping::apply(simdjson::dom::element event,
                                    boost::json::storage_ptr storage) const {
   Ctx ctx{std::move(storage)};
   if (!root_) return json::object(ctx.sp);
-  if (auto* obj = dynamic_cast<const ObjectNode*>(root_.get())) {
+  const auto& root = static_cast<const RootNode&>(*root_);
+  thread_local TrieScratch scratch;
+  size_t n = root.trie.nodes.size();
+  if (scratch.stamp.size() < n) {
+    scratch.stamp.resize(n, 0);
+    scratch.state.resize(n, 0);
+    scratch.view.resize(n);
+  }
+  if (++scratch.gen == 0) {
+    std::fill(scratch.stamp.begin(), scratch.stamp.end(), 0);
+    scratch.gen = 1;
+  }
+  ctx.trie = &root.trie;
+  ctx.scratch = &scratch;
+  ctx.root = View::of(event);
+  if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
     return obj->build(ctx, View::of(event));
   }
-  Val v = root_->eval(ctx, View::of(event));
+  Val v = root.inner->eval(ctx, View::of(event));
   if (v.isUndefined()) return json::object(ctx.sp);
   json::value out = materialize(std::move(v), ctx.sp);
   if (!out.is_object()) return json::object(ctx.sp);
