@@ -1,13 +1,12 @@
 #include "tiktok/action.h"
 
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/string.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <span>
 #include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/string.hpp>
 
 #include "core/time.h"
 #include "mapping/js_number.h"
@@ -42,7 +41,7 @@ constexpr Sv kTravelClasses[] = {"eco", "prem", "bus", "first"};
 constexpr Sv kVehicleStates[] = {"New", "Used", "CPO"};
 constexpr Sv kMileageUnits[] = {"MI", "KM"};
 constexpr Sv kTransmissions[] = {"Automatic", "Manual", "Other"};
-constexpr Sv kBodyStyles[] = {"Convertible", "Coupe", "Hatchback", "Minivan", "Truck", "SUV",
+constexpr Sv kBodyStyles[] = {"Convertible", "Coupe", "Hatchback", "Minivan",   "Truck", "SUV",
                               "Sedan",       "Van",   "Wagon",     "Crossover", "Other"};
 constexpr Sv kFuelTypes[] = {"Diesel", "Electric", "Flex", "Gasoline", "Hybrid", "Other"};
 constexpr Sv kDrivetrains[] = {"AWD", "FOUR_WD", "FWD", "RWD", "TWO_WD", "Other"};
@@ -52,7 +51,7 @@ constexpr Field kAddressFields[] = {
     {"city", "City"}, {"country", "Country"}, {"zip_code", "Zip Code"}, {"state", "State"}};
 
 constexpr Field kContentFields[] = {
-    {"price", "Price", T::kNumber},          {"quantity", "Quantity", T::kNumber},
+    {"price", "Price", T::kNumber},           {"quantity", "Quantity", T::kNumber},
     {"content_category", "Content Category"}, {"content_id", "Content ID"},
     {"content_name", "Content Name"},         {"brand", "Brand"}};
 
@@ -220,23 +219,34 @@ const Field* findField(std::span<const Field> fields, std::string_view key) {
 
 std::string_view typeName(FieldType type) {
   switch (type) {
-    case T::kString: return "a string";
-    case T::kNumber: return "a number";
-    case T::kInteger: return "an integer";
-    case T::kBoolean: return "a boolean";
-    case T::kObject: return "an object";
+    case T::kString:
+      return "a string";
+    case T::kNumber:
+      return "a number";
+    case T::kInteger:
+      return "an integer";
+    case T::kBoolean:
+      return "a boolean";
+    case T::kObject:
+      return "an object";
   }
   return "a value";
 }
 
 std::string_view humanizeTypeOf(const json::value& value) {
   switch (value.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
-    default: return "a number";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+    default:
+      return "a number";
   }
 }
 
@@ -250,8 +260,8 @@ std::optional<double> jsNumberFromString(std::string_view text) {
 
 bool isIntegral(double v) { return std::isfinite(v) && std::floor(v) == v; }
 
-// Ajv's type coercion (`coerceTypes: "array"`): converts `value` in place to `type` where Ajv would;
-// false when it cannot.
+// Ajv's type coercion (`coerceTypes: "array"`): converts `value` in place to `type` where Ajv
+// would; false when it cannot.
 bool coerceTo(json::value& value, FieldType type) {
   if (value.is_array()) {
     json::array& array = value.as_array();
@@ -281,7 +291,8 @@ bool coerceTo(json::value& value, FieldType type) {
     case T::kInteger: {
       double number = 0;
       if (value.is_number()) {
-        if (type == T::kInteger && value.is_double() && !isIntegral(value.get_double())) return false;
+        if (type == T::kInteger && value.is_double() && !isIntegral(value.get_double()))
+          return false;
         return true;
       }
       if (value.is_string()) {
@@ -497,7 +508,8 @@ std::string formDecode(std::string_view text) {
     char c = text[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+               hexValue(text[i + 2]) >= 0) {
       out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
       i += 2;
     } else {
@@ -588,17 +600,29 @@ void appendPresent(std::string& out, const json::object& from, std::string_view 
   }
 }
 
-constexpr std::string_view kPropertyKeys[] = {
-    "content_type", "currency",    "value",          "query",         "description",
-    "order_id",     "shop_id",     "content_ids",    "delivery_category", "num_items",
-    "predicted_ltv", "search_string"};
+constexpr std::string_view kPropertyKeys[] = {"content_type", "currency",      "value",
+                                              "query",        "description",   "order_id",
+                                              "shop_id",      "content_ids",   "delivery_category",
+                                              "num_items",    "predicted_ltv", "search_string"};
 constexpr std::string_view kContentKeys[] = {"price",      "quantity",     "content_category",
                                              "content_id", "content_name", "brand"};
-constexpr std::string_view kVehicleKeys[] = {
-    "postal_code",  "make",      "model",    "year",     "state_of_vehicle", "exterior_color",
-    "transmission", "body_style", "fuel_type", "drivetrain", "trim",           "vin",
-    "interior_color", "condition_of_vehicle", "viewcontent_type", "search_type",
-    "registration_type"};
+constexpr std::string_view kVehicleKeys[] = {"postal_code",
+                                             "make",
+                                             "model",
+                                             "year",
+                                             "state_of_vehicle",
+                                             "exterior_color",
+                                             "transmission",
+                                             "body_style",
+                                             "fuel_type",
+                                             "drivetrain",
+                                             "trim",
+                                             "vin",
+                                             "interior_color",
+                                             "condition_of_vehicle",
+                                             "viewcontent_type",
+                                             "search_type",
+                                             "registration_type"};
 
 }  // namespace
 
@@ -710,7 +734,8 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
 
   // properties
   out += ",\"properties\":{\"contents\":[";
-  if (const json::value* contents = payload.if_contains("contents"); contents && contents->is_array()) {
+  if (const json::value* contents = payload.if_contains("contents");
+      contents && contents->is_array()) {
     bool firstItem = true;
     for (const auto& item : contents->get_array()) {
       if (!firstItem) out += ',';

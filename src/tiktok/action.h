@@ -4,11 +4,11 @@
 // deliberate differences D4-D8 and D10 (see README.md). Pure, no I/O.
 #pragma once
 
-#include <string>
-#include <string_view>
+#include <simdjson.h>
 
 #include <boost/json/object.hpp>
-#include <simdjson.h>
+#include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/result.h"

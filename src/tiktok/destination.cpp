@@ -1,7 +1,7 @@
 #include "tiktok/destination.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 
 #include "tiktok/action.h"
 #include "tiktok/json_writer.h"
@@ -52,10 +52,11 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
   for (char& c : region) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
   }
-  if (!region.empty() && formatE164("+1 202 555 0100", region).empty()) {
-    return fail(configError(at, "settings.phone_default_region",
-                            "'" + config.settings.phoneDefaultRegion +
-                                "' is not a region libphonenumber knows (use ISO 3166 codes, e.g. US)"));
+  if (!region.empty() && !isKnownPhoneRegion(region)) {
+    return fail(
+        configError(at, "settings.phone_default_region",
+                    "'" + config.settings.phoneDefaultRegion +
+                        "' is not a region libphonenumber knows (use ISO 3166 codes, e.g. US)"));
   }
 
   // Presets: "all" (every documented preset), "none", or names.
@@ -70,7 +71,8 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     const Preset* preset = findPreset(name);
     if (preset == nullptr) {
       std::string known;
-      for (const Preset& p : documentedPresets()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+      for (const Preset& p : documentedPresets())
+        known += (known.empty() ? "" : ", ") + std::string(p.name);
       return fail(configError(at, "presets[" + std::to_string(i) + "]",
                               "unknown preset '" + name + "' (known: " + known + ", all, none)"));
     }
@@ -82,8 +84,8 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     auto trigger = mapping::Trigger::parse(preset.trigger);
     auto compiled = mapping::Mapping::compile(presetMapping(preset));
     if (!trigger || !compiled) {
-      return fail(configError(at, "presets", "internal error compiling preset " +
-                                                 std::string(preset.name)));
+      return fail(configError(at, "presets",
+                              "internal error compiling preset " + std::string(preset.name)));
     }
     destination.subscriptions_.push_back(
         Subscription{std::string(preset.name), std::move(*trigger), std::move(*compiled)});
@@ -99,7 +101,8 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     std::optional<mapping::Trigger> trigger;
     if (!sub.trigger.empty()) {
       auto parsed = mapping::Trigger::parse(sub.trigger);
-      if (!parsed) return fail(configError(sub.triggerPosition, entry + ".trigger", parsed.error().message));
+      if (!parsed)
+        return fail(configError(sub.triggerPosition, entry + ".trigger", parsed.error().message));
       trigger = std::move(*parsed);
     }
     boost::system::error_code ec;
@@ -114,12 +117,13 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
                                 "'" + std::string(key) + "' is not a field of reportWebEvent"));
       }
     }
-    boost::json::object mappingSpec = sub.mergeDefaults ? mergeDefaults(spec.get_object())
-                                                        : std::move(spec.as_object());
+    boost::json::object mappingSpec =
+        sub.mergeDefaults ? mergeDefaults(spec.get_object()) : std::move(spec.as_object());
     auto compiled = mapping::Mapping::compile(mappingSpec);
-    if (!compiled) return fail(configError(sub.mappingPosition, entry + ".mapping", compiled.error().message));
-    destination.subscriptions_.push_back(
-        Subscription{sub.name.empty() ? entry : sub.name, std::move(trigger), std::move(*compiled)});
+    if (!compiled)
+      return fail(configError(sub.mappingPosition, entry + ".mapping", compiled.error().message));
+    destination.subscriptions_.push_back(Subscription{sub.name.empty() ? entry : sub.name,
+                                                      std::move(trigger), std::move(*compiled)});
   }
   if (destination.subscriptions_.size() > kMaxSubscriptions) {
     return fail(configError(at, "subscriptions",
@@ -169,7 +173,8 @@ std::string Destination::buildBody(std::span<const TikTokEvent> events) const {
   items.reserve(events.size());
   for (const auto& event : events) items.emplace_back(event.item);
   static const BatchKey kEmpty;
-  return buildRequestBody(events.empty() ? kEmpty : events.front().key, settings_.partnerName, items);
+  return buildRequestBody(events.empty() ? kEmpty : events.front().key, settings_.partnerName,
+                          items);
 }
 
 std::string buildRequestBody(const BatchKey& key, std::string_view partnerName,

@@ -4,14 +4,14 @@
 // Pure: no I/O. A Destination is immutable after create(); match() and transform() are thread-safe.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "config/config.h"
 #include "core/clock.h"

@@ -1,11 +1,10 @@
 #include "tiktok/json_writer.h"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
 #include <charconv>
 #include <cmath>
-
-#include <boost/json/object.hpp>
-#include <boost/json/array.hpp>
-#include <boost/json/string.hpp>
 
 #include "mapping/js_number.h"
 
@@ -35,13 +34,27 @@ void appendJsonString(std::string& out, std::string_view text) {
     out.append(text.data() + runStart, i - runStart);
     runStart = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += kHex[c >> 4];
@@ -54,17 +67,25 @@ void appendJsonString(std::string& out, std::string_view text) {
 
 double jsonNumberAsDouble(const boost::json::value& value) {
   switch (value.kind()) {
-    case boost::json::kind::int64: return static_cast<double>(value.get_int64());
-    case boost::json::kind::uint64: return static_cast<double>(value.get_uint64());
-    case boost::json::kind::double_: return value.get_double();
-    default: return 0;
+    case boost::json::kind::int64:
+      return static_cast<double>(value.get_int64());
+    case boost::json::kind::uint64:
+      return static_cast<double>(value.get_uint64());
+    case boost::json::kind::double_:
+      return value.get_double();
+    default:
+      return 0;
   }
 }
 
 void appendJsonValue(std::string& out, const boost::json::value& value) {
   switch (value.kind()) {
-    case boost::json::kind::null: out += "null"; break;
-    case boost::json::kind::bool_: out += value.get_bool() ? "true" : "false"; break;
+    case boost::json::kind::null:
+      out += "null";
+      break;
+    case boost::json::kind::bool_:
+      out += value.get_bool() ? "true" : "false";
+      break;
     case boost::json::kind::int64: {
       int64_t v = value.get_int64();
       if (v > -(int64_t{1} << 53) && v < (int64_t{1} << 53)) {
@@ -77,8 +98,12 @@ void appendJsonValue(std::string& out, const boost::json::value& value) {
       break;
     }
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: appendJsNumber(out, jsonNumberAsDouble(value)); break;
-    case boost::json::kind::string: appendJsonString(out, value.get_string()); break;
+    case boost::json::kind::double_:
+      appendJsNumber(out, jsonNumberAsDouble(value));
+      break;
+    case boost::json::kind::string:
+      appendJsonString(out, value.get_string());
+      break;
     case boost::json::kind::array: {
       out += '[';
       bool first = true;

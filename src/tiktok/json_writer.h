@@ -4,11 +4,10 @@
 // that they match Segment's byte for byte where the values agree. Pure, no I/O.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <boost/json/value.hpp>
 
 namespace sluice::tiktok {
 
@@ -23,7 +22,8 @@ void appendJsonString(std::string& out, std::string_view text);
 // double, since that is what a JavaScript JSON parser (Segment's) would have produced.
 void appendJsonValue(std::string& out, const boost::json::value& value);
 
-// Formats a number as ECMAScript's String(number) would (used when a number is coerced to a string).
+// Formats a number as ECMAScript's String(number) would (used when a number is coerced to a
+// string).
 std::string jsNumberToString(double value);
 
 // The JavaScript number for a JSON number value (int64, uint64 or double).

@@ -1,12 +1,11 @@
 #include "tiktok/pii.h"
 
 #include <locale.h>
+#include <openssl/evp.h>
 #include <wctype.h>
 
 #include <cstdint>
 #include <memory>
-
-#include <openssl/evp.h>
 
 namespace sluice::tiktok {
 namespace {
@@ -75,8 +74,20 @@ void encodeUtf8(std::string& out, uint32_t cp) {
 // JavaScript's white space and line terminators (what /\s/ and trim() match).
 bool isJsSpace(uint32_t cp) {
   switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20: case 0xA0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000: case 0xFEFF:
+    case 0x09:
+    case 0x0A:
+    case 0x0B:
+    case 0x0C:
+    case 0x0D:
+    case 0x20:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0xFEFF:
       return true;
     default:
       return cp >= 0x2000 && cp <= 0x200A;
@@ -143,7 +154,8 @@ std::string jsLowerCase(std::string_view text) {
       continue;
     }
     locale_t locale = utf8Locale();
-    uint32_t lower = locale ? static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), locale)) : cp;
+    uint32_t lower =
+        locale ? static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), locale)) : cp;
     encodeUtf8(out, lower);
   }
   return out;

@@ -13,8 +13,8 @@
 
 namespace sluice::tiktok {
 
-// The lower-case hex SHA-256 of `input` (OpenSSL EVP; the digest is fetched once per process and one
-// context is kept per thread). Thread-safe.
+// The lower-case hex SHA-256 of `input` (OpenSSL EVP; the digest is fetched once per process and
+// one context is kept per thread). Thread-safe.
 std::string sha256Hex(std::string_view input);
 void appendSha256Hex(std::string& out, std::string_view input);
 
@@ -48,8 +48,11 @@ std::string hashNamePart(std::string_view value);
 // City, state, country: only ASCII letters and digits kept, lower-cased; not hashed (as Segment).
 std::string normalizeLocation(std::string_view value);
 
-// libphonenumber's E.164 form of `phone` read with `region`, or "" when it is not a possible number.
-// Implemented in phone.cpp (the only translation unit including libphonenumber).
+// libphonenumber's E.164 form of `phone` read with `region`, or "" when it is not a possible
+// number. Implemented in phone.cpp (the only translation unit including libphonenumber).
 std::string formatE164(std::string_view phone, std::string_view region);
+
+// Whether libphonenumber knows `region` (an ISO 3166 code such as "US"). In phone.cpp.
+bool isKnownPhoneRegion(std::string_view region);
 
 }  // namespace sluice::tiktok

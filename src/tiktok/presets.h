@@ -3,18 +3,18 @@
 // the action's default mapping plus a contents mapping and the TikTok event name. Pure data.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <span>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 namespace sluice::tiktok {
 
 struct Preset {
-  std::string_view name;          // "Add to Cart"
-  std::string_view trigger;       // FQL: `event = "Product Added"`
-  std::string_view tiktokEvent;   // "AddToCart"
-  std::string_view contentsPath;  // where the products are: "$.properties" or "$.properties.products"
+  std::string_view name;         // "Add to Cart"
+  std::string_view trigger;      // FQL: `event = "Product Added"`
+  std::string_view tiktokEvent;  // "AddToCart"
+  std::string_view
+      contentsPath;  // where the products are: "$.properties" or "$.properties.products"
 };
 
 // The 7 documented presets, in the documentation's order.

@@ -7,20 +7,34 @@ namespace {
 
 std::string httpReason(int status) {
   switch (status) {
-    case 0: return "no reply (timeout or connection error)";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "HTTP " + std::to_string(status);
+    case 0:
+      return "no reply (timeout or connection error)";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "HTTP " + std::to_string(status);
   }
 }
 
@@ -36,10 +50,14 @@ ReplyClass classifyStatus(int status) {
 
 const char* replyClassName(ReplyClass replyClass) {
   switch (replyClass) {
-    case ReplyClass::kDelivered: return "delivered";
-    case ReplyClass::kRetry: return "retry";
-    case ReplyClass::kPause: return "pause";
-    case ReplyClass::kDead: return "dead";
+    case ReplyClass::kDelivered:
+      return "delivered";
+    case ReplyClass::kRetry:
+      return "retry";
+    case ReplyClass::kPause:
+      return "pause";
+    case ReplyClass::kDead:
+      return "dead";
   }
   return "unknown";
 }

@@ -9,11 +9,11 @@ namespace sluice::tiktok {
 
 enum class ReplyClass {
   kDelivered,  // code 0 or 20001 (partial OK)
-  kRetry,      // rate limits (40100, 40132, 61000, HTTP 429), server errors (HTTP 5xx, 50000-52999),
-               // maintenance (60001), timeouts and connection errors (httpStatus 0)
-  kPause,      // token, permission or account errors (40001, 40102, 40104, 40105, 40300, HTTP
-               // 401/403 without a code): the destination is parked and alerts; events wait
-  kDead,       // any other error: the events are dead-lettered with TikTok's message
+  kRetry,  // rate limits (40100, 40132, 61000, HTTP 429), server errors (HTTP 5xx, 50000-52999),
+           // maintenance (60001), timeouts and connection errors (httpStatus 0)
+  kPause,  // token, permission or account errors (40001, 40102, 40104, 40105, 40300, HTTP
+           // 401/403 without a code): the destination is parked and alerts; events wait
+  kDead,   // any other error: the events are dead-lettered with TikTok's message
 };
 
 const char* replyClassName(ReplyClass replyClass);

@@ -1,0 +1,213 @@
+#include "tiktok/destination.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <boost/json.hpp>
+
+#include "tiktok/pii.h"
+
+namespace sluice::tiktok {
+namespace {
+
+namespace json = boost::json;
+constexpr EpochMs kNow = 1'717'243'200'000;  // 2024-06-01T12:00:00Z
+
+config::DestinationConfig baseConfig() {
+  config::DestinationConfig config;
+  config.name = "tt";
+  config.type = "tiktok-conversions";
+  config.settings.accessToken = "secret-token";
+  config.settings.pixelCode = "PIXEL1";
+  config.presets = {"none"};
+  config.position = {"sluice.yaml", 10, 5};
+  return config;
+}
+
+config::SubscriptionConfig subscription(std::string trigger, std::string mapping,
+                                        bool mergeDefaults = false) {
+  config::SubscriptionConfig sub;
+  sub.name = "sub";
+  sub.trigger = std::move(trigger);
+  sub.mappingJson = std::move(mapping);
+  sub.mergeDefaults = mergeDefaults;
+  sub.triggerPosition = {"sluice.yaml", 20, 14};
+  sub.mappingPosition = {"sluice.yaml", 21, 14};
+  return sub;
+}
+
+struct Run {
+  std::vector<size_t> matched;
+  std::vector<Result<TikTokEvent>> results;
+};
+
+Run run(const Destination& destination, const std::string& eventJson, EpochMs now = kNow) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element event = parser.parse(eventJson);
+  Run out;
+  out.matched = destination.match(event);
+  for (size_t index : out.matched) out.results.push_back(destination.transform(event, index, now));
+  return out;
+}
+
+TEST(Destination, TriggerErrorsNameThePosition) {
+  auto config = baseConfig();
+  config.subscriptions.push_back(subscription(R"(event = "A" and ))", R"({"event":"X"})"));
+  auto destination = Destination::create(config);
+  ASSERT_FALSE(destination.has_value());
+  EXPECT_EQ(
+      destination.error().message.rfind("sluice.yaml:20:14: subscriptions[0].trigger: column ", 0),
+      0u)
+      << destination.error().message;
+}
+
+TEST(Destination, MappingErrors) {
+  auto config = baseConfig();
+  config.subscriptions.push_back(subscription("", R"(["not", "an object"])"));
+  auto notObject = Destination::create(config);
+  ASSERT_FALSE(notObject.has_value());
+  EXPECT_EQ(notObject.error().message,
+            "sluice.yaml:21:14: subscriptions[0].mapping: must be a JSON object");
+  config.subscriptions[0].mappingJson = R"({"event":"X","emial":{"@path":"$.email"}})";
+  auto unknown = Destination::create(config);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("'emial' is not a field of reportWebEvent"),
+            std::string::npos);
+  config.subscriptions[0].mappingJson = R"({"event":{"@path":42}})";
+  auto badDirective = Destination::create(config);
+  ASSERT_FALSE(badDirective.has_value());
+  EXPECT_EQ(badDirective.error().message.rfind("sluice.yaml:21:14: subscriptions[0].mapping: ", 0),
+            0u);
+}
+
+TEST(Destination, SettingsAreChecked) {
+  auto config = baseConfig();
+  config.settings.accessToken.clear();
+  EXPECT_EQ(Destination::create(config).error().message,
+            "sluice.yaml:10:5: settings.access_token: required");
+  config = baseConfig();
+  config.settings.phoneDefaultRegion = "XX";
+  EXPECT_FALSE(Destination::create(config).has_value());
+  config.settings.phoneDefaultRegion = "us";
+  EXPECT_TRUE(Destination::create(config).has_value());
+  config = baseConfig();
+  for (int i = 0; i < 44; ++i) config.subscriptions.push_back(subscription("", R"({"event":"X"})"));
+  config.presets = {"all"};  // 7 + 44 > 50
+  EXPECT_FALSE(Destination::create(config).has_value());
+  EXPECT_TRUE(validateDestination(baseConfig()).has_value());
+}
+
+TEST(Destination, ValidationFailureGivesAReasonNotABody) {
+  auto config = baseConfig();
+  config.subscriptions.push_back(
+      subscription("", R"({"event":{"@path":"$.event"},"value":{"@path":"$.properties.v"}})"));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value()) << destination.error().message;
+  auto r = run(*destination, R"({"type":"track","event":"E","properties":{"v":"abc"}})");
+  ASSERT_EQ(r.results.size(), 1u);
+  ASSERT_FALSE(r.results[0].has_value());
+  EXPECT_EQ(r.results[0].error().message, "Value must be a number but it was a string.");
+  auto missing = run(*destination, R"({"type":"track","properties":{"v":"3"}})");
+  EXPECT_EQ(missing.results[0].error().message,
+            "The root value is missing the required field 'event'.");
+}
+
+TEST(Destination, MergeDefaultsFillsUnmappedFields) {
+  auto config = baseConfig();
+  config.subscriptions.push_back(
+      subscription(R"(event = "Signed Up")", R"({"event":"CompleteRegistration"})", true));
+  config.subscriptions.push_back(
+      subscription(R"(event = "Signed Up")", R"({"event":"CompleteRegistration"})", false));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value());
+  auto r = run(*destination,
+               R"({"type":"track","event":"Signed Up","messageId":"m1","userId":"U",
+                   "timestamp":"2024-03-15T10:20:30Z","context":{"traits":{"email":"A@B.C"}}})");
+  ASSERT_EQ(r.results.size(), 2u);
+  json::object merged = json::parse(r.results[0]->item).as_object();
+  EXPECT_EQ(merged.at("event_id"), json::value("m1"));
+  EXPECT_EQ(merged.at("user").at("email").at(0), json::value(sha256Hex("a@b.c")));
+  EXPECT_EQ(merged.at("event_time"), json::value(1710498030));
+  json::object bare = json::parse(r.results[1]->item).as_object();
+  EXPECT_FALSE(bare.contains("event_id"));
+  EXPECT_TRUE(bare.at("user").at("email").as_array().empty());
+  EXPECT_EQ(bare.at("event_time"), json::value(kNow / 1000));  // no timestamp mapped: now
+}
+
+TEST(Destination, TimestampsD7) {
+  auto config = baseConfig();
+  config.subscriptions.push_back(
+      subscription("", R"({"event":"E","timestamp":{"@path":"$.timestamp"}})"));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value());
+  auto timeOf = [&](const std::string& event) {
+    auto r = run(*destination, event);
+    return json::parse(r.results.at(0)->item).at("event_time");
+  };
+  EXPECT_EQ(timeOf(R"({"timestamp":1710498030})"), json::value(1710498030));
+  EXPECT_EQ(timeOf(R"({"timestamp":1710498030999})"), json::value(1710498030));
+  EXPECT_EQ(timeOf(R"({"timestamp":"2024-03-15T12:20:30+02:00"})"), json::value(1710498030));
+  EXPECT_EQ(timeOf(R"({"timestamp":"garbage"})"), json::value(kNow / 1000));
+  // Unparsable: the time the event was received, when ingest recorded it.
+  EXPECT_EQ(timeOf(R"({"timestamp":"garbage","receivedAt":"2024-03-15T10:20:31.5Z"})"),
+            json::value(1710498031));
+}
+
+TEST(Destination, BatchKeyAndBody) {
+  auto config = baseConfig();
+  config.settings.testEventCode = "TEST1";
+  config.subscriptions.push_back(subscription("", R"({"event":"A"})"));
+  config.subscriptions.push_back(
+      subscription("", R"({"event":"B","event_source":"crm","test_event_code":"OWN","lead_fields":{"lead_id":"L1"}})"));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value());
+  auto r = run(*destination, R"({"type":"track"})");
+  ASSERT_EQ(r.results.size(), 2u);
+  ASSERT_TRUE(r.results[0].has_value()) << r.results[0].error().message;
+  ASSERT_TRUE(r.results[1].has_value()) << r.results[1].error().message;
+  EXPECT_NE(r.results[1]->item.find(R"("lead":{"lead_id":"L1"})"), std::string::npos);
+  const TikTokEvent& a = *r.results[0];
+  const TikTokEvent& b = *r.results[1];
+  EXPECT_EQ(a.key.pixelCode, "PIXEL1");
+  EXPECT_EQ(a.key.accessToken, "secret-token");
+  EXPECT_EQ(a.key.eventSource, "web");
+  EXPECT_EQ(a.key.testEventCode, "TEST1");  // from the settings
+  EXPECT_EQ(b.key.eventSource, "crm");
+  EXPECT_EQ(b.key.testEventCode, "OWN");  // the mapped field wins
+  EXPECT_FALSE(a.key == b.key);
+
+  std::vector<TikTokEvent> three{a, a, a};
+  json::object body = json::parse(destination->buildBody(three)).as_object();
+  EXPECT_EQ(body.at("event_source"), json::value("web"));
+  EXPECT_EQ(body.at("event_source_id"), json::value("PIXEL1"));
+  EXPECT_EQ(body.at("test_event_code"), json::value("TEST1"));
+  EXPECT_FALSE(body.contains("partner_name"));  // D1
+  EXPECT_EQ(body.at("data").as_array().size(), 3u);
+  EXPECT_EQ(destination->buildBody(three).find("secret-token"), std::string::npos);
+
+  std::string_view items[] = {a.item};
+  std::string withPartner = buildRequestBody(a.key, "Acme", items);
+  EXPECT_EQ(
+      withPartner.rfind(
+          R"({"event_source":"web","event_source_id":"PIXEL1","partner_name":"Acme","test_event_code":"TEST1","data":[{)",
+          0),
+      0u)
+      << withPartner;
+}
+
+TEST(Destination, PhoneDefaultRegionD10) {
+  auto config = baseConfig();
+  config.settings.phoneDefaultRegion = "US";
+  config.subscriptions.push_back(
+      subscription("", R"({"event":"E","phone_number":{"@path":"$.properties.phone"}})"));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value());
+  auto r =
+      run(*destination, R"({"properties":{"phone":["(415) 555-0100","+44 20 7946 0018"," "]}})");
+  json::value phones = json::parse(r.results.at(0)->item).at("user").at("phone");
+  EXPECT_EQ(phones, json::parse("[\"" + sha256Hex("+14155550100") + "\",\"" +
+                                sha256Hex("+442079460018") + "\"]"));
+}
+
+}  // namespace
+}  // namespace sluice::tiktok
