@@ -1,23 +1,69 @@
 #include "ingest/json_text.h"
 
+#include <array>
+#include <cstdint>
+#include <cstring>
+
 namespace sluice::ingest {
 
 namespace {
 
-// True for the bytes that must be escaped inside a JSON string.
-constexpr bool needsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+// For each byte, whether it must be escaped inside a JSON string.
+constexpr auto kEscapeTable = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
+inline bool needsEscape(unsigned char c) { return kEscapeTable[c]; }
+
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Whether any of the 8 bytes of `word` needs escaping (bytes below 0x20, '"' or '\\').
+inline bool wordNeedsEscape(uint64_t word) {
+  const uint64_t below = (word - kOnes * 0x20) & ~word;
+  const uint64_t quote = word ^ (kOnes * '"');
+  const uint64_t backslash = word ^ (kOnes * '\\');
+  const uint64_t zeroQuote = (quote - kOnes) & ~quote;
+  const uint64_t zeroBackslash = (backslash - kOnes) & ~backslash;
+  return ((below | zeroQuote | zeroBackslash) & kHighs) != 0;
+}
+
+// The index of the first byte at or after `from` that needs escaping, or text.size().
+inline size_t nextEscape(std::string_view text, size_t from) {
+  size_t i = from;
+  while (i + 8 <= text.size()) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if (wordNeedsEscape(word)) break;
+    i += 8;
+  }
+  while (i < text.size() && !needsEscape(static_cast<unsigned char>(text[i]))) ++i;
+  return i;
+}
 
 }  // namespace
 
 void appendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
   size_t runStart = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (!needsEscape(c)) continue;
+  size_t first = nextEscape(text, 0);
+  if (first == text.size()) {  // the common case: nothing to escape, one copy
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
+  out.push_back('"');
+  while (true) {
+    const size_t i = nextEscape(text, runStart);
     out.append(text.data() + runStart, i - runStart);
+    if (i == text.size()) break;
     runStart = i + 1;
+    const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
       case '"': out.append("\\\""); break;
       case '\\': out.append("\\\\"); break;
@@ -32,7 +78,6 @@ void appendJsonString(std::string& out, std::string_view text) {
       }
     }
   }
-  out.append(text.data() + runStart, text.size() - runStart);
   out.push_back('"');
 }
 

@@ -229,7 +229,7 @@ std::string quoted(std::string_view text) {
 class EventProcessor {
  public:
   EventProcessor(const ParseContext& context, const Envelope& envelope)
-      : context_(context), envelope_(envelope) {}
+      : context_(context), envelope_(envelope), receivedAt_(formatIsoTime(context.receivedAtMs)) {}
 
   // Validates and enriches `event` into `out`. Returns an empty string, or the reason it was rejected.
   std::string process(element event, ParsedEvent& out) {
@@ -379,6 +379,10 @@ class EventProcessor {
     }
   }
 
+  std::string timestampText(EpochMs ms) const {
+    return ms == context_.receivedAtMs ? receivedAt_ : formatIsoTime(ms);
+  }
+
   // Starts a member of the output object; returns where its bytes start (after any comma).
   size_t beginMember(std::string& out, std::string_view key) {
     if (members_++ > 0) out.push_back(',');
@@ -471,7 +475,7 @@ class EventProcessor {
         appendJsonString(out, event.messageId);
       } else if (known == &timestamp_) {
         beginMember(out, "timestamp");
-        appendJsonString(out, formatIsoTime(event.timestampMs));
+        appendJsonString(out, timestampText(event.timestampMs));
       } else if (known == &context_field_) {
         if (mergeContext) {
           if (!writeMerged(out, "context", context_field_, envelope_.context, true)) return false;
@@ -506,14 +510,14 @@ class EventProcessor {
     }
     if (!timestamp_.seen) {
       beginMember(out, "timestamp");
-      appendJsonString(out, formatIsoTime(event.timestampMs));
+      appendJsonString(out, timestampText(event.timestampMs));
     }
     if (!sentAt_.seen && envelope_.sentAt.present) {
       beginMember(out, "sentAt");
       writeValue(out, envelope_.sentAt.value, 2, kMaxDepth);
     }
     beginMember(out, "receivedAt");
-    appendJsonString(out, formatIsoTime(context_.receivedAtMs));
+    appendJsonString(out, receivedAt_);
     if (!context_field_.seen && mergeContext) {
       if (!writeMerged(out, "context", context_field_, envelope_.context, true)) return false;
     }
@@ -533,6 +537,7 @@ class EventProcessor {
   size_t members_ = 0;
   size_t originalBytes_ = 0;
   std::string scratch_;
+  const std::string receivedAt_;  // formatted once per request
 };
 
 // ---------------------------------------------------------------------------------------------
