@@ -330,6 +330,12 @@ class SqliteLog final : public EventLog {
     std::string dedupMessageId;
   };
 
+  Result<void> openReadOnly();
+  const char* notWritableMessage() const {
+    return options_.readOnly ? "event log is open read-only" : "event log is closed";
+  }
+  Result<void> openReader();
+  Result<void> readLastSeq(sqlite3* db);
   Result<void> prepareWriterStatements();
   void writerLoop();
   void checkpointLoop();
@@ -404,6 +410,7 @@ Result<void> SqliteLog::open() {
   if (options_.directory.empty()) {
     return fail(ErrorCode::kInvalidArgument, "event log: no directory given");
   }
+  if (options_.readOnly) options_.createIfMissing = false;
   if (!std::filesystem::exists(file_, ec)) {
     if (!options_.createIfMissing) {
       return fail(ErrorCode::kNotFound, "event log: no log at " + file_);
@@ -415,6 +422,7 @@ Result<void> SqliteLog::open() {
     }
   }
 
+  if (options_.readOnly) return openReadOnly();
   auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);
@@ -445,16 +453,50 @@ Result<void> SqliteLog::open() {
 
   // The last sequence number: the rowid b-tree's maximum (O(log n)), or the recorded high-water
   // mark when retention deleted the newest events.
-  {
-    auto stmt = prepare(w,
-                        "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
-                        " coalesce((SELECT value FROM meta WHERE key = 'last_seq'), 0))");
-    if (!stmt) return fail(stmt.error());
-    int rc = sqlite3_step(stmt->get());
-    if (rc != SQLITE_ROW) return fail(sqliteError(w, rc, "read last seq"));
-    lastSeq_ = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
-  }
+  if (auto r = readLastSeq(w); !r) return r;
+  if (auto r = openReader(); !r) return r;
 
+  auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
+  if (!checkpointer) return fail(checkpointer.error());
+  checkpointDb_ = std::move(*checkpointer);
+  if (auto r = attachDedup(checkpointDb_.get(), dedupFile, false); !r) return r;
+  // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
+  sqlite3_wal_hook(w, &SqliteLog::walHook, this);
+
+  writer_ = std::thread([this] { writerLoop(); });
+  checkpointer_ = std::thread([this] { checkpointLoop(); });
+  return ok();
+}
+
+Result<void> SqliteLog::readLastSeq(sqlite3* db) {
+  auto stmt = prepare(db,
+                      "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+                      " coalesce((SELECT value FROM meta WHERE key = 'last_seq'), 0))");
+  if (!stmt) return fail(stmt.error());
+  int rc = sqlite3_step(stmt->get());
+  if (rc != SQLITE_ROW) return fail(sqliteError(db, rc, "read last seq"));
+  lastSeq_ = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
+  return ok();
+}
+
+Result<void> SqliteLog::openReadOnly() {
+  if (auto r = openReader(); !r) return r;
+  sqlite3* r = readDb_.get();
+  auto version = userVersion(r);
+  if (!version) return fail(version.error());
+  if (*version != kSqliteLogSchemaVersion) {
+    return fail(ErrorCode::kUnavailable,
+                "event log: schema version " + std::to_string(*version) +
+                    " differs from this build's (" + std::to_string(kSqliteLogSchemaVersion) +
+                    "); open it once read-write to migrate");
+  }
+  if (auto result = readLastSeq(r); !result) return result;
+  std::lock_guard lock(mutex_);
+  stopping_ = true;  // no writer: appends and cursor changes are refused
+  return ok();
+}
+
+Result<void> SqliteLog::openReader() {
   auto reader = openConnection(file_, OpenMode::kReader, false);
   if (!reader) return fail(reader.error());
   readDb_ = std::move(*reader);
@@ -475,16 +517,6 @@ Result<void> SqliteLog::open() {
     cursorStmt_ = std::move(*s3);
     quarantineStmt_ = std::move(*s4);
   }
-
-  auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
-  if (!checkpointer) return fail(checkpointer.error());
-  checkpointDb_ = std::move(*checkpointer);
-  if (auto r = attachDedup(checkpointDb_.get(), dedupFile, false); !r) return r;
-  // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
-  sqlite3_wal_hook(w, &SqliteLog::walHook, this);
-
-  writer_ = std::thread([this] { writerLoop(); });
-  checkpointer_ = std::thread([this] { checkpointLoop(); });
   return ok();
 }
 
@@ -580,7 +612,7 @@ void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOu
       return;
     }
   }
-  done(fail(ErrorCode::kUnavailable, "event log is closed"));
+  done(fail(ErrorCode::kUnavailable, notWritableMessage()));
 }
 
 void SqliteLog::writerLoop() {
@@ -870,7 +902,7 @@ Result<void> SqliteLog::submitCursorOp(std::string_view consumer, std::optional<
   std::future<Result<void>> future;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    if (stopping_) return fail(ErrorCode::kUnavailable, notWritableMessage());
     cursorOps_.push_back(CursorOp{std::string(consumer), seq, {}});
     future = cursorOps_.back().promise.get_future();
     wake_.notify_one();
@@ -896,7 +928,7 @@ Result<uint64_t> SqliteLog::applyRetention(EpochMs beforeMs) {
   std::future<Result<uint64_t>> future = job->promise.get_future();
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    if (stopping_) return fail(ErrorCode::kUnavailable, notWritableMessage());
     retention_.push_back(std::move(job));
     wake_.notify_one();
   }
@@ -940,6 +972,7 @@ WriteHealth SqliteLog::writeHealth() {
   if (closed_.load()) {
     return WriteHealth{false, "event log is closed", options_.ioErrorRetryAfterMs};
   }
+  if (options_.readOnly) return WriteHealth{false, "event log is open read-only", 0};
   {
     // After a storage failure, writes are refused for a while; the first write after that is the
     // probe, and its success clears the state.

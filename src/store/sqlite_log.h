@@ -26,6 +26,10 @@ struct SqliteLogOptions {
   std::string directory;
   // When false, opening fails with kNotFound unless the log already exists (for read-only tools).
   bool createIfMissing = true;
+  // Opens for reading only (export tools next to a running server): no writer, no checkpoints, no
+  // migration (a log of another schema version is refused); appends and cursor changes fail with
+  // kUnavailable. Implies createIfMissing = false.
+  bool readOnly = false;
   // Below this free disk space appends are refused (kResourceExhausted) and writeHealth() says so.
   uint64_t minFreeBytes = 512ull << 20;
   // The same (source, messageId) appended again within this window is acknowledged but not

@@ -501,6 +501,35 @@ TEST_F(SqliteLogTest, OpenWithoutCreateFailsWhenMissing) {
   EXPECT_EQ(log.error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(SqliteLogTest, ReadOnlyOpenReadsBesideAWriterAndRefusesWrites) {
+  auto writer = open();
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "a", 1), makeEvent("s", "b", 2)})));
+  SqliteLogOptions o = options();
+  o.readOnly = true;
+  auto reader = open(o);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(*reader->lastSeq(), 2u);
+  EXPECT_EQ(all(*reader).size(), 2u);
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "c", 3)})));
+  size_t seen = 0;
+  ASSERT_TRUE(reader->scan(TimeRange{}, std::nullopt, [&seen](const StoredEvent&) {
+                     ++seen;
+                     return true;
+                   }).has_value());
+  EXPECT_EQ(seen, 3u);
+  auto refused = reader->appendSync(request({makeEvent("s", "d", 4)}));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(reader->setCursor("x", 1).has_value());
+  EXPECT_FALSE(reader->writeHealth().writable);
+  reader->close();
+  EXPECT_EQ(*writer->count(), 3u);
+
+  SqliteLogOptions missing = o;
+  missing.directory = dir_.path() + "/none";
+  EXPECT_EQ(openSqliteLog(missing).error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(SqliteLogTest, RecordsTheSchemaVersionAndRefusesANewerOne) {
   { auto log = open(); }
   sqlite3* db = nullptr;
