@@ -344,11 +344,17 @@ class BeastClient final : public BeastHttpClient {
         ++connectionsReused_;
       }
       ++requestsSent_;
-      Exchange ex = conn->tls ? co_await exchange(*conn->tls, *conn, request, call.req.timeout)
-                              : co_await exchange(*conn->plain, *conn, request, call.req.timeout);
+      // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
+      Exchange ex;
+      if (conn->tls) {
+        ex = co_await exchange(*conn->tls, *conn, request, call.req.timeout);
+      } else {
+        ex = co_await exchange(*conn->plain, *conn, request, call.req.timeout);
+      }
       if (!ex.error) {
         if (ex.keepAlive) putIdle(target.key, std::move(conn));
-        co_return std::move(ex.outcome);
+        HttpOutcome result = std::move(ex.outcome);
+        co_return result;
       }
       // A kept connection the server had already closed: nothing of ours was processed.
       bool stale = reused && !ex.gotSome && ex.error != beast::error::timeout;
