@@ -1,0 +1,119 @@
+// Fakes for dispatcher tests: an in-memory feed and a codec whose behaviour is readable from the
+// events themselves.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "delivery/codec.h"
+#include "delivery/dispatcher.h"
+#include "delivery/http_client_fake.h"
+
+namespace sluice::delivery::testing {
+
+// Events held in memory; commit() remembers the highest committed seq.
+class MemoryFeed final : public EventFeed {
+ public:
+  void add(store::StoredEvent event) { events_.push_back(std::move(event)); }
+  Result<std::vector<store::StoredEvent>> read(size_t max) override {
+    std::vector<store::StoredEvent> out;
+    while (next_ < events_.size() && out.size() < max) out.push_back(events_[next_++]);
+    return out;
+  }
+  bool finished() const override { return false; }
+  Result<void> commit(store::Seq seq) override {
+    committed = seq;
+    return ok();
+  }
+  Result<store::StoredEvent> fetch(store::Seq seq) override {
+    for (const auto& e : events_) {
+      if (e.seq == seq) return e;
+    }
+    return fail(ErrorCode::kNotFound, "no such event");
+  }
+  size_t readCount() const { return next_; }
+  store::Seq committed = 0;
+
+ private:
+  std::vector<store::StoredEvent> events_;
+  size_t next_ = 0;
+};
+
+// The event's `name` is its batch key; `type` "bad" fails mapping, "double" yields two items,
+// source "other" is not fed. An item is `"<messageId>"`; a body is `[item,item,...]`.
+class FakeCodec final : public DestinationCodec {
+ public:
+  bool feeds(std::string_view source) const override { return source != "other"; }
+  MapOutcome map(const store::StoredEvent& event, EpochMs) override {
+    MapOutcome out;
+    if (event.type == "bad") {
+      out.error = "price must be a number";
+      return out;
+    }
+    out.items.push_back(MappedItem{"\"" + event.messageId + "\"", event.name});
+    if (event.type == "double") out.items.push_back(MappedItem{"\"" + event.messageId + "-2\"",
+                                                               event.name});
+    return out;
+  }
+  HttpPost request(std::string_view key, const std::vector<std::string_view>& items) override {
+    HttpPost post;
+    post.url = "http://127.0.0.1:1/track";
+    post.headers = {{"Access-Token", token}, {"X-Key", std::string(key)}};
+    post.body = "[";
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) post.body += ',';
+      post.body += items[i];
+    }
+    post.body += ']';
+    return post;
+  }
+  // Bodies: {"code":N,"message":"..."}; 0 delivered, 40100 throttled, 50000 retry, 40105 pause,
+  // 40002 dead. HTTP 5xx without a code: retry.
+  ReplyClass classify(int status, std::string_view body) override {
+    ReplyClass c;
+    const auto pos = body.find("\"code\":");
+    const int code = pos == std::string_view::npos ? -1 : std::atoi(body.data() + pos + 7);
+    c.code = code < 0 ? 0 : code;
+    const auto m = body.find("\"message\":\"");
+    if (m != std::string_view::npos) {
+      const auto end = body.find('"', m + 11);
+      c.message = std::string(body.substr(m + 11, end - m - 11));
+    }
+    if (status >= 500 || code == 50000) {
+      c.verdict = Verdict::kRetry;
+    } else if (code == 0) {
+      c.verdict = Verdict::kDelivered;
+    } else if (code == 40100) {
+      c.verdict = Verdict::kRetry;
+      c.throttled = true;
+    } else if (code == 40105) {
+      c.verdict = Verdict::kPause;
+    } else {
+      c.verdict = Verdict::kDead;
+    }
+    return c;
+  }
+  std::string token = "secret-token";
+};
+
+inline store::StoredEvent makeEvent(store::Seq seq, std::string key, EpochMs timeMs,
+                                    std::string type = "track", std::string source = "web") {
+  store::StoredEvent e;
+  e.seq = seq;
+  e.source = std::move(source);
+  e.messageId = "m" + std::to_string(seq);
+  e.type = std::move(type);
+  e.name = std::move(key);
+  e.receivedAtMs = timeMs;
+  e.timestampMs = timeMs;
+  e.json = "{\"messageId\":\"" + e.messageId + "\"}";
+  return e;
+}
+
+// Counts the items of a fake body.
+inline size_t itemCount(const std::string& body) {
+  return body.size() <= 2 ? 0 : static_cast<size_t>(std::count(body.begin(), body.end(), ',')) + 1;
+}
+
+}  // namespace sluice::delivery::testing
