@@ -1,5 +1,6 @@
-// `sluice check-config --config FILE [--print]`: loads and validates the configuration without
-// starting anything. Exit 0 with `OK: N sources, M destinations` on stdout (with --print, the
+// `sluice check-config --config FILE [--print]`: loads and validates the configuration (including
+// every destination's triggers, mappings and presets, compiled as serve would) without starting
+// anything. Exit 0 with `OK: N sources, M destinations` on stdout (with --print, the
 // effective configuration as JSON with secrets masked goes to stdout and the OK line to stderr, so
 // that the JSON can be piped); exit 2 with one line per problem on stderr.
 #include <CLI/CLI.hpp>

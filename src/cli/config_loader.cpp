@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tiktok/destination.h"
+
 namespace sluice::cli {
 
 CLI::Option* addConfigOption(CLI::App& command, std::string* path) {
@@ -12,9 +14,19 @@ CLI::Option* addConfigOption(CLI::App& command, std::string* path) {
 
 std::optional<config::Config> loadConfigOrReport(const std::string& path, std::ostream& err) {
   auto config = config::loadConfig(path);
-  if (config) return std::move(*config);
-  err << config.error().message << "\n";
-  return std::nullopt;
+  if (!config) {
+    err << config.error().message << "\n";
+    return std::nullopt;
+  }
+  bool valid = true;
+  for (size_t i = 0; i < config->destinations.size(); ++i) {
+    if (auto checked = tiktok::validateDestination(config->destinations[i]); !checked) {
+      err << checked.error().message << " (destinations[" << i << "])\n";
+      valid = false;
+    }
+  }
+  if (!valid) return std::nullopt;
+  return std::move(*config);
 }
 
 }  // namespace sluice::cli

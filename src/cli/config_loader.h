@@ -29,8 +29,10 @@ inline constexpr int kExitConfigError = 2;
 // variable SLUICE_CONFIG when the option is not given. The path is stored in `*path`.
 CLI::Option* addConfigOption(CLI::App& command, std::string* path);
 
-// Loads and validates the configuration at `path`. On failure writes every problem to `err`, one
-// per line (`file:line:column: key.path: problem`; never a secret), and returns nullopt.
+// Loads and validates the configuration at `path`, then compiles every destination (triggers,
+// mappings, presets, settings) with tiktok::validateDestination, as serve would. On failure writes
+// every problem to `err`, one per line (`file:line:column: key.path: problem`; never a secret),
+// and returns nullopt.
 std::optional<config::Config> loadConfigOrReport(const std::string& path,
                                                  std::ostream& err = std::cerr);
 

@@ -142,8 +142,8 @@ Result<Config> parseConfig(std::string_view text, const std::string& fileName,
                            const ParseOptions& options = {});
 
 // The effective configuration (defaults filled in) as indented JSON text with the same keys as the
-// YAML file, secrets (write keys, access tokens, the admin token) replaced by "***". Loading the
-// text again gives the same configuration apart from the secrets and positions.
+// YAML file, secrets (write keys, access tokens, the admin token) replaced by "***" ("" when not
+// set). Once the secrets are filled in again, the text loads as the same configuration.
 std::string maskedSummary(const Config& config);
 
 // `7d`, `90s`, `250ms`: the largest unit that divides `ms` exactly (`0` for zero).

@@ -44,6 +44,27 @@ struct Entry {
   bool isNull() const { return !value.IsDefined() || value.IsNull(); }
 };
 
+// `s` with control characters escaped (`\n`, `\x01`), so that a message stays on one line.
+std::string printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -132,7 +153,7 @@ std::string parseListen(const std::string& text, std::string& host, uint16_t& po
     }
     host = text.substr(1, close - 1);
     portText = text.substr(close + 2);
-    if (!isIpv6(host)) return "'" + host + "' is not an IPv6 address";
+    if (!isIpv6(host)) return "not an IPv6 address in the brackets";
   } else {
     const size_t colon = text.rfind(':');
     if (colon == std::string::npos) return kExpected;
@@ -142,7 +163,7 @@ std::string parseListen(const std::string& text, std::string& host, uint16_t& po
       return "write an IPv6 address in brackets, such as [::1]:8080";
     }
     if (host.empty()) host = "0.0.0.0";
-    if (!isIpv4(host) && !isHostName(host)) return "'" + host + "' is not a host name or address";
+    if (!isIpv4(host) && !isHostName(host)) return "the host is not a host name or address";
   }
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
@@ -353,7 +374,17 @@ class Parser {
   std::optional<double> number(const Entry& e, double min, double max);
   std::optional<bool> boolean(const Entry& e);
   std::optional<int64_t> duration(const Entry& e, int64_t minMs, int64_t maxMs);
-  std::optional<std::vector<std::pair<std::string, YAML::Mark>>> stringList(const Entry& e);
+  // The items of a list of strings: value, position, and whether it was written literally.
+  struct ListItem {
+    std::string value;
+    YAML::Mark mark;
+    bool literal = true;
+    // `'value'` when it may be shown in a message, else `a substituted value`.
+    std::string quoted() const {
+      return literal ? "'" + printable(value) + "'" : "a substituted value";
+    }
+  };
+  std::optional<std::vector<ListItem>> stringList(const Entry& e);
 
   template <typename T, typename U>
   void set(T& field, const std::optional<U>& value) {
@@ -406,12 +437,13 @@ bool Parser::readMap(const YAML::Node& node, const YAML::Mark& mark, const std::
     const std::string key = keyNode.Scalar();
     const std::string childPath = path.empty() ? key : path + "." + key;
     if (!seen.insert(key).second) {
-      error(keyNode.Mark(), childPath, "duplicate key '" + key + "'");
+      error(keyNode.Mark(), path.empty() ? "top level" : path,
+            "duplicate key '" + printable(key) + "'");
       continue;
     }
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      error(keyNode.Mark(), path.empty() ? key : path,
-            "unknown key '" + key + "'" + suggestion(key, known));
+      error(keyNode.Mark(), path,
+            "unknown key '" + printable(key) + "'" + suggestion(key, known));
       continue;
     }
     entries.push_back(Entry{key, keyNode, it->second, childPath});
@@ -444,7 +476,7 @@ std::optional<std::string> Parser::text(const Entry& e, bool substitute) {
 std::string Parser::got(const Entry& e, const std::string& value) const {
   if (isSecretKey(e.key) || !e.value.IsScalar()) return "";
   if (e.value.Scalar().find("${") != std::string::npos) return "";  // may hold a secret
-  const std::string shown = value.size() > 40 ? value.substr(0, 40) + "..." : value;
+  const std::string shown = printable(value.size() > 40 ? value.substr(0, 40) + "..." : value);
   return " (got '" + shown + "')";
 }
 
@@ -510,18 +542,19 @@ std::optional<int64_t> Parser::duration(const Entry& e, int64_t minMs, int64_t m
   return ms;
 }
 
-std::optional<std::vector<std::pair<std::string, YAML::Mark>>> Parser::stringList(const Entry& e) {
+std::optional<std::vector<Parser::ListItem>> Parser::stringList(const Entry& e) {
   if (!e.value.IsSequence()) {
     error(e, "expected a list of strings");
     return std::nullopt;
   }
-  std::vector<std::pair<std::string, YAML::Mark>> items;
+  std::vector<ListItem> items;
   bool ok = true;
   for (size_t i = 0; i < e.value.size(); ++i) {
     const YAML::Node item = e.value[i];
     const std::string path = e.path + "[" + std::to_string(i) + "]";
     const YAML::Mark mark = item.Mark().line >= 0 ? item.Mark() : e.value.Mark();
-    auto t = text(item, mark, path, true, nullptr);
+    bool substituted = false;
+    auto t = text(item, mark, path, true, &substituted);
     if (!t) {
       ok = false;
       continue;
@@ -531,7 +564,7 @@ std::optional<std::vector<std::pair<std::string, YAML::Mark>>> Parser::stringLis
       ok = false;
       continue;
     }
-    items.emplace_back(std::move(*t), mark);
+    items.push_back(ListItem{std::move(*t), mark, !substituted});
   }
   if (!ok) return std::nullopt;
   return items;
@@ -548,18 +581,27 @@ void Parser::readServer(const std::vector<Entry>& root, ServerConfig& server) {
     if (listen->value.IsSequence()) {
       error(*listen, "expected host:port; quote IPv6 addresses: \"[::1]:8080\"");
     } else if (const auto t = text(*listen)) {
-      const std::string problem = parseListen(*t, server.listenHost, server.listenPort);
-      if (!problem.empty()) error(*listen, problem + got(*listen, *t));
+      std::string host;
+      uint16_t port = 0;
+      const std::string problem = parseListen(*t, host, port);
+      if (!problem.empty()) {
+        error(*listen, problem + got(*listen, *t));
+      } else {
+        server.listenHost = host;
+        server.listenPort = port;
+      }
     }
   }
   if (const Entry* e = find(m, "threads")) set(server.threads, integer(*e, 0, 1024));
   if (const Entry* e = find(m, "trusted_proxies")) {
     if (const auto items = stringList(*e)) {
       for (size_t i = 0; i < items->size(); ++i) {
-        const auto& [value, mark] = (*items)[i];
+        const ListItem& item = (*items)[i];
+        const std::string& value = item.value;
         if (!isAddressOrCidr(value)) {
-          error(mark, e->path + "[" + std::to_string(i) + "]",
-                "expected an IP address or a CIDR block such as 10.0.0.0/8 (got '" + value + "')");
+          error(item.mark, e->path + "[" + std::to_string(i) + "]",
+                "expected an IP address or a CIDR block such as 10.0.0.0/8 (got " + item.quoted() +
+                    ")");
         } else {
           server.trustedProxies.push_back(value);
         }
@@ -748,12 +790,12 @@ bool Parser::appendJson(const YAML::Node& node, const std::string& path, JsonWri
       }
       const std::string& key = it->first.Scalar();
       if (!seen.insert(key).second) {
-        error(it->first.Mark(), path + "." + key, "duplicate key '" + key + "'");
+        error(it->first.Mark(), path, "duplicate key '" + printable(key) + "'");
         ok = false;
         continue;
       }
       w.key(key);
-      ok = appendJson(it->second, path + "." + key, w) && ok;
+      ok = appendJson(it->second, path + "." + printable(key), w) && ok;
     }
     w.endObject();
     return ok;
@@ -774,7 +816,7 @@ bool Parser::appendJson(const YAML::Node& node, const std::string& path, JsonWri
     return true;
   }
   if (tag != "?" && tag.rfind("tag:yaml.org,2002:", 0) != 0) {
-    error(node.Mark(), path, "unsupported YAML tag '" + tag + "'");
+    error(node.Mark(), path, "unsupported YAML tag '" + printable(tag) + "'");
     return false;
   }
   if (isYamlNull(s)) {
@@ -786,7 +828,7 @@ bool Parser::appendJson(const YAML::Node& node, const std::string& path, JsonWri
   } else if (isJsonNumber(s)) {
     w.raw(s);
   } else if (const std::string number = yamlNumberAsJson(s); number == "!") {
-    error(node.Mark(), path, "'" + s + "' cannot be written in JSON");
+    error(node.Mark(), path, "'" + printable(s) + "' cannot be written in JSON");
     return false;
   } else if (!number.empty()) {
     w.raw(number);
@@ -873,15 +915,17 @@ void Parser::readPresets(const Entry& e, std::vector<std::string>& presets) {
   if (!items) return;
   std::vector<std::string> names;
   for (size_t i = 0; i < items->size(); ++i) {
-    const auto& [name, mark] = (*items)[i];
+    const ListItem& item = (*items)[i];
+    const std::string& name = item.value;
+    const YAML::Mark& mark = item.mark;
     const std::string path = e.path + "[" + std::to_string(i) + "]";
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string hint = suggestion(name, known);
+      std::string hint = item.literal ? suggestion(name, known) : "";
       if (name == "all" || name == "none") hint = " (write `presets: " + name + "` without a list)";
-      error(mark, path, "unknown preset '" + name + "'" + hint + "; the presets are " +
+      error(mark, path, "unknown preset " + item.quoted() + hint + "; the presets are " +
                             quoteList(known));
     } else if (std::find(names.begin(), names.end(), name) != names.end()) {
-      error(mark, path, "preset '" + name + "' is listed twice");
+      error(mark, path, "preset " + item.quoted() + " is listed twice");
     } else {
       names.push_back(name);
     }
@@ -1065,11 +1109,11 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
           if (std::find(enabledPresets.begin(), enabledPresets.end(), s.name) !=
               enabledPresets.end()) {
             error(at, itemPath + ".name",
-                  "'" + s.name + "' is the name of an enabled preset; choose another name");
+                  "'" + printable(s.name) + "' is the name of an enabled preset; choose another name");
           }
           for (const auto& other : d.subscriptions) {
             if (other.name == s.name) {
-              error(at, itemPath + ".name", "duplicate subscription name '" + s.name +
+              error(at, itemPath + ".name", "duplicate subscription name '" + printable(s.name) +
                                                 "' (also at line " +
                                                 std::to_string(other.position.line) + ")");
               break;
@@ -1094,12 +1138,14 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
       std::vector<std::string> names;
       for (const auto& s : config.sources) names.push_back(s.name);
       for (size_t i = 0; i < items->size(); ++i) {
-        const auto& [name, mark] = (*items)[i];
+        const ListItem& item = (*items)[i];
+        const std::string& name = item.value;
         const std::string itemPath = e->path + "[" + std::to_string(i) + "]";
         if (config.findSource(name) == nullptr) {
-          error(mark, itemPath, "unknown source '" + name + "'" + suggestion(name, names));
+          error(item.mark, itemPath, "unknown source " + item.quoted() +
+                                         (item.literal ? suggestion(name, names) : ""));
         } else if (std::find(d.sources.begin(), d.sources.end(), name) != d.sources.end()) {
-          error(mark, itemPath, "source '" + name + "' is listed twice");
+          error(item.mark, itemPath, "source " + item.quoted() + " is listed twice");
         } else {
           d.sources.push_back(name);
         }

@@ -143,6 +143,38 @@ TEST_F(CheckConfigTest, LoaderReportsToTheGivenStream) {
   EXPECT_EQ(none.str(), "");
 }
 
+TEST_F(CheckConfigTest, DestinationsAreCompiledWithPositions) {
+  const std::string path = write("trigger.yaml", R"(sources:
+  - {name: web, write_key: k}
+destinations:
+  - name: tiktok
+    type: tiktok-conversions
+    settings: {access_token: t, pixel_code: P}
+    presets: none
+    subscriptions:
+      - name: broken
+        trigger: 'event = = "x"'
+)");
+  const Outcome o = runCli({"check-config", "--config", path});
+  EXPECT_EQ(o.status, 2);
+  EXPECT_EQ(o.out, "");
+  // The FQL parser's error is reported at the trigger's text (line 10, column 19).
+  EXPECT_THAT(o.err, HasSubstr(path + ":10:19: "));
+  EXPECT_THAT(o.err, HasSubstr("trigger"));
+  EXPECT_THAT(o.err, HasSubstr("(destinations[0])"));
+}
+
+TEST_F(CheckConfigTest, LoaderAcceptsTheExamples) {
+  ::setenv("SLUICE_WRITE_KEY", "example-write-key", 1);
+  for (const char* example : {"sluice.yaml", "sluice-tiktok.yaml"}) {
+    std::ostringstream err;
+    const auto config =
+        loadConfigOrReport(std::string(SLUICE_SOURCE_DIR_FALLBACK) + "/examples/" + example, err);
+    EXPECT_TRUE(config) << example << ": " << err.str();
+  }
+  ::unsetenv("SLUICE_WRITE_KEY");
+}
+
 // The real binary, when it has been built: the examples pass check-config.
 TEST_F(CheckConfigTest, BinaryChecksTheExamples) {
   const char* binary = std::getenv("SLUICE_BINARY");

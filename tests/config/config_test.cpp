@@ -151,7 +151,7 @@ sources:
   EXPECT_THAT(message, HasSubstr("sluice.yaml:9:5: sources[0]: unknown key 'writekey' (did you "
                                  "mean 'write_key'?)"));
   EXPECT_THAT(errorOf("sourcess: []\n" + std::string(kMinimal)),
-              HasSubstr("sluice.yaml:1:1: sourcess: unknown key 'sourcess' (did you mean "
+              HasSubstr("sluice.yaml:1:1: top level: unknown key 'sourcess' (did you mean "
                         "'sources'?)"));
 }
 
@@ -242,7 +242,7 @@ TEST(ConfigTest, OutOfRange) {
 
 TEST(ConfigTest, DuplicateKeysNamesAndWriteKeys) {
   EXPECT_THAT(errorOf("storage:\n  path: a\n  path: b\n" + std::string(kMinimal)),
-              HasSubstr("sluice.yaml:3:3: storage.path: duplicate key 'path'"));
+              HasSubstr("sluice.yaml:3:3: storage: duplicate key 'path'"));
   const std::string message = errorOf(R"(sources:
   - name: web
     write_key: same-key
@@ -303,6 +303,18 @@ TEST(ConfigTest, UnsetVariableIsNamedButNoValueLeaks) {
   const std::string message =
       errorOf("server:\n  threads: ${T}\n" + std::string(kMinimal), {{"T", "very-secret-value"}});
   EXPECT_EQ(message, "sluice.yaml:2:12: server.threads: expected a whole number");
+}
+
+TEST(ConfigTest, SubstitutedListItemsAndOddKeysAreNotEchoed) {
+  EXPECT_EQ(errorOf("server:\n  trusted_proxies: [\"${P}\"]\n" + std::string(kMinimal),
+                    {{"P", "hidden-value"}}),
+            "sluice.yaml:2:21: server.trusted_proxies[0]: expected an IP address or a CIDR block "
+            "such as 10.0.0.0/8 (got a substituted value)");
+  EXPECT_EQ(errorOf("server:\n  listen: \"[${H}]:80\"\n" + std::string(kMinimal), {{"H", "x"}}),
+            "sluice.yaml:2:11: server.listen: not an IPv6 address in the brackets");
+  // A key with a line break stays on one line of the report.
+  EXPECT_EQ(errorOf("\"a\\nb\": 1\n" + std::string(kMinimal)),
+            "sluice.yaml:1:1: top level: unknown key 'a\\nb'");
 }
 
 TEST(ConfigTest, SecretFiles) {
@@ -505,7 +517,7 @@ TEST(ConfigTest, MappingAsJsonText) {
 )",
                             {{"TOKEN", "t"}});
   ASSERT_FALSE(config);
-  EXPECT_THAT(config.error().message, HasSubstr("mapping.event: duplicate key 'event'"));
+  EXPECT_THAT(config.error().message, HasSubstr("subscriptions[0].mapping: duplicate key 'event'"));
 
   const auto ok = parse(std::string(kDestination) + R"(    subscriptions:
       - name: pasted
