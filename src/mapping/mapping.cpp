@@ -440,70 +440,63 @@ Path splitPath(std::string_view path) {
   return p;
 }
 
-// One step of actions-core's get(): `o && o[key]`. Returns false for undefined. A result that is
-// not part of `v` (an array's or string's length, a string's character) goes to `owned`, and
-// `out` then views it.
-bool stepInto(View v, std::string_view key, View& out, json::value& owned, const Ctx& ctx) {
+// One step of actions-core's get(): `o && o[key]`.
+enum class Step : uint8_t { kUndefined, kView, kComputed };
+
+// kView: `out` is part of `v` (or `v` itself when falsy). kComputed: the result is not part of the
+// JSON (an array's or string's length, a string's character); computeStep() makes it.
+Step stepInto(View v, std::string_view key, View& out) {
   if (isFalsy(v)) {
     out = v;  // a falsy value is the result
-    return true;
+    return Step::kView;
   }
+  size_t index;
   switch (v.type()) {
-    case JType::kObject: return v.member(key, out);
-    case JType::kArray: {
-      size_t index;
-      if (key == "length") {
-        json::value n(static_cast<int64_t>(v.arraySize()), ctx.sp);
-        owned = std::move(n);
-        out = View::of(owned);
-        return true;
-      }
-      return parseArrayIndex(key, index) && v.item(index, out);
-    }
-    case JType::kString: {
-      size_t index;
-      std::string_view s = v.str();
-      if (key == "length") {
-        json::value n(static_cast<int64_t>(utf16Length(s)), ctx.sp);
-        owned = std::move(n);
-        out = View::of(owned);
-        return true;
-      }
-      if (!parseArrayIndex(key, index)) return false;
-      auto ch = utf16CharAt(s, index);
-      if (!ch) return false;
-      json::value c(json::string(*ch, ctx.sp));
-      owned = std::move(c);
-      out = View::of(owned);
-      return true;
-    }
-    default: return false;  // members of numbers and true
+    case JType::kObject: return v.member(key, out) ? Step::kView : Step::kUndefined;
+    case JType::kArray:
+      if (key == "length") return Step::kComputed;
+      return parseArrayIndex(key, index) && v.item(index, out) ? Step::kView : Step::kUndefined;
+    case JType::kString:
+      if (key == "length") return Step::kComputed;
+      if (parseArrayIndex(key, index) && utf16CharAt(v.str(), index)) return Step::kComputed;
+      return Step::kUndefined;
+    default: return Step::kUndefined;  // members of numbers and true
   }
+}
+
+json::value computeStep(View v, std::string_view key, const Ctx& ctx) {
+  if (v.type() == JType::kArray) return json::value(static_cast<int64_t>(v.arraySize()), ctx.sp);
+  std::string_view s = v.str();
+  if (key == "length") return json::value(static_cast<int64_t>(utf16Length(s)), ctx.sp);
+  size_t index = 0;
+  parseArrayIndex(key, index);
+  return json::value(json::string(*utf16CharAt(s, index), ctx.sp));
 }
 
 // actions-core's get(): `keys.reduce((o, k) => o && o[k], payload)`.
 Val getPath(View payload, const Path& path, const Ctx& ctx) {
   if (path.whole) return Val::of(payload);
   View cur = payload;
-  json::value owned(ctx.sp);  // holds cur when it is computed (length, character)
-  bool is_owned = false;
-  for (const std::string& key : path.keys) {
-    View next;
-    json::value made(ctx.sp);
-    if (!stepInto(cur, key, next, made, ctx)) return Val::undefined();
-    if (next.j == &made) {
-      owned = std::move(made);
-      next = View::of(owned);
-      is_owned = true;
-    } else if (is_owned && next.j == &owned) {
-      // falsy owned value stays the result
-    } else {
-      is_owned = false;
-    }
-    cur = next;
+  size_t k = 0;
+  for (; k < path.keys.size(); ++k) {
+    Step st = stepInto(cur, path.keys[k], cur);
+    if (st == Step::kUndefined) return Val::undefined();
+    if (st == Step::kComputed) break;
   }
-  if (is_owned) return Val::own(std::move(owned));
-  return Val::of(cur);
+  if (k == path.keys.size()) return Val::of(cur);
+  // Rare: continue on computed values (numbers and one-character strings).
+  json::value owned = computeStep(cur, path.keys[k], ctx);
+  for (++k; k < path.keys.size(); ++k) {
+    View next;
+    Step st = stepInto(View::of(owned), path.keys[k], next);
+    if (st == Step::kUndefined) return Val::undefined();
+    if (st == Step::kComputed) {
+      json::value made = computeStep(View::of(owned), path.keys[k], ctx);
+      owned = std::move(made);
+    }
+    // kView on a number or string is only possible when it is falsy: it stays the result.
+  }
+  return Val::own(std::move(owned));
 }
 
 enum TrieResult : uint8_t { kTrieUndefined = 1, kTrieView = 2, kTrieComputed = 3 };
@@ -549,11 +542,11 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
         }
         r = kTrieUndefined;
       } else {
-        json::value made(ctx.sp);
         View next;
-        if (!stepInto(pv, node.key, next, made, ctx)) {
+        Step st = stepInto(pv, node.key, next);
+        if (st == Step::kUndefined) {
           r = kTrieUndefined;
-        } else if (next.j == &made) {
+        } else if (st == Step::kComputed) {
           r = kTrieComputed;
         } else {
           out = next;
