@@ -146,6 +146,7 @@ struct Field {
   element value;
   bool present = false;  // present and not null
   bool seen = false;     // present, possibly null
+  size_t position = 0;   // of the member used (the last one when a key is repeated)
 };
 
 bool isNumber(element value) {
@@ -339,12 +340,15 @@ class EventProcessor {
                          &integrations_, &properties_, &traits_}) {
       *field = Field{};
     }
+    size_t position = 0;
     for (auto member : fields) {
       Field* field = fieldFor(member.key);
+      ++position;
       if (field == nullptr) continue;
       field->value = member.value;
       field->seen = true;
       field->present = member.value.type() != element_type::NULL_VALUE;
+      field->position = position;
     }
   }
 
@@ -451,6 +455,11 @@ class EventProcessor {
       ++originalMembers;
       std::string_view key = member.key;
       Field* known = fieldFor(key);
+      if (known != nullptr && known->position != originalMembers) {
+        // A repeated known key: only the last occurrence (the one validated) is kept.
+        if (!countOriginal(key, member.value)) return false;
+        continue;
+      }
       if (known == nullptr || known == &userId_ || known == &anonymousId_ ||
           known == &previousId_ || known == &groupId_ || known == &event_ || known == &name_ ||
           known == &properties_ || known == &traits_ || known == &originalTimestamp_ ||

@@ -136,6 +136,15 @@ TEST_F(ParserTest, EmptyOrNullMessageIdIsAssigned) {
               ::testing::StartsWith("sluice-"));
 }
 
+TEST_F(ParserTest, RepeatedKnownKeysKeepOnlyTheLastOccurrence) {
+  auto parsed = parse(R"({"event":"E","userId":"u","messageId":"first","messageId":"last"})");
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->events.size(), 1u);
+  EXPECT_EQ(parsed->events[0].messageId, "last");
+  EXPECT_EQ(parsed->events[0].json.find("first"), std::string::npos);
+  EXPECT_EQ(json::parse(parsed->events[0].json).at("messageId"), "last");
+}
+
 TEST_F(ParserTest, WriteKeyIsRemovedAndReceivedAtReplaced) {
   auto parsed = parse(R"({"event":"E","userId":"u","writeKey":"secret-key","receivedAt":"x"})");
   ASSERT_TRUE(parsed);
