@@ -27,7 +27,8 @@ std::optional<size_t> KeyMatcher::match(std::string_view key) const {
     // 1 when equal, 0 otherwise, without branching on the comparison.
     const size_t equal =
         static_cast<size_t>(CRYPTO_memcmp(presented.data(), digests_[i].data(), 32) == 0);
-    found |= i & (0 - equal);
+    const size_t mask = 0 - equal;  // all ones when equal
+    found = (found & ~mask) | (i & mask);
     matches += equal;
   }
   if (matches == 0) return std::nullopt;
