@@ -139,11 +139,15 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_->get_executor(), [self = shared_from_this()] { self->readRequest(); });
   }
 
-  // Closes the connection if it is waiting for (or receiving) a request; a request being handled
-  // gets its reply first. Used by Server::stop().
+  // Closes the connection if it is waiting for a request. A request partly received is read to
+  // its end (within the read timeout) and, like a request being handled, gets its reply first;
+  // then the connection closes. Used by Server::stop().
   void closeIfIdle() {
     asio::post(stream_->get_executor(), [self = shared_from_this()] {
-      if (self->state_ == State::kReading) self->close();
+      if (self->state_ != State::kReading) return;
+      const bool started =
+          self->buffer_.size() > 0 || (self->parser_ && self->parser_->is_header_done());
+      if (!started) self->close();
     });
   }
 
