@@ -271,10 +271,32 @@ json::value toJson(View v, const json::storage_ptr& sp) {
   return elementToJson(v.e, sp);
 }
 
+// Adds a (defined) result under `key`, constructing scalars read from the event in place.
+void emplaceInto(json::object& out, std::string_view key, Val&& v, const json::storage_ptr& sp);
+
 // Moves or copies a (defined) result into a Boost.JSON value allocated from `sp`.
 json::value materialize(Val&& v, const json::storage_ptr& sp) {
   if (v.kind == Val::Kind::kOwned) return json::value(std::move(v.owned), sp);
   return toJson(v.view, sp);
+}
+
+void emplaceInto(json::object& out, std::string_view key, Val&& v, const json::storage_ptr& sp) {
+  if (v.kind == Val::Kind::kView && !v.view.j) {
+    simdjson::dom::element e = v.view.e;
+    switch (e.type()) {
+      case simdjson::dom::element_type::STRING:
+        out.emplace(key, e.get_string().value_unsafe());
+        return;
+      case simdjson::dom::element_type::BOOL:
+        out.emplace(key, e.get_bool().value_unsafe());
+        return;
+      case simdjson::dom::element_type::NULL_VALUE:
+        out.emplace(key, nullptr);
+        return;
+      default: break;
+    }
+  }
+  out.emplace(key, materialize(std::move(v), sp));
 }
 
 // JavaScript truthiness.
@@ -719,7 +741,7 @@ struct ObjectNode final : CompiledNode {
     for (const auto& [key, node] : fields) {
       Val v = node->eval(ctx, payload);
       if (v.isUndefined()) continue;
-      out.emplace(key, materialize(std::move(v), ctx.sp));
+      emplaceInto(out, key, std::move(v), ctx.sp);
     }
     return out;
   }
