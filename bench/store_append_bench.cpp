@@ -39,7 +39,10 @@ struct Args {
   long appenders = 4;
   long dedupWindowMs = 24L * 3'600'000;
   bool randomIds = true;
+  long checkpointPages = 0;  // 0: the store's default
 };
+
+long gCheckpointPages = 0;
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -84,6 +87,7 @@ std::unique_ptr<EventLog> openLog(const std::string& dir, long dedupWindowMs = 2
   sluice::store::SqliteLogOptions options;
   options.directory = dir;
   options.dedupWindowMs = dedupWindowMs;
+  if (gCheckpointPages > 0) options.checkpointPages = static_cast<int>(gCheckpointPages);
   options.minFreeBytes = 0;
   auto log = sluice::store::openSqliteLog(options);
   if (!log) {
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
     else if (flag == "--batch") args.batch = std::atol(value);
     else if (flag == "--size") args.size = std::atol(value);
     else if (flag == "--appenders") args.appenders = std::atol(value);
+    else if (flag == "--checkpoint-pages") gCheckpointPages = std::atol(value);
     else if (flag == "--dedup-window-ms") args.dedupWindowMs = std::atol(value);
     else if (flag == "--random-ids") args.randomIds = std::string_view(value) == "1";
     else {

@@ -572,9 +572,15 @@ Result<void> SqliteLog::prepareWriterStatements() {
   return ok();
 }
 
-int SqliteLog::walHook(void* self, sqlite3*, const char*, int pages) {
+int SqliteLog::walHook(void* self, sqlite3*, const char* name, int pages) {
   auto* log = static_cast<SqliteLog*>(self);
-  if (pages >= log->options_.checkpointPages) {
+  // The threshold is in events.db pages; dedup.db's pages are smaller, so its WAL may hold more
+  // of them for the same size (and a dedup page rewritten often is checkpointed once).
+  int64_t threshold = log->options_.checkpointPages;
+  if (name != nullptr && std::string_view(name) == kDedupSchema) {
+    threshold = threshold * 4096 / kDedupPageSize;
+  }
+  if (pages >= threshold) {
     std::lock_guard lock(log->checkpointMutex_);
     if (!log->checkpointWanted_) {
       log->checkpointWanted_ = true;
