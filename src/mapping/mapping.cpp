@@ -171,15 +171,22 @@ struct Val {
 
 // Paths read from the event itself form a trie, so that a prefix shared by many paths
 // (`properties`, `context.traits`) and a path read twice (`@if` exists/then) are looked up once
-// per event.
+// per event. An object from which many keys are wanted (kIndexFrom or more) has its members
+// matched against all of them in one pass instead of one scan per key.
 struct PathTrie {
   struct Node {
     int parent = -1;
     std::string key;
     std::vector<std::pair<std::string, int>> children;
+    std::vector<int> table;  // open addressing over children, -1 empty
   };
   std::vector<Node> nodes{Node{}};  // node 0: the event
 
+  static uint64_t hash(std::string_view key) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+    return h;
+  }
   int intern(const std::vector<std::string>& keys) {
     int cur = 0;
     for (const std::string& key : keys) {
@@ -199,12 +206,35 @@ struct PathTrie {
     }
     return cur;
   }
+  static constexpr size_t kIndexFrom = 8;
+  void finalize() {
+    for (Node& n : nodes) {
+      if (n.children.size() < kIndexFrom) continue;
+      size_t size = 4;
+      while (size < n.children.size() * 2) size *= 2;
+      n.table.assign(size, -1);
+      for (size_t c = 0; c < n.children.size(); ++c) {
+        size_t slot = hash(n.children[c].first) & (size - 1);
+        while (n.table[slot] >= 0) slot = (slot + 1) & (size - 1);
+        n.table[slot] = static_cast<int>(c);
+      }
+    }
+  }
+  int findChild(const Node& n, std::string_view key) const {
+    if (n.table.empty()) return -1;
+    size_t mask = n.table.size() - 1;
+    for (size_t slot = hash(key) & mask;; slot = (slot + 1) & mask) {
+      int c = n.table[slot];
+      if (c < 0) return -1;
+      if (n.children[static_cast<size_t>(c)].first == key) return n.children[static_cast<size_t>(c)].second;
+    }
+  }
 };
 
 // Per-thread memo of trie lookups; an entry is valid when its stamp equals the current apply.
 struct TrieScratch {
   std::vector<uint32_t> stamp;
-  std::vector<uint8_t> state;  // 1 undefined, 2 view, 3 computed (not cached)
+  std::vector<uint8_t> state;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
   std::vector<View> view;
   uint32_t gen = 0;
 };
@@ -499,9 +529,9 @@ enum TrieResult : uint8_t { kTrieUndefined = 1, kTrieView = 2, kTrieComputed = 3
 uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
   TrieScratch& s = *ctx.scratch;
   size_t i = static_cast<size_t>(id);
-  if (s.stamp[i] == s.gen) {
+  if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
     out = s.view[i];
-    return s.state[i];
+    return s.state[i] & 3;
   }
   uint8_t r;
   if (id == 0) {
@@ -509,13 +539,34 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
     r = kTrieView;
   } else {
     const PathTrie::Node& node = ctx.trie->nodes[i];
+    size_t p = static_cast<size_t>(node.parent);
     View pv;
     r = resolveTrie(ctx, node.parent, pv);
     if (r == kTrieView) {
       if (isFalsy(pv)) {
         out = pv;
-      } else if (pv.type() == JType::kObject) {
+      } else if (pv.type() == JType::kObject && ctx.trie->nodes[p].table.empty()) {
         r = pv.member(node.key, out) ? kTrieView : kTrieUndefined;
+      } else if (pv.type() == JType::kObject) {
+        if (!(s.state[p] & 4)) {
+          // Match every member against the wanted keys once.
+          const PathTrie::Node& parent = ctx.trie->nodes[p];
+          pv.forEachMember([&](std::string_view key, View value) {
+            int c = ctx.trie->findChild(parent, key);
+            if (c < 0) return;
+            size_t ci = static_cast<size_t>(c);
+            if (s.stamp[ci] == s.gen && (s.state[ci] & 3)) return;  // first occurrence wins
+            s.stamp[ci] = s.gen;
+            s.state[ci] = kTrieView;
+            s.view[ci] = value;
+          });
+          s.state[p] |= 4;
+        }
+        if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
+          out = s.view[i];
+          return s.state[i] & 3;
+        }
+        r = kTrieUndefined;
       } else {
         View next;
         Step st = stepInto(pv, node.key, next);
@@ -529,8 +580,11 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
       }
     }
   }
-  s.stamp[i] = s.gen;
-  s.state[i] = r;
+  if (s.stamp[i] != s.gen) {
+    s.stamp[i] = s.gen;
+    s.state[i] = 0;
+  }
+  s.state[i] = static_cast<uint8_t>((s.state[i] & 4) | r);
   s.view[i] = out;
   return r;
 }
@@ -1648,6 +1702,7 @@ Result<Mapping> Mapping::compile(const boost::json::value& spec) {
   auto root = std::make_unique<RootNode>();
   root->inner = std::move(*inner);
   root->trie = std::move(compiler.trie_);
+  root->trie.finalize();
   Mapping m;
   m.root_ = std::move(root);
   return m;
