@@ -1,11 +1,11 @@
 // libFuzzer target: FQL parsing and evaluation. The input's first line is the trigger, the rest
 // an event; parsing must never crash, errors must carry a column, and evaluation of any parsed
 // trigger must terminate on any JSON event.
+#include <simdjson.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "mapping/fql.h"
 

@@ -1,13 +1,13 @@
 // libFuzzer target: mapping compile + apply. The input is parsed as a JSON mapping; any mapping
 // that compiles is applied to a fixed, varied event, and the result must serialise.
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
+#include <simdjson.h>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <simdjson.h>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 #include "mapping/mapping.h"
 

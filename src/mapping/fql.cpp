@@ -16,25 +16,26 @@ namespace {
 // Where the compared value comes from.
 enum class Base : uint8_t { kType, kEvent, kName, kUserId, kProperties, kTraits, kContext };
 
-// Condition operators, after Segment's rewriting (`= null` -> not exists, `= 5` -> number equals...).
+// Condition operators, after Segment's rewriting (`= null` -> not exists, `= 5` -> number
+// equals...).
 enum class Op : uint8_t {
-  kStrEq,          // actual is a string equal to `str`
-  kStrNe,          // not kStrEq (true for missing and non-string values)
-  kNumEq,          // actual is a number equal to `num`
-  kNumNe,          // actual is a number different from `num`
-  kLt,             // actual is a number < num
+  kStrEq,  // actual is a string equal to `str`
+  kStrNe,  // not kStrEq (true for missing and non-string values)
+  kNumEq,  // actual is a number equal to `num`
+  kNumNe,  // actual is a number different from `num`
+  kLt,     // actual is a number < num
   kLe,
   kGt,
   kGe,
-  kContains,       // actual is a string containing `str`
-  kNotContains,    // actual is a string not containing `str`
+  kContains,     // actual is a string containing `str`
+  kNotContains,  // actual is a string not containing `str`
   kStartsWith,
   kNotStartsWith,
   kEndsWith,
   kNotEndsWith,
-  kExists,         // actual is neither missing nor null
+  kExists,  // actual is neither missing nor null
   kNotExists,
-  kIsTrue,         // actual is the boolean true
+  kIsTrue,  // actual is the boolean true
   kIsFalse,
 };
 
@@ -58,9 +59,9 @@ namespace {
 
 enum class Tok : uint8_t {
   kEnd,
-  kIdent,      // field names, true, false, contains, match
-  kString,     // "..." (value unescaped)
-  kNumber,     // [+-]digits[.digits]
+  kIdent,   // field names, true, false, contains, match
+  kString,  // "..." (value unescaped)
+  kNumber,  // [+-]digits[.digits]
   kNull,
   kAnd,
   kOr,
@@ -78,8 +79,8 @@ enum class Tok : uint8_t {
 
 struct Token {
   Tok type = Tok::kEnd;
-  size_t pos = 0;     // byte offset in the text
-  std::string text;   // identifier (escapes resolved) / string value / number text
+  size_t pos = 0;    // byte offset in the text
+  std::string text;  // identifier (escapes resolved) / string value / number text
 };
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -143,10 +144,22 @@ class Parser {
     }
     char c = text_[i_];
     switch (c) {
-      case '(': tok_.type = Tok::kLParen; ++i_; return true;
-      case ')': tok_.type = Tok::kRParen; ++i_; return true;
-      case ',': tok_.type = Tok::kComma; ++i_; return true;
-      case '=': tok_.type = Tok::kEq; ++i_; return true;
+      case '(':
+        tok_.type = Tok::kLParen;
+        ++i_;
+        return true;
+      case ')':
+        tok_.type = Tok::kRParen;
+        ++i_;
+        return true;
+      case ',':
+        tok_.type = Tok::kComma;
+        ++i_;
+        return true;
+      case '=':
+        tok_.type = Tok::kEq;
+        ++i_;
+        return true;
       case '!':
         ++i_;
         if (i_ < text_.size() && text_[i_] == '=') {
@@ -164,10 +177,12 @@ class Parser {
         tok_.type = c == '<' ? (eq ? Tok::kLe : Tok::kLt) : (eq ? Tok::kGe : Tok::kGt);
         return true;
       }
-      case '"': return lexString();
+      case '"':
+        return lexString();
       case '\'':
         return lexError(i_, "single-quoted strings are not supported; use double quotes");
-      default: break;
+      default:
+        break;
     }
     if (isDigit(c) || c == '-' || c == '+') return lexNumber();
     if (isAlpha(c) || c == '_' || c == '\\') return lexIdent();
@@ -487,11 +502,21 @@ class Parser {
     // String(value) as Segment computes it.
     std::string as_string;
     switch (kind) {
-      case Lit::kString: as_string = lit.text; break;
-      case Lit::kNumber: as_string = jsNumberToString(number); break;
-      case Lit::kTrue: as_string = "true"; break;
-      case Lit::kFalse: as_string = "false"; break;
-      case Lit::kNull: as_string = "null"; break;
+      case Lit::kString:
+        as_string = lit.text;
+        break;
+      case Lit::kNumber:
+        as_string = jsNumberToString(number);
+        break;
+      case Lit::kTrue:
+        as_string = "true";
+        break;
+      case Lit::kFalse:
+        as_string = "false";
+        break;
+      case Lit::kNull:
+        as_string = "null";
+        break;
     }
     bool nested = field.base == Base::kProperties || field.base == Base::kTraits ||
                   field.base == Base::kContext;
@@ -522,8 +547,10 @@ class Parser {
                                           : std::nan("");
     if (std::isnan(bound)) return parseError(lit.pos, "this comparison needs a number");
     node->num = bound;
-    node->op = op == Tok::kLt ? Op::kLt : op == Tok::kLe ? Op::kLe : op == Tok::kGt ? Op::kGt
-                                                                                     : Op::kGe;
+    node->op = op == Tok::kLt   ? Op::kLt
+               : op == Tok::kLe ? Op::kLe
+               : op == Tok::kGt ? Op::kGt
+                                : Op::kGe;
     return node;
   }
 
@@ -541,14 +568,20 @@ class Parser {
 // JavaScript truthiness of a JSON value.
 bool isFalsy(simdjson::dom::element e) {
   switch (e.type()) {
-    case simdjson::dom::element_type::NULL_VALUE: return true;
-    case simdjson::dom::element_type::BOOL: return !e.get_bool().value_unsafe();
+    case simdjson::dom::element_type::NULL_VALUE:
+      return true;
+    case simdjson::dom::element_type::BOOL:
+      return !e.get_bool().value_unsafe();
     case simdjson::dom::element_type::STRING:
       return e.get_string().value_unsafe().empty();
-    case simdjson::dom::element_type::INT64: return e.get_int64().value_unsafe() == 0;
-    case simdjson::dom::element_type::UINT64: return e.get_uint64().value_unsafe() == 0;
-    case simdjson::dom::element_type::DOUBLE: return e.get_double().value_unsafe() == 0;
-    default: return false;
+    case simdjson::dom::element_type::INT64:
+      return e.get_int64().value_unsafe() == 0;
+    case simdjson::dom::element_type::UINT64:
+      return e.get_uint64().value_unsafe() == 0;
+    case simdjson::dom::element_type::DOUBLE:
+      return e.get_double().value_unsafe() == 0;
+    default:
+      return false;
   }
 }
 
@@ -600,7 +633,8 @@ bool asNumber(simdjson::dom::element e, double& out) {
     case simdjson::dom::element_type::DOUBLE:
       out = e.get_double().value_unsafe();
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -612,13 +646,27 @@ bool evalCondition(const FqlNode& n, simdjson::dom::element event) {
     simdjson::dom::object obj = event.get_object().value_unsafe();
     const char* key = nullptr;
     switch (n.base) {
-      case Base::kType: key = "type"; break;
-      case Base::kEvent: key = "event"; break;
-      case Base::kName: key = "name"; break;
-      case Base::kUserId: key = "userId"; break;
-      case Base::kProperties: key = "properties"; break;
-      case Base::kTraits: key = "traits"; break;
-      case Base::kContext: key = "context"; break;
+      case Base::kType:
+        key = "type";
+        break;
+      case Base::kEvent:
+        key = "event";
+        break;
+      case Base::kName:
+        key = "name";
+        break;
+      case Base::kUserId:
+        key = "userId";
+        break;
+      case Base::kProperties:
+        key = "properties";
+        break;
+      case Base::kTraits:
+        key = "traits";
+        break;
+      case Base::kContext:
+        key = "context";
+        break;
     }
     auto r = obj.at_key(key);
     if (!r.error()) {
@@ -633,24 +681,42 @@ bool evalCondition(const FqlNode& n, simdjson::dom::element event) {
   double num = 0;
   bool is_number = present && asNumber(actual, num);
   switch (n.op) {
-    case Op::kStrEq: return is_string && s == n.str;
-    case Op::kStrNe: return !(is_string && s == n.str);
-    case Op::kNumEq: return is_number && num == n.num;
-    case Op::kNumNe: return is_number && num != n.num;
-    case Op::kLt: return is_number && num < n.num;
-    case Op::kLe: return is_number && num <= n.num;
-    case Op::kGt: return is_number && num > n.num;
-    case Op::kGe: return is_number && num >= n.num;
-    case Op::kContains: return is_string && s.find(n.str) != std::string_view::npos;
-    case Op::kNotContains: return is_string && s.find(n.str) == std::string_view::npos;
-    case Op::kStartsWith: return is_string && s.starts_with(n.str);
-    case Op::kNotStartsWith: return is_string && !s.starts_with(n.str);
-    case Op::kEndsWith: return is_string && s.ends_with(n.str);
-    case Op::kNotEndsWith: return is_string && !s.ends_with(n.str);
-    case Op::kExists: return present && !actual.is_null();
-    case Op::kNotExists: return !present || actual.is_null();
-    case Op::kIsTrue: return present && actual.is_bool() && actual.get_bool().value_unsafe();
-    case Op::kIsFalse: return present && actual.is_bool() && !actual.get_bool().value_unsafe();
+    case Op::kStrEq:
+      return is_string && s == n.str;
+    case Op::kStrNe:
+      return !(is_string && s == n.str);
+    case Op::kNumEq:
+      return is_number && num == n.num;
+    case Op::kNumNe:
+      return is_number && num != n.num;
+    case Op::kLt:
+      return is_number && num < n.num;
+    case Op::kLe:
+      return is_number && num <= n.num;
+    case Op::kGt:
+      return is_number && num > n.num;
+    case Op::kGe:
+      return is_number && num >= n.num;
+    case Op::kContains:
+      return is_string && s.find(n.str) != std::string_view::npos;
+    case Op::kNotContains:
+      return is_string && s.find(n.str) == std::string_view::npos;
+    case Op::kStartsWith:
+      return is_string && s.starts_with(n.str);
+    case Op::kNotStartsWith:
+      return is_string && !s.starts_with(n.str);
+    case Op::kEndsWith:
+      return is_string && s.ends_with(n.str);
+    case Op::kNotEndsWith:
+      return is_string && !s.ends_with(n.str);
+    case Op::kExists:
+      return present && !actual.is_null();
+    case Op::kNotExists:
+      return !present || actual.is_null();
+    case Op::kIsTrue:
+      return present && actual.is_bool() && actual.get_bool().value_unsafe();
+    case Op::kIsFalse:
+      return present && actual.is_bool() && !actual.get_bool().value_unsafe();
   }
   return false;
 }
@@ -667,7 +733,8 @@ bool evalNode(const FqlNode& n, simdjson::dom::element event) {
         if (evalNode(*c, event)) return true;
       }
       return false;
-    case FqlNode::Kind::kCondition: return evalCondition(n, event);
+    case FqlNode::Kind::kCondition:
+      return evalCondition(n, event);
   }
   return false;
 }

@@ -3,22 +3,21 @@
 // copies into Boost.JSON only what ends up in the result.
 #include "mapping/mapping.h"
 
+#include <unicode/locid.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
-#include <unicode/locid.h>
 
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/string.hpp>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/string.hpp>
 
 #include "mapping/js_number.h"
 
@@ -44,26 +43,38 @@ struct View {
   JType type() const {
     if (j) {
       switch (j->kind()) {
-        case json::kind::null: return JType::kNull;
-        case json::kind::bool_: return JType::kBool;
+        case json::kind::null:
+          return JType::kNull;
+        case json::kind::bool_:
+          return JType::kBool;
         case json::kind::int64:
         case json::kind::uint64:
-        case json::kind::double_: return JType::kNumber;
-        case json::kind::string: return JType::kString;
-        case json::kind::array: return JType::kArray;
-        case json::kind::object: return JType::kObject;
+        case json::kind::double_:
+          return JType::kNumber;
+        case json::kind::string:
+          return JType::kString;
+        case json::kind::array:
+          return JType::kArray;
+        case json::kind::object:
+          return JType::kObject;
       }
       return JType::kNull;
     }
     switch (e.type()) {
-      case simdjson::dom::element_type::ARRAY: return JType::kArray;
-      case simdjson::dom::element_type::OBJECT: return JType::kObject;
+      case simdjson::dom::element_type::ARRAY:
+        return JType::kArray;
+      case simdjson::dom::element_type::OBJECT:
+        return JType::kObject;
       case simdjson::dom::element_type::INT64:
       case simdjson::dom::element_type::UINT64:
-      case simdjson::dom::element_type::DOUBLE: return JType::kNumber;
-      case simdjson::dom::element_type::STRING: return JType::kString;
-      case simdjson::dom::element_type::BOOL: return JType::kBool;
-      case simdjson::dom::element_type::NULL_VALUE: return JType::kNull;
+      case simdjson::dom::element_type::DOUBLE:
+        return JType::kNumber;
+      case simdjson::dom::element_type::STRING:
+        return JType::kString;
+      case simdjson::dom::element_type::BOOL:
+        return JType::kBool;
+      case simdjson::dom::element_type::NULL_VALUE:
+        return JType::kNull;
     }
     return JType::kNull;
   }
@@ -79,7 +90,8 @@ struct View {
         return static_cast<double>(e.get_int64().value_unsafe());
       case simdjson::dom::element_type::UINT64:
         return static_cast<double>(e.get_uint64().value_unsafe());
-      default: return e.get_double().value_unsafe();
+      default:
+        return e.get_double().value_unsafe();
     }
   }
   std::string_view str() const {
@@ -226,7 +238,8 @@ struct PathTrie {
     for (size_t slot = hash(key) & mask;; slot = (slot + 1) & mask) {
       int c = n.table[slot];
       if (c < 0) return -1;
-      if (n.children[static_cast<size_t>(c)].first == key) return n.children[static_cast<size_t>(c)].second;
+      if (n.children[static_cast<size_t>(c)].first == key)
+        return n.children[static_cast<size_t>(c)].second;
     }
   }
 };
@@ -234,7 +247,8 @@ struct PathTrie {
 // Per-thread memo of trie lookups; an entry is valid when its stamp equals the current apply.
 struct TrieScratch {
   std::vector<uint32_t> stamp;
-  std::vector<uint8_t> state;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
+  std::vector<uint8_t>
+      state;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
   std::vector<View> view;
   uint32_t gen = 0;
 };
@@ -290,8 +304,10 @@ json::value elementToJson(simdjson::dom::element e, const json::storage_ptr& sp)
     }
     case simdjson::dom::element_type::DOUBLE:
       return jsNumberValue(e.get_double().value_unsafe(), sp);
-    case simdjson::dom::element_type::BOOL: return json::value(e.get_bool().value_unsafe(), sp);
-    case simdjson::dom::element_type::NULL_VALUE: return json::value(nullptr, sp);
+    case simdjson::dom::element_type::BOOL:
+      return json::value(e.get_bool().value_unsafe(), sp);
+    case simdjson::dom::element_type::NULL_VALUE:
+      return json::value(nullptr, sp);
   }
   return json::value(nullptr, sp);
 }
@@ -323,7 +339,8 @@ void emplaceInto(json::object& out, std::string_view key, Val&& v, const json::s
       case simdjson::dom::element_type::NULL_VALUE:
         out.emplace(key, nullptr);
         return;
-      default: break;
+      default:
+        break;
     }
   }
   out.emplace(key, materialize(std::move(v), sp));
@@ -332,27 +349,38 @@ void emplaceInto(json::object& out, std::string_view key, Val&& v, const json::s
 // JavaScript truthiness.
 bool isFalsy(View v) {
   switch (v.type()) {
-    case JType::kNull: return true;
-    case JType::kBool: return !v.boolean();
+    case JType::kNull:
+      return true;
+    case JType::kBool:
+      return !v.boolean();
     case JType::kNumber: {
       double d = v.number();
       return d == 0 || std::isnan(d);
     }
-    case JType::kString: return v.str().empty();
-    default: return false;
+    case JType::kString:
+      return v.str().empty();
+    default:
+      return false;
   }
 }
 
 // Static truthiness of a mapping value (what `if (opts.x)` sees before resolving).
 bool specTruthy(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return false;
-    case json::kind::bool_: return v.get_bool();
-    case json::kind::int64: return v.get_int64() != 0;
-    case json::kind::uint64: return v.get_uint64() != 0;
-    case json::kind::double_: return v.get_double() != 0 && !std::isnan(v.get_double());
-    case json::kind::string: return !v.get_string().empty();
-    default: return true;
+    case json::kind::null:
+      return false;
+    case json::kind::bool_:
+      return v.get_bool();
+    case json::kind::int64:
+      return v.get_int64() != 0;
+    case json::kind::uint64:
+      return v.get_uint64() != 0;
+    case json::kind::double_:
+      return v.get_double() != 0 && !std::isnan(v.get_double());
+    case json::kind::string:
+      return !v.get_string().empty();
+    default:
+      return true;
   }
 }
 
@@ -476,7 +504,8 @@ Step stepInto(View v, std::string_view key, View& out) {
   }
   size_t index;
   switch (v.type()) {
-    case JType::kObject: return v.member(key, out) ? Step::kView : Step::kUndefined;
+    case JType::kObject:
+      return v.member(key, out) ? Step::kView : Step::kUndefined;
     case JType::kArray:
       if (key == "length") return Step::kComputed;
       return parseArrayIndex(key, index) && v.item(index, out) ? Step::kView : Step::kUndefined;
@@ -484,7 +513,8 @@ Step stepInto(View v, std::string_view key, View& out) {
       if (key == "length") return Step::kComputed;
       if (parseArrayIndex(key, index) && utf16CharAt(v.str(), index)) return Step::kComputed;
       return Step::kUndefined;
-    default: return Step::kUndefined;  // members of numbers and true
+    default:
+      return Step::kUndefined;  // members of numbers and true
   }
 }
 
@@ -592,11 +622,21 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
 // String(value) as JavaScript converts (arrays joined with ',', objects "[object Object]").
 void appendJsString(std::string& out, View v) {
   switch (v.type()) {
-    case JType::kNull: out += "null"; break;
-    case JType::kBool: out += v.boolean() ? "true" : "false"; break;
-    case JType::kNumber: appendJsNumber(out, v.number()); break;
-    case JType::kString: out += v.str(); break;
-    case JType::kObject: out += "[object Object]"; break;
+    case JType::kNull:
+      out += "null";
+      break;
+    case JType::kBool:
+      out += v.boolean() ? "true" : "false";
+      break;
+    case JType::kNumber:
+      appendJsNumber(out, v.number());
+      break;
+    case JType::kString:
+      out += v.str();
+      break;
+    case JType::kObject:
+      out += "[object Object]";
+      break;
     case JType::kArray: {
       bool first = true;
       v.forEachItem([&](View item) {
@@ -612,8 +652,12 @@ void appendJsString(std::string& out, View v) {
 // JSON.stringify of a value (no undefined inside: objects never hold it here).
 void appendJsJson(std::string& out, View v) {
   switch (v.type()) {
-    case JType::kNull: out += "null"; break;
-    case JType::kBool: out += v.boolean() ? "true" : "false"; break;
+    case JType::kNull:
+      out += "null";
+      break;
+    case JType::kBool:
+      out += v.boolean() ? "true" : "false";
+      break;
     case JType::kNumber: {
       double d = v.number();
       if (std::isfinite(d)) {
@@ -629,13 +673,27 @@ void appendJsJson(std::string& out, View v) {
       for (char ch : v.str()) {
         unsigned char c = static_cast<unsigned char>(ch);
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\b': out += "\\b"; break;
-          case '\f': out += "\\f"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\b':
+            out += "\\b";
+            break;
+          case '\f':
+            out += "\\f";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
           default:
             if (c < 0x20) {
               out += "\\u00";
@@ -680,15 +738,19 @@ void appendJsJson(std::string& out, View v) {
 // `value != ''` with JavaScript's loose equality (0, false, [] and [""] equal '').
 bool looseEqualsEmptyString(View v) {
   switch (v.type()) {
-    case JType::kString: return v.str().empty();
-    case JType::kNumber: return v.number() == 0;
-    case JType::kBool: return !v.boolean();
+    case JType::kString:
+      return v.str().empty();
+    case JType::kNumber:
+      return v.number() == 0;
+    case JType::kBool:
+      return !v.boolean();
     case JType::kArray: {
       std::string s;
       appendJsString(s, v);
       return s.empty();
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -719,7 +781,8 @@ void normalizeNumbers(json::value& v) {
     case json::kind::object:
       for (auto& kv : v.get_object()) normalizeNumbers(kv.value());
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -742,8 +805,8 @@ std::string jsCase(std::string_view s, bool upper) {
     }
     return out;
   }
-  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(),
-                                                                      static_cast<int32_t>(s.size())));
+  icu::UnicodeString u =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   if (upper) {
     u.toUpper(icu::Locale::getRoot());
   } else {
@@ -1203,9 +1266,8 @@ struct MergeNode final : CompiledNode {
         break;
       case JType::kArray: {
         size_t i = 0;
-        source.forEachItem([&](View value) {
-          out.insert_or_assign(std::to_string(i++), toJson(value, ctx.sp));
-        });
+        source.forEachItem(
+            [&](View value) { out.insert_or_assign(std::to_string(i++), toJson(value, ctx.sp)); });
         break;
       }
       case JType::kString: {
@@ -1219,12 +1281,12 @@ struct MergeNode final : CompiledNode {
         }
         break;
       }
-      default: break;  // null, numbers, booleans add nothing
+      default:
+        break;  // null, numbers, booleans add nothing
     }
   }
 
-  void mergeOne(json::object& out, const CompiledNode& node, const Ctx& ctx,
-                View payload) const {
+  void mergeOne(json::object& out, const CompiledNode& node, const Ctx& ctx, View payload) const {
     if (auto* plain = dynamic_cast<const ObjectNode*>(&node)) {
       // A plain object: a key that resolves to undefined overwrites (and so removes) the key.
       for (const auto& [key, child] : plain->fields) {
@@ -1244,7 +1306,8 @@ struct MergeNode final : CompiledNode {
   Val eval(const Ctx& ctx, View payload) const override {
     json::object out(ctx.sp);
     if (left) {
-      for (auto it = objects.rbegin(); it != objects.rend(); ++it) mergeOne(out, **it, ctx, payload);
+      for (auto it = objects.rbegin(); it != objects.rend(); ++it)
+        mergeOne(out, **it, ctx, payload);
     } else {
       for (const auto& node : objects) mergeOne(out, *node, ctx, payload);
     }
@@ -1304,14 +1367,20 @@ class Compiler {
 
   static const char* kindName(const json::value& v) {
     switch (v.kind()) {
-      case json::kind::null: return "null";
-      case json::kind::bool_: return "a boolean";
+      case json::kind::null:
+        return "null";
+      case json::kind::bool_:
+        return "a boolean";
       case json::kind::int64:
       case json::kind::uint64:
-      case json::kind::double_: return "a number";
-      case json::kind::string: return "a string";
-      case json::kind::array: return "an array";
-      case json::kind::object: return "an object";
+      case json::kind::double_:
+        return "a number";
+      case json::kind::string:
+        return "a string";
+      case json::kind::array:
+        return "an array";
+      case json::kind::object:
+        return "an object";
     }
     return "a value";
   }
@@ -1364,8 +1433,7 @@ class Compiler {
   }
 
   // A value that must be a string or a directive (mapping-kit's validateDirectiveOrString).
-  NodePtr compileStringOrDirective(const json::value& v, const std::string& at,
-                                   const char* what) {
+  NodePtr compileStringOrDirective(const json::value& v, const std::string& at, const char* what) {
     if (v.is_string()) return constant(v);
     if (v.is_object() && isDirective(v.get_object())) return compile(v, at);
     return error(at, std::string(what) + " must be a string or a directive, not " + kindName(v));
@@ -1392,8 +1460,7 @@ class Compiler {
         arg = &kv.value();
       } else if (kv.key() != "_metadata") {
         return error(at, "an object with a directive (" + std::string(name.empty() ? "@" : name) +
-                             ") may have no other keys, but has \"" + std::string(kv.key()) +
-                             "\"");
+                             ") may have no other keys, but has \"" + std::string(kv.key()) + "\"");
       }
     }
     if (directives > 1) return error(at, "an object may hold only one directive");
@@ -1445,8 +1512,8 @@ class Compiler {
   NodePtr compilePath(const json::value& v, const std::string& at) {
     if (!v.is_string()) {
       return error(at, std::string("@path must be a string") +
-                           (v.is_object() ? " (a computed path is not supported)" : "") +
-                           ", not " + kindName(v));
+                           (v.is_object() ? " (a computed path is not supported)" : "") + ", not " +
+                           kindName(v));
     }
     auto node = std::make_unique<PathNode>();
     node->path = splitPath(dropDollar(v.get_string()));
@@ -1539,9 +1606,9 @@ class Compiler {
   }
 
   NodePtr compileReplace(const json::value& v, const std::string& at) {
-    const json::object* o = options(v, at, "@replace",
-                                    {"pattern", "replacement", "pattern2", "replacement2",
-                                     "value", "global", "ignorecase"});
+    const json::object* o = options(
+        v, at, "@replace",
+        {"pattern", "replacement", "pattern2", "replacement2", "value", "global", "ignorecase"});
     if (!o) return nullptr;
     auto node = std::make_unique<ReplaceNode>();
     auto rule = [&](const char* pkey, const char* rkey, bool required) -> int {
@@ -1671,8 +1738,7 @@ class Compiler {
     for (size_t i = 0; i < a.size(); ++i) {
       std::string here = join(at, "objects") + "[" + std::to_string(i) + "]";
       if (!a[i].is_object()) {
-        return error(here, std::string("must be an object or a directive, not ") +
-                               kindName(a[i]));
+        return error(here, std::string("must be an object or a directive, not ") + kindName(a[i]));
       }
       NodePtr child = compile(a[i], here);
       if (!child) return nullptr;

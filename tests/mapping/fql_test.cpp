@@ -100,7 +100,7 @@ TEST_F(FqlTest, NumbersNeedNumbers) {
 TEST_F(FqlTest, StringComparisonsAreExact) {
   EXPECT_FALSE(eval(R"(event = "order completed")", kTrack));
   EXPECT_FALSE(eval(R"(event = "Signed Up")", R"({"event":"Signed Up "})"));  // case 105
-  EXPECT_TRUE(eval(R"(event != "Signed Up")", R"({"type":"identify"})"));   // case 101
+  EXPECT_TRUE(eval(R"(event != "Signed Up")", R"({"type":"identify"})"));     // case 101
   EXPECT_TRUE(eval(R"(properties.value != "150")", kTrack));  // 150 is not the string "150"
   EXPECT_TRUE(eval(R"(event = "a \"quoted\" \\ word")", R"({"event":"a \"quoted\" \\ word"})"));
   EXPECT_TRUE(eval(R"(event = "Café ☕")", R"({"event":"Café ☕"})"));
@@ -146,7 +146,7 @@ TEST_F(FqlTest, FalsyIntermediateValuesAreTheResult) {
 }
 
 TEST_F(FqlTest, ContainsAndNegation) {
-  EXPECT_TRUE(eval(R"(contains(event, "Order"))", kTrack));  // case 093
+  EXPECT_TRUE(eval(R"(contains(event, "Order"))", kTrack));    // case 093
   EXPECT_FALSE(eval(R"(!contains(event, "Order"))", kTrack));  // case 094
   EXPECT_TRUE(eval(R"(!contains(event, "Refund"))", kTrack));
   EXPECT_TRUE(eval(R"(contains(properties.coupon, "AV"))", kTrack));
@@ -160,8 +160,8 @@ TEST_F(FqlTest, ContainsAndNegation) {
 }
 
 TEST_F(FqlTest, MatchPrefixAndSuffix) {
-  EXPECT_TRUE(eval(R"(match(event, "Order*"))", kTrack));          // case 095
-  EXPECT_TRUE(eval(R"(match(event, "*Completed"))", kTrack));      // case 103
+  EXPECT_TRUE(eval(R"(match(event, "Order*"))", kTrack));      // case 095
+  EXPECT_TRUE(eval(R"(match(event, "*Completed"))", kTrack));  // case 103
   EXPECT_FALSE(eval(R"(match(event, "*Order"))", kTrack));
   EXPECT_FALSE(eval(R"(!match(event, "Order*"))", kTrack));
   EXPECT_TRUE(eval(R"(!match(event, "Refund*"))", kTrack));
@@ -176,8 +176,8 @@ TEST_F(FqlTest, AndBindsTighterThanOr) {
   EXPECT_FALSE(eval(R"(type = "page" or event = "A" and event = "B")", R"({"event":"A"})"));
   EXPECT_TRUE(eval(R"(event = "A" and type = "track" or event = "B")", R"({"event":"B"})"));
   EXPECT_TRUE(eval(R"(event = "A" or event = "B" or event = "C")", R"({"event":"C"})"));
-  EXPECT_FALSE(eval(R"(event = "A" and event = "B" and type = "track")",
-                    R"({"event":"A","type":"track"})"));
+  EXPECT_FALSE(
+      eval(R"(event = "A" and event = "B" and type = "track")", R"({"event":"A","type":"track"})"));
 }
 
 TEST_F(FqlTest, Parentheses) {
@@ -201,8 +201,9 @@ TEST_F(FqlTest, KeywordsNeedWordBoundaries) {
 // --- errors -------------------------------------------------------------------------------------
 
 TEST_F(FqlTest, ErrorsCarryTheColumn) {
-  EXPECT_EQ(parseError("event = "), "column 9: expected a value: a \"string\", a number, true, "
-                                    "false or null");  // case 109
+  EXPECT_EQ(parseError("event = "),
+            "column 9: expected a value: a \"string\", a number, true, "
+            "false or null");  // case 109
   EXPECT_EQ(parseError("event = 'Signed Up'"),
             "column 9: single-quoted strings are not supported; use double quotes");  // case 100
   EXPECT_EQ(parseError(R"(anonymousId = "anon-42")").substr(0, 40),
@@ -226,9 +227,10 @@ TEST_F(FqlTest, ErrorsCarryTheColumn) {
             "column 11: unknown escape in string; only \\\" and \\\\ are allowed");
   EXPECT_EQ(parseError("event = foo"),
             "column 9: expected a value: a \"string\", a number, true, false or null");
-  EXPECT_EQ(parseError(R"(event = "é" and x = 1)"), "column 17: unsupported field 'x'; use type, "
-                                                     "event, name, userId, properties.*, traits.* "
-                                                     "or context.*");
+  EXPECT_EQ(parseError(R"(event = "é" and x = 1)"),
+            "column 17: unsupported field 'x'; use type, "
+            "event, name, userId, properties.*, traits.* "
+            "or context.*");
   EXPECT_EQ(parseError("properties.value > 1.5.2"), "column 20: malformed number");
   EXPECT_EQ(parseError("properties.value > 1."),
             "column 20: expected digits after the decimal point");
@@ -237,17 +239,18 @@ TEST_F(FqlTest, ErrorsCarryTheColumn) {
   EXPECT_EQ(parseError(R"(properties.value > "abc")"), "column 20: this comparison needs a number");
   EXPECT_EQ(parseError("properties = 1"),
             "column 1: 'properties' needs a property, as in properties.name");
-  EXPECT_EQ(parseError(R"(event.x = "a")"), "column 1: unsupported field 'event.x'; use type, "
-                                             "event, name, userId, properties.*, traits.* or "
-                                             "context.*");
+  EXPECT_EQ(parseError(R"(event.x = "a")"),
+            "column 1: unsupported field 'event.x'; use type, "
+            "event, name, userId, properties.*, traits.* or "
+            "context.*");
   EXPECT_EQ(parseError(R"(properties. = "a")"), "column 12: expected a field name after '.'");
   EXPECT_EQ(parseError(R"(event = "a" # x)"), "column 13: unexpected character '#'");
-  EXPECT_EQ(parseError(R"(event AND)"),
-            "column 7: expected an operator (=, !=, <, <=, >, >=)");
+  EXPECT_EQ(parseError(R"(event AND)"), "column 7: expected an operator (=, !=, <, <=, >, >=)");
 }
 
 TEST_F(FqlTest, FunctionErrors) {
-  EXPECT_EQ(parseError(R"(contains(type, "x"))").substr(0, 35), "column 10: unsupported field 'type'");
+  EXPECT_EQ(parseError(R"(contains(type, "x"))").substr(0, 35),
+            "column 10: unsupported field 'type'");
   EXPECT_EQ(parseError(R"(contains(event "x"))"), "column 16: expected ','");
   EXPECT_EQ(parseError(R"(contains(event, 5))"),
             "column 17: contains() expects a double-quoted string second");
@@ -277,7 +280,8 @@ TEST_F(FqlTest, TextIsKeptAndTriggersMove) {
   EXPECT_TRUE(moved.matches(p.parse(s).value()));
 }
 
-// --- JavaScript numbers ---------------------------------------------------------------------------
+// --- JavaScript numbers
+// ---------------------------------------------------------------------------
 
 TEST(JsNumberTest, ToStringMatchesJavaScript) {
   EXPECT_EQ(jsNumberToString(0), "0");
@@ -317,7 +321,8 @@ TEST(JsNumberTest, FromStringMatchesJavaScript) {
   EXPECT_EQ(jsStringToNumber("1e-400"), 0);
 }
 
-// --- golden cases ---------------------------------------------------------------------------------
+// --- golden cases
+// ---------------------------------------------------------------------------------
 
 std::filesystem::path sharedDir() {
   if (const char* d = std::getenv("SLUICE_SHARED_DIR")) return d;

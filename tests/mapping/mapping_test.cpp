@@ -2,16 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 namespace sluice::mapping {
 namespace {
@@ -169,7 +168,8 @@ TEST(MappingGoldenTest, DirectiveCasesAgreeWithMappingKit) {
   EXPECT_GE(compared, 60);
 }
 
-// --- unit tests -----------------------------------------------------------------------------------
+// --- unit tests
+// -----------------------------------------------------------------------------------
 
 constexpr const char* kEvent =
     R"({"userId":"u1","anonymousId":"a1","properties":{"email":"Ann@X.com","zero":0,"nil":null,
@@ -204,9 +204,9 @@ TEST_F(MappingTest, IfChoosesABranch) {
 }
 
 TEST_F(MappingTest, TemplateRendersValues) {
-  EXPECT_EQ(runText(R"({"t":{"@template":"{{userId}}/{{properties.items[0].cost}}/{{nope}}"}})",
-                    kEvent),
-            R"({"t":"u1/5/"})");
+  EXPECT_EQ(
+      runText(R"({"t":{"@template":"{{userId}}/{{properties.items[0].cost}}/{{nope}}"}})", kEvent),
+      R"({"t":"u1/5/"})");
   EXPECT_EQ(runText(R"({"t":{"@template":"{{{userId}}}!"}})", kEvent), R"({"t":"u1!"})");
 }
 
@@ -222,23 +222,24 @@ TEST_F(MappingTest, ArrayPathMapsEachItem) {
 }
 
 TEST_F(MappingTest, CaseReplaceJsonFlattenMergeExclude) {
-  EXPECT_EQ(runText(R"({"a":{"@case":{"operator":"lower","value":{"@path":"$.properties.email"}}}})",
-                    kEvent),
-            R"({"a":"ann@x.com"})");
+  EXPECT_EQ(
+      runText(R"({"a":{"@case":{"operator":"lower","value":{"@path":"$.properties.email"}}}})",
+              kEvent),
+      R"({"a":"ann@x.com"})");
   EXPECT_EQ(runText(R"({"a":{"@case":{"operator":"upper","value":"straße"}}})", "{}"),
             R"({"a":"STRASSE"})");
   EXPECT_EQ(runText(R"({"a":{"@replace":{"pattern":"-","replacement":"+",
                        "value":{"@path":"$.properties.s"}}}})",
                     kEvent),
             R"({"a":"x+y+z"})");
-  EXPECT_EQ(runText(R"({"a":{"@json":{"mode":"encode","value":{"@path":"$.properties.n"}}}})",
-                    kEvent),
-            R"({"a":"{\"a\":{\"b\":1}}"})");
+  EXPECT_EQ(
+      runText(R"({"a":{"@json":{"mode":"encode","value":{"@path":"$.properties.n"}}}})", kEvent),
+      R"({"a":"{\"a\":{\"b\":1}}"})");
   EXPECT_EQ(runText(R"({"a":{"@json":{"mode":"decode","value":"[1,2.0]"}}})", "{}"),
             R"({"a":[1,2]})");
-  EXPECT_EQ(runText(R"({"a":{"@flatten":{"separator":"/","value":{"@path":"$.properties.n"}}}})",
-                    kEvent),
-            R"({"a":{"a/b":1}})");
+  EXPECT_EQ(
+      runText(R"({"a":{"@flatten":{"separator":"/","value":{"@path":"$.properties.n"}}}})", kEvent),
+      R"({"a":{"a/b":1}})");
   EXPECT_EQ(runText(R"({"a":{"@merge":{"direction":"right","objects":[{"x":1},
                        {"x":{"@path":"$.userId"}}]}}})",
                     kEvent),
@@ -250,7 +251,8 @@ TEST_F(MappingTest, CaseReplaceJsonFlattenMergeExclude) {
 }
 
 TEST_F(MappingTest, CompileErrorsNameThePath) {
-  EXPECT_EQ(compileError(R"({"email":{"@path":5}})"), "email.@path: @path must be a string, not a number");
+  EXPECT_EQ(compileError(R"({"email":{"@path":5}})"),
+            "email.@path: @path must be a string, not a number");
   EXPECT_EQ(compileError(R"({"a":{"b":[{"@nope":1}]}})"), "a.b[0]: unknown directive @nope");
   EXPECT_EQ(compileError(R"({"a":{"@if":{"then":1}}})"),
             "a.@if: @if needs an \"exists\" or a \"blank\" condition");
