@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/config.h"
@@ -312,6 +313,79 @@ std::string yamlNumberAsJson(std::string_view s) {
   JsonWriter w(false);
   w.value(value);
   return w.text();
+}
+
+// Finds a second YAML document with content, returning where it starts. Reads at most three
+// documents with the event parser: yaml-cpp's LoadAll() can loop forever on some malformed input
+// (a file starting with ','), so it is not used. Throws YAML::Exception on a syntax error.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    ++documents_;
+    start_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    content(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    content(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    content(mark);
+  }
+  void OnMapEnd() override {}
+
+  std::optional<YAML::Mark> second() const { return second_; }
+
+ private:
+  void content(const YAML::Mark& mark) {
+    if (documents_ >= 2 && !second_) second_ = start_.line >= 0 ? start_ : mark;
+  }
+  int documents_ = 0;
+  YAML::Mark start_;
+  std::optional<YAML::Mark> second_;
+};
+
+std::optional<YAML::Mark> secondDocument(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (int i = 0; i < 3 && !counter.second() && parser.HandleNextDocument(counter); ++i) {
+  }
+  return counter.second();
+}
+
+// The 1-based number of the first line that is neither blank, a comment, nor a document marker;
+// 0 when there is none.
+int firstContentLine(std::string_view text) {
+  int number = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++number;
+    std::string_view line = text.substr(start, end - start);
+    if (number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos) {
+      const std::string_view rest = line.substr(first);
+      const bool marker = rest.substr(0, 3) == "---" || rest.substr(0, 3) == "...";
+      if (rest[0] != '#' && !marker && rest.substr(0, 1) != "%") return number;
+      if (marker && rest.size() > 3 && rest.find_first_not_of(" \t\r", 3) != std::string_view::npos &&
+          rest[rest.find_first_not_of(" \t\r", 3)] != '#') {
+        return number;
+      }
+    }
+    start = end + 1;
+  }
+  return 0;
 }
 
 class Parser {
@@ -1210,6 +1284,19 @@ Result<Config> Parser::run() {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text_));
+    if (!root.IsDefined() || root.IsNull()) {
+      // yaml-cpp reads some broken files (one starting with ',') as empty without an error.
+      if (const int line = firstContentLine(text_); line > 0) {
+        return fail(ErrorCode::kInvalidArgument,
+                    Position{file_, line, 1}.toString() +
+                        ": not valid YAML: no configuration could be read from this text");
+      }
+    }
+    if (const auto second = secondDocument(text_)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  positionOf(*second).toString() +
+                      ": top level: only one YAML document per file (a second one follows '---')");
+    }
   } catch (const YAML::Exception& e) {
     return fail(ErrorCode::kInvalidArgument,
                 positionOf(e.mark).toString() + ": not valid YAML: " + e.msg);

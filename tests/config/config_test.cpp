@@ -760,6 +760,23 @@ TEST(ConfigTest, SyntaxErrorsHavePositions) {
             "sluice.yaml:3:1: not valid YAML: end of sequence flow not found");
 }
 
+TEST(ConfigTest, LineEndingsByteOrderMarkAndDocuments) {
+  auto config = parse("sources:\r\n  - name: web\r\n    write_key: k\r\n");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->sources[0].writeKey, "k");
+  config = parse("\xEF\xBB\xBF" + std::string(kMinimal));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(parse(std::string(kMinimal) + "---\n"));
+  // yaml-cpp's LoadAll() loops forever on this; the loader must not.
+  EXPECT_EQ(errorOf(",server:\n" + std::string(kMinimal)),
+            "sluice.yaml:1:1: not valid YAML: no configuration could be read from this text");
+  EXPECT_EQ(errorOf("# only a comment\n---\n...\n"),
+            "sluice.yaml: sources: at least one source is required");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "---\nserver: {}\n"),
+            "sluice.yaml:4:1: top level: only one YAML document per file (a second one follows "
+            "'---')");
+}
+
 // ---- masked summary
 
 TEST(ConfigTest, MaskedSummaryHidesSecretsAndLoadsBack) {
