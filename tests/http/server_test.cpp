@@ -333,6 +333,26 @@ TEST(ServerTest, StopLetsInFlightRequestsFinishAndClosesIdleConnections) {
                refused.send(buildRequest("GET", "/echo")) && refused.read(500));
 }
 
+TEST(ServerTest, StopLetsAPartlyReceivedRequestFinish) {
+  Router router;
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  RawConnection partial;
+  ASSERT_TRUE(partial.connect(server->port()));
+  ASSERT_TRUE(partial.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc"));
+  std::this_thread::sleep_for(50ms);  // the server has the header and half the body
+  std::thread stopper([&] { server->stop(); });
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(partial.send("def"));
+  auto reply = partial.read();
+  stopper.join();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "POST|/echo|||127.0.0.1|abcdef");
+  EXPECT_EQ(reply->header("connection"), "close");
+}
+
 TEST(ServerTest, StopIsBoundedWhenAHandlerNeverAnswersAndLateAnswersAreIgnored) {
   Parked parked;
   Router router;
