@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Ingestion load figures for BENCHMARKS.md: builds release, starts `sluice serve` on a fresh log,
+# and measures with bench/ingest_load (durable acknowledgements: every 200 is fsync'd):
+#   1. /v1/batch, 100 events of ~1 KB per request, closed loop      -> events/s
+#   2. /v1/track, ~1 KB event, keep-alive, closed loop              -> requests/s
+#   3. /v1/track at a constant half of the target (20,000 req/s)     -> p50/p99 latency
+# and the peak RSS (VmHWM) of sluice in each run. With PROFILE=1 (and perf installed) it also
+# records a perf profile of run 2 and prints its top entries.
+# Usage: bench/ingest_load.sh [seconds per run, default 10]
+# Environment: BUILD_DIR (default build/release), CONNECTIONS_BATCH (8), CONNECTIONS_TRACK (32),
+#              HALF_RATE (20000), PROFILE (0), SKIP_BUILD (0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-10}
+BUILD_DIR=${BUILD_DIR:-build/release}
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+  cmake --preset release >/dev/null
+  cmake --build "$BUILD_DIR" --target sluice ingest_load
+fi
+SLUICE=$BUILD_DIR/sluice
+LOAD=$BUILD_DIR/bench/ingest_load
+WORK=$(mktemp -d /tmp/sluice-load-XXXXXX)
+PID=
+cleanup() {
+  if [[ -n $PID ]]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_sluice() {  # $1: a name for this run's data directory
+  mkdir -p "$WORK/$1"
+  cat >"$WORK/$1/sluice.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  threads: 0
+storage:
+  path: $WORK/$1/data
+  min_free_space: 64MiB
+logging:
+  level: warn
+sources:
+  - name: bench
+    write_key: bench-write-key
+YAML
+  rm -f "$WORK/port"
+  "$SLUICE" serve --config "$WORK/$1/sluice.yaml" --listen 127.0.0.1:0 --port-file "$WORK/port" \
+    2>"$WORK/$1/stderr.log" &
+  PID=$!
+  for _ in $(seq 200); do [[ -s $WORK/port ]] && break; sleep 0.05; done
+  PORT=$(cat "$WORK/port")
+}
+
+stop_sluice() {
+  local hwm
+  hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$PID/status")
+  kill -TERM "$PID"
+  wait "$PID" || true
+  PID=
+  echo "  sluice peak RSS (VmHWM): $hwm"
+}
+
+echo "machine: $(nproc) cores, $(uname -r); sluice: $($SLUICE --version 2>/dev/null || echo '?')"
+
+echo "1. /v1/batch, 100 events x ~1 KB, ${CONNECTIONS_BATCH:-8} connections, ${SECONDS_PER_RUN}s"
+start_sluice batch
+"$LOAD" --port "$PORT" --path /v1/batch --events-per-request 100 --event-bytes 1000 \
+  --connections "${CONNECTIONS_BATCH:-8}" --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
+stop_sluice
+
+echo "2. /v1/track, ~1 KB, keep-alive, ${CONNECTIONS_TRACK:-32} connections, ${SECONDS_PER_RUN}s"
+start_sluice track
+if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+  perf record -F 499 -g -p "$PID" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" \
+    >/dev/null 2>&1 &
+  PERF=$!
+fi
+"$LOAD" --port "$PORT" --path /v1/track --event-bytes 1000 \
+  --connections "${CONNECTIONS_TRACK:-32}" --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
+if [[ -n ${PERF:-} ]]; then
+  wait "$PERF" || true
+  echo "  perf: top symbols (self) in sluice during run 2"
+  perf report -i "$WORK/perf.data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null \
+    >"$WORK/perf.txt" || true
+  grep -E "^ +[0-9]" "$WORK/perf.txt" | head -25 | cut -c1-140 | sed "s/ *$//; s/^/    /" || true
+fi
+
+echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, 64 connections, ${SECONDS_PER_RUN}s"
+"$LOAD" --port "$PORT" --path /v1/track --event-bytes 1000 --rate "${HALF_RATE:-20000}" \
+  --connections 64 --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
+stop_sluice

@@ -1,0 +1,243 @@
+// The real `sluice serve` against a raw HTTP client: good events are stored (checked with
+// `sluice log export`), every kind of bad input gets its exact status and a JSON error.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+class IngestHttpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    server_ = new SluiceServer(dir_->path());
+    ASSERT_TRUE(server_->start()) << server_->stderrText();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+    server_ = nullptr;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_ && server_->running()); }
+
+  static std::optional<RawResponse> post(std::string_view path, std::string_view body,
+                                         std::string_view contentType = "application/json",
+                                         std::vector<std::pair<std::string, std::string>> more =
+                                             {}) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", basicAuth("test-write-key")}};
+    if (!contentType.empty()) headers.emplace_back("Content-Type", std::string(contentType));
+    for (auto& header : more) headers.push_back(std::move(header));
+    return server_->request("POST", path, headers, body);
+  }
+
+  // Expects `status` and a JSON error whose text contains `fragment`.
+  static void expectError(const std::optional<RawResponse>& reply, int status,
+                          std::string_view fragment) {
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, status) << reply->body;
+    EXPECT_EQ(reply->header("content-type"), "application/json");
+    EXPECT_NE(reply->body.find(R"("success":false)"), std::string::npos) << reply->body;
+    EXPECT_NE(reply->body.find(fragment), std::string::npos)
+        << "'" << fragment << "' not in " << reply->body;
+  }
+
+  static std::set<std::string> storedMessageIds() {
+    std::set<std::string> ids;
+    for (const auto& line : server_->exportLog()) ids.insert(jsonField(line, "messageId"));
+    return ids;
+  }
+
+  static TempDir* dir_;
+  static SluiceServer* server_;
+};
+
+TempDir* IngestHttpTest::dir_ = nullptr;
+SluiceServer* IngestHttpTest::server_ = nullptr;
+
+std::string track(std::string_view messageId, std::string_view extra = {}) {
+  return R"({"type":"track","event":"Order Completed","userId":"u1","messageId":")" +
+         std::string(messageId) + "\"" + std::string(extra) + "}";
+}
+
+std::string gzip(std::string_view text) {
+  z_stream stream{};
+  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, text.size()) + 32, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+TEST_F(IngestHttpTest, HealthAndReadiness) {
+  auto health = server_->request("GET", "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = server_->request("GET", "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, R"({"ready":true})");
+}
+
+TEST_F(IngestHttpTest, GoodEventsAreStored) {
+  auto single = post("/v1/track", track("good-track-1"));
+  ASSERT_TRUE(single);
+  EXPECT_EQ(single->status, 200) << single->body;
+  EXPECT_EQ(single->body, R"({"success":true})");
+
+  auto compressed = server_->request("POST", "/v1/track",
+                                     {{"Authorization", basicAuth("test-write-key")},
+                                      {"Content-Type", "application/json"},
+                                      {"Content-Encoding", "gzip"}},
+                                     gzip(track("good-gzip-1")));
+  ASSERT_TRUE(compressed);
+  EXPECT_EQ(compressed->status, 200) << compressed->body;
+
+  std::string batch = R"({"batch":[)" + track("good-batch-1") + "," +
+                      R"({"type":"identify","userId":"u2","messageId":"good-batch-2","traits":{"email":"a@b.c"}},)" +
+                      R"({"type":"page","anonymousId":"a3","name":"Home","messageId":"good-batch-3"}]})";
+  auto batched = post("/v1/batch", batch);
+  ASSERT_TRUE(batched);
+  EXPECT_EQ(batched->status, 200) << batched->body;
+
+  // The write key in the body instead of Basic auth.
+  auto inBody = server_->request(
+      "POST", "/v1/track", {{"Content-Type", "application/json"}},
+      track("good-body-key-1", R"(,"writeKey":"test-write-key")"));
+  ASSERT_TRUE(inBody);
+  EXPECT_EQ(inBody->status, 200) << inBody->body;
+
+  auto ids = storedMessageIds();
+  for (const char* id : {"good-track-1", "good-gzip-1", "good-batch-1", "good-batch-2",
+                         "good-batch-3", "good-body-key-1"}) {
+    EXPECT_TRUE(ids.count(id)) << id << " not exported";
+  }
+}
+
+TEST_F(IngestHttpTest, TruncatedJson) {
+  std::string body = track("bad-truncated");
+  body.resize(body.size() / 2);
+  expectError(post("/v1/track", body), 400, "JSON");
+}
+
+TEST_F(IngestHttpTest, WrongTypes) {
+  expectError(post("/v1/track", track("bad-type-1", R"(,"properties":"not an object")")), 400,
+              "properties");
+  expectError(post("/v1/track", R"({"type":"track","event":42,"userId":"u"})"), 400, "event");
+  expectError(post("/v1/batch", R"({"batch":{"type":"track"}})"), 400, "batch");
+  expectError(post("/v1/track", R"(["an","array"])"), 400, "object");
+  expectError(post("/v1/batch", R"({"batch":[{"type":"nonsense","userId":"u"}]})"), 400,
+              "type");
+}
+
+TEST_F(IngestHttpTest, MissingIdentifiersAndType) {
+  expectError(post("/v1/track", R"({"type":"track","event":"E"})"), 400, "userId");
+  expectError(post("/v1/batch", R"({"batch":[{"event":"E","userId":"u"}]})"), 400, "type");
+}
+
+TEST_F(IngestHttpTest, HugeStringOverTheEventLimit) {
+  std::string huge(40 * 1024, 'x');
+  expectError(post("/v1/track", track("bad-huge", R"(,"properties":{"blob":")" + huge + "\"}")),
+              400, "limit");
+}
+
+TEST_F(IngestHttpTest, DeepNesting) {
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 200; ++i) deep += "}";
+  expectError(post("/v1/track", track("bad-deep", R"(,"properties":)" + deep)), 400, "deep");
+}
+
+TEST_F(IngestHttpTest, InvalidUtf8) {
+  std::string body = track("bad-utf8", ",\"properties\":{\"name\":\"caf\xC3\x28\"}");
+  expectError(post("/v1/track", body), 400, "UTF-8");
+}
+
+TEST_F(IngestHttpTest, WrongContentType) {
+  expectError(post("/v1/track", track("bad-ctype"), "application/xml"), 415, "Content-Type");
+}
+
+TEST_F(IngestHttpTest, OversizedBodies) {
+  // Over Segment's 500 KB request limit but within what the server reads: ingest's 400.
+  std::string padding(520 * 1024, 'p');
+  expectError(post("/v1/track", track("bad-big-1", R"(,"properties":{"p":")" + padding + "\"}")),
+              400, "limit");
+  // Far over: the server refuses it before reading the body.
+  std::string more(2 * 1024 * 1024, 'p');
+  expectError(post("/v1/track", track("bad-big-2", R"(,"properties":{"p":")" + more + "\"}")), 413,
+              "too large");
+  // Too many events in a batch.
+  std::string batch = R"({"batch":[)";
+  for (int i = 0; i < 2501; ++i) {
+    if (i > 0) batch += ",";
+    batch += R"({"type":"track","event":"E","userId":"u"})";
+  }
+  batch += "]}";
+  expectError(post("/v1/batch", batch), 400, "2500");
+}
+
+TEST_F(IngestHttpTest, BadGzip) {
+  expectError(post("/v1/track", "this is not gzip", "application/json",
+                   {{"Content-Encoding", "gzip"}}),
+              400, "gzip");
+  std::string truncated = gzip(track("bad-gzip-truncated"));
+  truncated.resize(truncated.size() - 10);
+  expectError(post("/v1/track", truncated, "application/json", {{"Content-Encoding", "gzip"}}),
+              400, "gzip");
+}
+
+TEST_F(IngestHttpTest, WrongOrMissingKey) {
+  expectError(server_->post("/v1/track", track("bad-key-1"), "wrong-key"), 401, "write key");
+  expectError(server_->request("POST", "/v1/track", {{"Content-Type", "application/json"}},
+                               track("bad-key-2")),
+              401, "write key");
+  expectError(server_->request("POST", "/v1/track",
+                               {{"Content-Type", "application/json"},
+                                {"Authorization", "Bearer something"}},
+                               track("bad-key-3")),
+              401, "Authorization");
+}
+
+TEST_F(IngestHttpTest, PartlyInvalidBatchStoresTheValidEvents) {
+  std::string batch = R"({"batch":[)" + track("partial-1") + R"(,{"type":"track","userId":"u"},)" +
+                      track("partial-3") + "]}";
+  auto reply = post("/v1/batch", batch);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200) << reply->body;
+  EXPECT_NE(reply->body.find(R"("accepted":2)"), std::string::npos) << reply->body;
+  EXPECT_NE(reply->body.find(R"("index":1)"), std::string::npos) << reply->body;
+  auto ids = storedMessageIds();
+  EXPECT_TRUE(ids.count("partial-1"));
+  EXPECT_TRUE(ids.count("partial-3"));
+}
+
+TEST_F(IngestHttpTest, WrongMethodAndUnknownPath) {
+  auto get = server_->request("GET", "/v1/track");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+  expectError(server_->request("GET", "/nothing/here"), 404, "no such endpoint");
+}
+
+TEST_F(IngestHttpTest, RejectedInputIsNotStored) {
+  auto ids = storedMessageIds();
+  for (const char* id : {"bad-truncated", "bad-type-1", "bad-huge", "bad-deep", "bad-utf8",
+                         "bad-ctype", "bad-big-1", "bad-big-2", "bad-key-1", "bad-key-2"}) {
+    EXPECT_FALSE(ids.count(id)) << id << " was stored";
+  }
+}
+
+}  // namespace
+}  // namespace sluice::testing
