@@ -22,7 +22,13 @@ function(sluice_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  # gtest_discover_tests loses the ';' of a list-valued ENVIRONMENT, so only the binary is passed
+  # here; scripts/test also exports SLUICE_SOURCE_DIR and SLUICE_SHARED_DIR, and tests fall back
+  # to paths relative to their source files when those are unset.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
-    ENVIRONMENT "SLUICE_BINARY=${CMAKE_BINARY_DIR}/sluice;SLUICE_SOURCE_DIR=${PROJECT_SOURCE_DIR};SLUICE_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+    ENVIRONMENT "SLUICE_BINARY=${CMAKE_BINARY_DIR}/sluice")
 endfunction()
