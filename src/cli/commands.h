@@ -12,5 +12,6 @@ namespace sluice::cli {
 void addServeCommand(CLI::App& app, int* status);        // sluice serve --config FILE
 void addCheckConfigCommand(CLI::App& app, int* status);  // sluice check-config --config FILE
 void addLogCommand(CLI::App& app, int* status);          // sluice log export ...
+void addPreviewCommand(CLI::App& app, int* status);      // sluice preview --config FILE [FILE|-]
 
 }  // namespace sluice::cli
