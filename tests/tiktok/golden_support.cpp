@@ -44,6 +44,28 @@ GoldenCase loadGoldenCase(const std::string& name) {
   return GoldenCase{name, root.at("case").as_object(), root.at("expected").as_object()};
 }
 
+namespace {
+std::string extraDir() {
+  const char* env = std::getenv("SLUICE_SOURCE_DIR");
+  return (env ? std::string(env) : std::string(SLUICE_DEFAULT_SOURCE_DIR)) + "/tests/tiktok/cases";
+}
+}  // namespace
+
+std::vector<std::string> extraCaseNames() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(extraDir(), ec)) {
+    if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+GoldenCase loadExtraCase(const std::string& name) {
+  json::value root = json::parse(readFile(extraDir() + "/" + name + ".json"));
+  return GoldenCase{name, root.at("case").as_object(), root.at("expected").as_object()};
+}
+
 const json::object& segmentPresets() {
   static const json::object presets = [] {
     json::value root =

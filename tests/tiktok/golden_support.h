@@ -22,6 +22,11 @@ struct GoldenCase {
 std::vector<std::string> goldenCaseNames();
 GoldenCase loadGoldenCase(const std::string& name);
 
+// The extra cases written with the oracle for behaviours the golden set does not cover
+// (tests/tiktok/cases/, same format; SLUICE_SOURCE_DIR or the compiled-in source folder).
+std::vector<std::string> extraCaseNames();
+GoldenCase loadExtraCase(const std::string& name);
+
 // Segment's current presets: name -> {"subscribe": FQL, "mapping": {...}}.
 const boost::json::object& segmentPresets();
 

@@ -119,8 +119,15 @@ void checkItem(const GoldenCase& golden, const Destination& destination, size_t 
   EXPECT_EQ(body.at("data").as_array().size(), 1u);
 }
 
-TEST_P(GoldenTest, MatchesSegment) {
-  GoldenCase golden = testing::loadGoldenCase(GetParam());
+void runCase(const GoldenCase& golden);
+
+TEST_P(GoldenTest, MatchesSegment) { runCase(testing::loadGoldenCase(GetParam())); }
+
+// Extra cases written with the oracle (tests/tiktok/cases/): no documented difference applies.
+class ExtraCaseTest : public ::testing::TestWithParam<std::string> {};
+TEST_P(ExtraCaseTest, MatchesSegment) { runCase(testing::loadExtraCase(GetParam())); }
+
+void runCase(const GoldenCase& golden) {
   const std::string& name = golden.name;
   auto destination = Destination::create(testing::configForCase(golden));
 
@@ -207,6 +214,10 @@ std::string caseTestName(const ::testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Segment, GoldenTest, ::testing::ValuesIn(testing::goldenCaseNames()),
                          caseTestName);
+INSTANTIATE_TEST_SUITE_P(Oracle, ExtraCaseTest, ::testing::ValuesIn(testing::extraCaseNames()),
+                         caseTestName);
+
+TEST(ExtraCases, Present) { EXPECT_GE(testing::extraCaseNames().size(), 5u); }
 
 TEST(GoldenCases, AllPresent) { EXPECT_EQ(testing::goldenCaseNames().size(), 114u); }
 
