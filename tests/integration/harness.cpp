@@ -84,7 +84,12 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& outFile,
 
 std::string sluiceBinary() {
   const char* binary = std::getenv("SLUICE_BINARY");
-  return binary != nullptr && *binary != '\0' ? binary : "sluice";
+  if (binary != nullptr && *binary != '\0') return binary;
+#ifdef SLUICE_DEFAULT_BINARY
+  return SLUICE_DEFAULT_BINARY;
+#else
+  return "sluice";
+#endif
 }
 
 TempDir::TempDir() {

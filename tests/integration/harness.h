@@ -16,7 +16,7 @@
 
 namespace sluice::testing {
 
-// The binary under test: $SLUICE_BINARY (set by sluice_test), else "sluice" on PATH.
+// The binary under test: $SLUICE_BINARY, else the build tree's `sluice` (compiled in), else PATH.
 std::string sluiceBinary();
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.

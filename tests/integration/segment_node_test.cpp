@@ -14,7 +14,8 @@ namespace {
 
 std::string nodeDir() {
   const char* source = std::getenv("SLUICE_SOURCE_DIR");
-  return std::string(source != nullptr ? source : ".") + "/tests/node";
+  if (source != nullptr && *source != '\0') return std::string(source) + "/tests/node";
+  return SLUICE_NODE_DIR;
 }
 
 TEST(SegmentNodeTest, AnalyticsNodeEventsAreStored) {
