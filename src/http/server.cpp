@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -269,7 +270,28 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void sendErrorAndClose(int status, std::string_view message) {
     version_ = 11;
+    linger_ = true;
     write(jsonError(status, message), false);
+  }
+
+  // After an error reply to a request whose body was not read: stops sending, then reads and
+  // discards what the client still sends (bounded in bytes and time) before closing, so that
+  // closing with unread data does not reset the connection before the client has read the reply.
+  void lingerThenClose() {
+    if (state_ == State::kClosed || !stream_) return;
+    beast::error_code ignored;
+    stream_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_->expires_after(std::chrono::milliseconds(kLingerMs));
+    discard();
+  }
+
+  void discard() {
+    stream_->async_read_some(asio::buffer(discard_),
+                             [self = shared_from_this()](beast::error_code ec, size_t n) {
+                               self->discarded_ += n;
+                               if (ec || self->discarded_ > kLingerMaxBytes) return self->close();
+                               self->discard();
+                             });
   }
 
   void write(Response response, bool keepAlive) {
@@ -287,6 +309,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_->expires_after(std::chrono::milliseconds(shared_->options.writeTimeoutMs));
     bhttp::async_write(*stream_, response_,
                        [self = shared_from_this(), keepAlive](beast::error_code ec, size_t) {
+                         if (!ec && self->linger_) return self->lingerThenClose();
                          if (ec || !keepAlive) return self->close();
                          self->readRequest();
                        });
@@ -311,6 +334,12 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t requestId_ = 0;
   unsigned version_ = 11;
   bool keepAlive_ = true;
+  bool linger_ = false;
+  size_t discarded_ = 0;
+  std::array<char, 4096> discard_;
+
+  static constexpr int64_t kLingerMs = 2000;
+  static constexpr size_t kLingerMaxBytes = 4 << 20;
 };
 
 }  // namespace

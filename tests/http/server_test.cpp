@@ -226,6 +226,23 @@ TEST(ServerTest, OversizedBodiesGet413BeforeTheBodyIsRead) {
   EXPECT_EQ(fits->status, 200);
 }
 
+TEST(ServerTest, A413ReachesAClientThatSendsTheWholeOversizedBody) {
+  Router router;
+  router.add("/echo", echoHandler());
+  ServerOptions options;
+  options.bodyLimitBytes = 1000;
+  auto server = startServer(std::move(router), options);
+  ASSERT_TRUE(server);
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  // 3 MB sent in full before reading: the server must drain it rather than reset the connection.
+  ASSERT_TRUE(connection.send(buildRequest("POST", "/echo", {}, std::string(3 << 20, 'z'))));
+  auto reply = connection.read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_TRUE(connection.waitClosed(5000));
+}
+
 TEST(ServerTest, HugeHeadersGet431AndGarbageGets400) {
   Router router;
   router.add("/echo", echoHandler());
