@@ -12,6 +12,7 @@ namespace sluice::cli {
 void addServeCommand(CLI::App& app, int* status);        // sluice serve --config FILE
 void addCheckConfigCommand(CLI::App& app, int* status);  // sluice check-config --config FILE
 void addLogCommand(CLI::App& app, int* status);          // sluice log export ...
+void addMockTikTokCommand(CLI::App& app, int* status);   // sluice mock-tiktok --listen ADDR ...
 void addPreviewCommand(CLI::App& app, int* status);      // sluice preview --config FILE [FILE|-]
 
 }  // namespace sluice::cli

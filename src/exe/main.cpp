@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   sluice::cli::addServeCommand(app, &status);
   sluice::cli::addCheckConfigCommand(app, &status);
   sluice::cli::addLogCommand(app, &status);
+  sluice::cli::addMockTikTokCommand(app, &status);
   sluice::cli::addPreviewCommand(app, &status);
   CLI11_PARSE(app, argc, argv);
   return status;
