@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   sluice::cli::addLogCommand(app, &status);
   sluice::cli::addMockTikTokCommand(app, &status);
   sluice::cli::addPreviewCommand(app, &status);
+  sluice::cli::addDlqCommand(app, &status);
+  sluice::cli::addExportCommand(app, &status);
+  sluice::cli::addReplayCommand(app, &status);
   CLI11_PARSE(app, argc, argv);
   return status;
 }
