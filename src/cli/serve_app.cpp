@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "delivery/delivery_service.h"
 #include "ingest/api.h"
 #include "store/sqlite_log.h"
 
@@ -74,6 +75,8 @@ void ServeApp::addRoutes(std::function<void(http::Router&)> add) {
   routeHooks_.push_back(std::move(add));
 }
 
+void ServeApp::addComponent(Component component) { components_.push_back(std::move(component)); }
+
 Result<void> ServeApp::start() {
   store::SqliteLogOptions logOptions;
   logOptions.directory = config_.storage.path;
@@ -86,7 +89,18 @@ Result<void> ServeApp::start() {
                                       "': " + log.error().message);
   }
   log_ = std::move(*log);
+  // Delivery first: it registers every destination's cursor, so retention below keeps what a
+  // destination has not finished with.
+  delivery_ = std::make_unique<delivery::DeliveryService>(*log_, clock_);
+  delivery_->setListener(listener_);
+  if (auto started = delivery_->start(config_); !started) {
+    delivery_.reset();
+    log_->close();
+    log_.reset();
+    return fail(started.error().code, "cannot start delivery: " + started.error().message);
+  }
   api_ = std::make_unique<ingest::Api>(config_, *log_, clock_);
+  api_->setProbe(ingestProbe_);
 
   if (auto removed = runRetention(); removed && *removed > 0) {
     spdlog::info("retention: deleted {} events older than {} ms", *removed,
@@ -118,15 +132,24 @@ Result<void> ServeApp::start() {
   });
   for (auto& hook : routeHooks_) hook(router);
 
+  for (auto& component : components_) {
+    if (component.start) {
+      if (auto started = component.start(); !started) {
+        stopEverything();
+        return fail(started.error().code,
+                    "cannot start " + component.name + ": " + started.error().message);
+      }
+    }
+    ++componentsStarted_;
+  }
+
   http::ServerOptions serverOptions;
   serverOptions.host = config_.server.listenHost;
   serverOptions.port = config_.server.listenPort;
   serverOptions.threads = config_.server.threads;
   auto server = http::Server::start(serverOptions, std::move(router));
   if (!server) {
-    api_.reset();
-    log_->close();
-    log_.reset();
+    stopEverything();
     return fail(server.error());
   }
   server_ = std::move(*server);
@@ -139,6 +162,20 @@ std::string ServeApp::address() const { return server_ ? server_->address() : st
 uint16_t ServeApp::port() const { return server_ ? server_->port() : 0; }
 
 store::EventLog& ServeApp::log() { return *log_; }
+
+delivery::DeliveryService& ServeApp::delivery() { return *delivery_; }
+
+Result<void> ServeApp::reload(const config::Config& config) {
+  if (!delivery_) return fail(ErrorCode::kUnavailable, "the server is not running");
+  auto reloaded = delivery_->reload(config);
+  // Destinations in force: the new ones, also when some failed to compile (those keep running
+  // with their old settings; the error says which).
+  config_.destinations = config.destinations;
+  for (auto& component : components_) {
+    if (component.reload) component.reload(config_);
+  }
+  return reloaded;
+}
 
 Result<uint64_t> ServeApp::runRetention() {
   if (!log_) return fail(ErrorCode::kUnavailable, "the event log is not open");
@@ -166,6 +203,14 @@ void ServeApp::retentionLoop() {
 void ServeApp::stop() {
   if (stopped_) return;
   stopped_ = true;
+  stopEverything();
+}
+
+void ServeApp::stopEverything() {
+  while (componentsStarted_ > 0) {
+    auto& component = components_[--componentsStarted_];
+    if (component.stop) component.stop();
+  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -173,9 +218,11 @@ void ServeApp::stop() {
   wake_.notify_all();
   if (server_) server_->stop();  // in-flight requests get their replies (their appends complete)
   if (retention_.joinable()) retention_.join();
+  if (delivery_) delivery_->stop();
   if (log_) log_->close();  // completes queued appends and flushes
   server_.reset();          // after close(): late replies of queued appends are ignored safely
   api_.reset();
+  delivery_.reset();
   log_.reset();
 }
 

@@ -15,7 +15,6 @@
 #include "cli/logging.h"
 #include "cli/serve_app.h"
 #include "config/config.h"
-#include "delivery/delivery_service.h"
 
 namespace sluice::cli {
 namespace {
@@ -86,14 +85,6 @@ int runServe(const ServeFlags& flags) {
     return 1;
   }
 
-  // Delivery: one dispatcher per enabled destination, reading the log from its cursor.
-  delivery::DeliveryService delivery(app.log());
-  if (auto started = delivery.start(app.config()); !started) {
-    spdlog::error("cannot start delivery: {}", started.error().message);
-    app.stop();
-    return 1;
-  }
-
   int received = 0;
   for (;;) {
     if (sigwait(&signals, &received) != 0) continue;
@@ -106,12 +97,11 @@ int runServe(const ServeFlags& flags) {
       spdlog::error("reload failed: the configuration is not valid; keeping the running one");
       continue;
     }
-    if (auto r = delivery.reload(*reloaded); !r) {
+    if (auto r = app.reload(*reloaded); !r) {
       spdlog::error("reload: {}", r.error().message);
     }
   }
   spdlog::info("received {}, stopping", received == SIGTERM ? "SIGTERM" : "SIGINT");
-  delivery.stop();
   app.stop();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();

@@ -22,6 +22,7 @@ struct MappedItem {
   // Items with equal keys may share one request body (TikTok: event_source and test_event_code;
   // pixel and token are the destination's own). Opaque to the dispatcher; given back to request().
   std::string batchKey;
+  std::string eventName;  // what the destination calls the event (TikTok: "CompletePayment"...)
 };
 
 // The result of mapping one event: `items` may be empty (no subscription matched) or hold several

@@ -28,10 +28,10 @@ DispatcherOptions dispatcherOptions(const config::DestinationConfig& d) {
   o.breakerProbeIntervalMs = d.flow.breakerProbeIntervalMs;
   o.pausedProbeIntervalMs = d.flow.pausedProbeIntervalMs;
   // Enough items outstanding to keep every allowed request full, within a fixed memory bound.
-  o.maxOutstandingItems = std::clamp<size_t>(
-      static_cast<size_t>(std::max(1, d.batch.maxEvents)) *
-          static_cast<size_t>(std::max(4, d.flow.maxConcurrency) + 2),
-      2'000, 40'000);
+  o.maxOutstandingItems =
+      std::clamp<size_t>(static_cast<size_t>(std::max(1, d.batch.maxEvents)) *
+                             static_cast<size_t>(std::max(4, d.flow.maxConcurrency) + 2),
+                         2'000, 40'000);
   return o;
 }
 
@@ -56,9 +56,9 @@ Result<DeliveryService::Running> DeliveryService::startOne(const config::Destina
   clientOptions.connectTimeout = std::chrono::milliseconds(d.flow.connectTimeoutMs);
   r.client = makeBeastHttpClient(clientOptions);
   r.random = std::make_unique<DefaultRandom>();
-  r.dispatcher = std::make_unique<Dispatcher>(dispatcherOptions(d), std::move(*codec),
-                                              std::move(*feed), *r.client, *state_, clock_,
-                                              *r.random);
+  r.dispatcher =
+      std::make_unique<Dispatcher>(dispatcherOptions(d), std::move(*codec), std::move(*feed),
+                                   *r.client, *state_, clock_, *r.random, listener_);
   r.dispatcher->start();
   spdlog::info("delivery {}: started at cursor {}", d.name, *cursor);
   return r;

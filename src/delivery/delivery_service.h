@@ -27,6 +27,10 @@ class DeliveryService {
   DeliveryService(store::EventLog& log, const Clock& clock = SystemClock::instance());
   ~DeliveryService();  // stop()s
 
+  // Told about every dispatcher's pauses and resumptions (alerts, metrics); must outlive the
+  // service. Before start().
+  void setListener(DispatcherListener* listener) { listener_ = listener; }
+
   // Opens the delivery state under config.storage.path and starts a dispatcher for every enabled
   // destination. On error nothing is left running.
   Result<void> start(const config::Config& config);
@@ -55,6 +59,7 @@ class DeliveryService {
 
   store::EventLog& log_;
   const Clock& clock_;
+  DispatcherListener* listener_ = nullptr;
   std::unique_ptr<store::DeliveryState> state_;
   mutable std::mutex mutex_;
   std::map<std::string, Running> running_;  // GUARDED_BY(mutex_)

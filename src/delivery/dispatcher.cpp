@@ -10,10 +10,14 @@ namespace sluice::delivery {
 
 const char* verdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kDelivered: return "delivered";
-    case Verdict::kRetry: return "retry";
-    case Verdict::kPause: return "pause";
-    case Verdict::kDead: return "dead";
+    case Verdict::kDelivered:
+      return "delivered";
+    case Verdict::kRetry:
+      return "retry";
+    case Verdict::kPause:
+      return "pause";
+    case Verdict::kDead:
+      return "dead";
   }
   return "unknown";
 }
@@ -151,8 +155,8 @@ Dispatcher::Dispatcher(DispatcherOptions options, std::unique_ptr<DestinationCod
       requestBucket_(options_.maxRequestsPerSecond, requestBurst(options_), clock),
       eventBucket_(options_.maxEventsPerSecond, eventBurst(options_), clock),
       limiter_(limiterOptions(options_)),
-      budget_(options_.retryBudgetRatio, options_.minRetriesPerWindow,
-              options_.retryBudgetWindowMs, clock),
+      budget_(options_.retryBudgetRatio, options_.minRetriesPerWindow, options_.retryBudgetWindowMs,
+              clock),
       breaker_(breakerOptions(options_), clock),
       pending_(std::make_shared<Pending>()) {
   // A destination paused before a restart: probe once at once; it stays "paused" (alerting)
@@ -198,8 +202,8 @@ void Dispatcher::threadMain() {
     if (pending_->stopping) break;
   }
   // Let requests in flight finish (their items then need no resend after a restart).
-  const auto graceEnd = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(options_.stopGraceMs);
+  const auto graceEnd =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stopGraceMs);
   while (!inFlight_.empty() && std::chrono::steady_clock::now() < graceEnd) {
     takeCompletions();
     std::unique_lock lock(pending_->mutex);
@@ -235,11 +239,11 @@ int64_t Dispatcher::runOnce() {
     delay = delay < 0 ? ms : std::min(delay, ms);
   };
   const int64_t now = nowNs();
-  if (!retries_.empty()) consider(std::max<int64_t>(0, (retries_.begin()->first - now + 999'999) /
-                                                          1'000'000));
+  if (!retries_.empty())
+    consider(std::max<int64_t>(0, (retries_.begin()->first - now + 999'999) / 1'000'000));
   for (const auto& [key, batch] : open_) {
-    consider(std::max<int64_t>(0, (batch.openedNs + options_.lingerMs * 1'000'000 - now + 999'999) /
-                                      1'000'000));
+    consider(std::max<int64_t>(
+        0, (batch.openedNs + options_.lingerMs * 1'000'000 - now + 999'999) / 1'000'000));
   }
   if (feedError_) {
     feedError_ = false;  // try again after a pause
@@ -317,6 +321,7 @@ Result<void> Dispatcher::readFeed() {
           if (mapped.items.empty()) recordEventFate(event, false, "", "", "");
         } else {
           recordEventFate(event, true, "", "mapping", mapped.error);
+          ++counters_.byEventName[kUnmappedEventName].dead;
         }
       }
       if (mapped.items.empty()) {
@@ -324,7 +329,10 @@ Result<void> Dispatcher::readFeed() {
         continue;
       }
       if (tooOld) {
-        for (auto& item : mapped.items) recordEventFate(event, false, item.json, "", "");
+        for (auto& item : mapped.items) {
+          ++counters_.byEventName[item.eventName].expired;
+          recordEventFate(event, false, item.json, "", "");
+        }
         continue;
       }
       unfinished = mapped.items.size();
@@ -338,7 +346,9 @@ Result<void> Dispatcher::readFeed() {
 void Dispatcher::addItem(MappedItem item, const store::StoredEvent& event) {
   OpenBatch& batch = open_[item.batchKey];
   if (batch.items.empty()) batch.openedNs = nowNs();
-  batch.items.push_back(Item{event.seq, event.timestampMs, std::move(item.json)});
+  ++counters_.byEventName[item.eventName].mapped;
+  batch.items.push_back(
+      Item{event.seq, event.timestampMs, std::move(item.json), std::move(item.eventName)});
   ++outstandingItems_;
   if (batch.items.size() >= static_cast<size_t>(std::max(1, options_.maxEvents))) {
     ready_.push_back(Batch{item.batchKey, std::move(batch.items), 0});
@@ -461,6 +471,7 @@ void Dispatcher::handleCompletion(Completion completion) {
                      outcome.latency);
     if (!cancelled) breaker_.recordFailure();
     ++counters_.retryReplies;
+    if (!cancelled) countReply(transportErrorName(outcome.error), outcome.latency);
     spdlog::debug("delivery {}: request failed ({}), will retry", options_.destination,
                   transportErrorName(outcome.error));
     scheduleRetry(std::move(flight.batch), cancelled ? 0 : backoff_.nextBackOffMs());
@@ -468,6 +479,10 @@ void Dispatcher::handleCompletion(Completion completion) {
   }
 
   ReplyClass reply = codec_->classify(outcome.status, outcome.body);
+  countReply(reply.code != 0 || (outcome.status >= 200 && outcome.status < 300)
+                 ? std::to_string(reply.code)
+                 : "http_" + std::to_string(outcome.status),
+             outcome.latency);
   switch (reply.verdict) {
     case Verdict::kDelivered: {
       limiter_.release(flight.permit, RequestOutcome::kOk, outcome.latency);
@@ -477,6 +492,8 @@ void Dispatcher::handleCompletion(Completion completion) {
       backoff_.reset();
       if (paused_) setPaused(false, "");
       counters_.itemsDelivered += flight.batch.items.size();
+      counters_.lastDeliveredMs = clock_.nowMs();
+      for (const Item& i : flight.batch.items) ++counters_.byEventName[i.eventName].delivered;
       itemsFinished(flight.batch.items);
       if (recovering) {
         // The destination works again: what waited for a retry is backlog now, not a retry storm.
@@ -496,8 +513,8 @@ void Dispatcher::handleCompletion(Completion completion) {
       ++counters_.retryReplies;
       const auto retryAfter = parseRetryAfterMs(outcome.header("retry-after"), clock_.nowMs());
       const uint64_t delay = retryDelayMs(backoff_.nextBackOffMs(), retryAfter);
-      spdlog::debug("delivery {}: {} ({} {}), retry in {} ms", options_.destination,
-                    outcome.status, reply.code, reply.message, delay);
+      spdlog::debug("delivery {}: {} ({} {}), retry in {} ms", options_.destination, outcome.status,
+                    reply.code, reply.message, delay);
       scheduleRetry(std::move(flight.batch), delay);
       break;
     }
@@ -556,10 +573,11 @@ void Dispatcher::deadLetter(const Item& item, std::string reason, int code, std:
     d.receivedAtMs = event->receivedAtMs;
     d.eventJson = std::move(event->json);
   }
-  spdlog::warn("delivery {}: event {} dead-lettered: {} {}", options_.destination, item.seq,
-               d.code, d.message);
+  spdlog::warn("delivery {}: event {} dead-lettered: {} {}", options_.destination, item.seq, d.code,
+               d.message);
   pendingDead_.push_back(std::move(d));
   ++counters_.itemsDead;
+  ++counters_.byEventName[item.eventName].dead;
 }
 
 void Dispatcher::expire(const Item& item) {
@@ -576,6 +594,7 @@ void Dispatcher::expire(const Item& item) {
   }
   pendingExpired_.push_back(std::move(e));
   ++counters_.itemsExpired;
+  ++counters_.byEventName[item.eventName].expired;
 }
 
 void Dispatcher::recordEventFate(const store::StoredEvent& event, bool dead, std::string itemJson,
@@ -647,9 +666,10 @@ void Dispatcher::setPaused(bool paused, const std::string& reason) {
     if (paused_ && pauseReason_ == reason) return;
     paused_ = true;
     pauseReason_ = reason;
-    spdlog::error("ALERT delivery {}: destination paused: {}; events wait in the log, probing "
-                  "every {} ms; fix the token or permissions and reload (SIGHUP)",
-                  options_.destination, reason, options_.pausedProbeIntervalMs);
+    spdlog::error(
+        "ALERT delivery {}: destination paused: {}; events wait in the log, probing "
+        "every {} ms; fix the token or permissions and reload (SIGHUP)",
+        options_.destination, reason, options_.pausedProbeIntervalMs);
     if (auto r = state_.setPaused(options_.destination, store::PauseState{reason, 0}); !r) {
       spdlog::error("delivery {}: {}", options_.destination, r.error().toString());
     }
@@ -668,6 +688,18 @@ void Dispatcher::setPaused(bool paused, const std::string& reason) {
 
 bool Dispatcher::drained() const { return drained_.load(); }
 
+void Dispatcher::countReply(const std::string& key, std::chrono::microseconds latency) {
+  ++counters_.replies[key];
+  const double ms = static_cast<double>(latency.count()) / 1000.0;
+  counters_.latencySumMs += ms;
+  size_t bucket = 0;
+  while (bucket < kRequestLatencyBoundsMs.size() &&
+         ms > static_cast<double>(kRequestLatencyBoundsMs[bucket])) {
+    ++bucket;
+  }
+  ++counters_.latencyBuckets[bucket];
+}
+
 void Dispatcher::publishStats() {
   counters_.outstandingItems = outstandingItems_;
   counters_.paused = paused_;
@@ -676,9 +708,8 @@ void Dispatcher::publishStats() {
   counters_.concurrencyLimit = limiter_.limit();
   drained_.store(feed_->finished() && outstandingItems_ == 0 && inFlight_.empty() &&
                  pendingDead_.empty() && pendingExpired_.empty() &&
-                 (unfinished_.empty() ||
-                  std::all_of(unfinished_.begin(), unfinished_.end(),
-                              [](const auto& e) { return e.second == 0; })));
+                 (unfinished_.empty() || std::all_of(unfinished_.begin(), unfinished_.end(),
+                                                     [](const auto& e) { return e.second == 0; })));
   std::lock_guard lock(statsMutex_);
   published_ = counters_;
 }

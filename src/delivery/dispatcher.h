@@ -4,6 +4,7 @@
 // cursor moves past it. See README.md in this folder for the semantics.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -94,7 +95,11 @@ class RangeFeed final : public EventFeed {
 
  private:
   RangeFeed(store::EventLog& log, store::TimeRange range, store::Seq first, store::Seq last)
-      : log_(log), range_(range), first_(first), last_(last), position_(first ? first - 1 : 0),
+      : log_(log),
+        range_(range),
+        first_(first),
+        last_(last),
+        position_(first ? first - 1 : 0),
         done_(first == 0) {}
   store::EventLog& log_;
   store::TimeRange range_;
@@ -117,40 +122,62 @@ struct DispatcherOptions {
   int64_t backoffBaseMs = 500;
   int64_t backoffCapMs = 5 * 60'000;
   double retryBudgetRatio = 0.2;
-  int minRetriesPerWindow = 3;      // retries always allowed per budget window
+  int minRetriesPerWindow = 3;  // retries always allowed per budget window
   int64_t retryBudgetWindowMs = 10'000;
   int64_t requestTimeoutMs = 15'000;
   int breakerFailureThreshold = 5;
   int64_t breakerProbeIntervalMs = 30'000;
   int64_t pausedProbeIntervalMs = 60'000;
-  // Memory bound: items held (open, queued, in flight, waiting for retry) at most this many; reading
-  // stops while it is reached, so an outage never grows memory.
+  // Memory bound: items held (open, queued, in flight, waiting for retry) at most this many;
+  // reading stops while it is reached, so an outage never grows memory.
   size_t maxOutstandingItems = 20'000;
-  size_t readChunk = 2'000;         // events per read of the feed
-  int64_t pollMs = 20;              // how often an idle dispatcher looks for new events
-  int64_t commitIntervalMs = 100;   // the cursor is written at most this often
-  int64_t stopGraceMs = 5'000;      // stop(): how long in-flight requests may take to finish
+  size_t readChunk = 2'000;        // events per read of the feed
+  int64_t pollMs = 20;             // how often an idle dispatcher looks for new events
+  int64_t commitIntervalMs = 100;  // the cursor is written at most this often
+  int64_t stopGraceMs = 5'000;     // stop(): how long in-flight requests may take to finish
 };
 
-// Counters, for metrics, progress bars and tests.
+// Items by the destination's event name ("CompletePayment"...); events that could not be mapped
+// count under kUnmappedEventName.
+struct EventNameCounts {
+  uint64_t mapped = 0;  // items built (sent later, or expired)
+  uint64_t delivered = 0;
+  uint64_t dead = 0;
+  uint64_t expired = 0;
+};
+inline constexpr const char* kUnmappedEventName = "(unmapped)";
+
+// Upper bounds (ms) of the request latency histogram buckets; a last bucket holds the rest.
+inline constexpr std::array<int64_t, 12> kRequestLatencyBoundsMs = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+
+// Counters, for metrics, progress bars and tests. Cumulative since the dispatcher started.
 struct DispatcherStats {
   uint64_t eventsRead = 0;
-  uint64_t eventsSkipped = 0;     // not fed to this destination, or no subscription matched
+  uint64_t eventsSkipped = 0;  // not fed to this destination, or no subscription matched
   uint64_t itemsDelivered = 0;
-  uint64_t itemsDead = 0;         // dead letters written (mapping failures and rejections)
+  uint64_t itemsDead = 0;  // dead letters written (mapping failures and rejections)
   uint64_t itemsExpired = 0;
-  uint64_t requestsSent = 0;      // every request, including retries and probes
+  uint64_t requestsSent = 0;  // every request, including retries and probes
   uint64_t retriesSent = 0;
   uint64_t probesSent = 0;
-  uint64_t splits = 0;            // bodies split in two to isolate a rejected item
-  uint64_t retryReplies = 0;      // replies (or transport errors) judged "retry"
-  uint64_t budgetDenied = 0;      // retries held back by the retry budget
-  store::Seq committedSeq = 0;    // everything up to here has a durable fate
+  uint64_t splits = 0;          // bodies split in two to isolate a rejected item
+  uint64_t retryReplies = 0;    // replies (or transport errors) judged "retry"
+  uint64_t budgetDenied = 0;    // retries held back by the retry budget
+  store::Seq committedSeq = 0;  // everything up to here has a durable fate
   size_t outstandingItems = 0;
   bool paused = false;
   std::string pauseReason;
   BreakerState breaker = BreakerState::kClosed;
   int concurrencyLimit = 0;
+  int64_t lastDeliveredMs = 0;  // wall clock of the last delivered reply, 0 when none yet
+  std::map<std::string, EventNameCounts> byEventName;
+  // Replies by outcome: the body code ("0", "40100"...), "http_<status>" when the body has no
+  // code, or the transport error ("timeout", "connect"...).
+  std::map<std::string, uint64_t> replies;
+  // Request latency (send to reply) histogram: counts per kRequestLatencyBoundsMs bucket + one.
+  std::array<uint64_t, kRequestLatencyBoundsMs.size() + 1> latencyBuckets{};
+  double latencySumMs = 0;
 };
 
 // Told about pauses and resumptions (alerts, metrics). Called on the dispatcher's thread.
@@ -198,6 +225,7 @@ class Dispatcher {
     store::Seq seq = 0;
     EpochMs eventTimeMs = 0;
     std::string json;
+    std::string eventName;
   };
   struct Batch {
     std::string key;
@@ -242,6 +270,7 @@ class Dispatcher {
                        std::string reason, std::string message);
   void flushAndCommit(bool force);
   void setPaused(bool paused, const std::string& reason);
+  void countReply(const std::string& key, std::chrono::microseconds latency);
   void publishStats();
   int64_t nowNs() const { return clock_.monotonicNs(); }
   static CircuitBreakerOptions breakerOptions(const DispatcherOptions& o);

@@ -1,9 +1,9 @@
 #include "delivery/tiktok_codec.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <simdjson.h>
 
 #include "tiktok/destination.h"
 #include "tiktok/reply.h"
@@ -13,7 +13,9 @@ namespace {
 
 // Batch keys hold only what varies per item (event_source, test_event_code): pixel and token are
 // the destination's, so a reloaded token applies to bodies already packed.
-std::string makeKey(const tiktok::BatchKey& key) { return key.eventSource + '\n' + key.testEventCode; }
+std::string makeKey(const tiktok::BatchKey& key) {
+  return key.eventSource + '\n' + key.testEventCode;
+}
 
 class TikTokCodec final : public DestinationCodec {
  public:
@@ -21,7 +23,8 @@ class TikTokCodec final : public DestinationCodec {
       : destination_(std::move(destination)), sources_(std::move(sources)) {}
 
   bool feeds(std::string_view source) const override {
-    return sources_.empty() || std::find(sources_.begin(), sources_.end(), source) != sources_.end();
+    return sources_.empty() ||
+           std::find(sources_.begin(), sources_.end(), source) != sources_.end();
   }
 
   MapOutcome map(const store::StoredEvent& event, EpochMs nowMs) override {
@@ -39,13 +42,13 @@ class TikTokCodec final : public DestinationCodec {
         out.error += destination_.subscriptionName(index) + ": " + built.error().message;
         continue;
       }
-      out.items.push_back(MappedItem{std::move(built->item), makeKey(built->key)});
+      out.items.push_back(
+          MappedItem{std::move(built->item), makeKey(built->key), std::move(built->eventName)});
     }
     return out;
   }
 
-  HttpPost request(std::string_view batchKey,
-                   const std::vector<std::string_view>& items) override {
+  HttpPost request(std::string_view batchKey, const std::vector<std::string_view>& items) override {
     const auto& settings = destination_.settings();
     tiktok::BatchKey key;
     key.pixelCode = settings.pixelCode;
@@ -66,10 +69,18 @@ class TikTokCodec final : public DestinationCodec {
     out.code = c.code < 0 ? 0 : c.code;
     out.message = c.message;
     switch (c.replyClass) {
-      case tiktok::ReplyClass::kDelivered: out.verdict = Verdict::kDelivered; break;
-      case tiktok::ReplyClass::kRetry: out.verdict = Verdict::kRetry; break;
-      case tiktok::ReplyClass::kPause: out.verdict = Verdict::kPause; break;
-      case tiktok::ReplyClass::kDead: out.verdict = Verdict::kDead; break;
+      case tiktok::ReplyClass::kDelivered:
+        out.verdict = Verdict::kDelivered;
+        break;
+      case tiktok::ReplyClass::kRetry:
+        out.verdict = Verdict::kRetry;
+        break;
+      case tiktok::ReplyClass::kPause:
+        out.verdict = Verdict::kPause;
+        break;
+      case tiktok::ReplyClass::kDead:
+        out.verdict = Verdict::kDead;
+        break;
     }
     out.throttled = out.verdict == Verdict::kRetry &&
                     (httpStatus == 429 || c.code == 40100 || c.code == 40132 || c.code == 61000);

@@ -672,7 +672,8 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
   std::string& out = built.json;
   out.reserve(1024);
   out += "{\"event\":";
-  appendJsonString(out, *stringField(payload, "event"));
+  built.eventName = std::string(*stringField(payload, "event"));
+  appendJsonString(out, built.eventName);
 
   EpochMs eventMs = context.fallbackTimeMs;
   if (const json::string* ts = stringField(payload, "timestamp")) {

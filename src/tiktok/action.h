@@ -36,6 +36,7 @@ struct BuiltItem {
   std::string json;           // the serialised data[] item
   std::string eventSource;    // "web" or "crm"
   std::string testEventCode;  // from the payload's test_event_code field; may be empty
+  std::string eventName;      // the TikTok event ("CompletePayment", ...), for metrics
 };
 
 // Coerces and validates `payload` (the output of the mapping) in place as Segment's action does,

@@ -160,6 +160,7 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
   if (!built) return fail(built.error());
   TikTokEvent result;
   result.item = std::move(built->json);
+  result.eventName = std::move(built->eventName);
   result.key.pixelCode = settings_.pixelCode;
   result.key.accessToken = settings_.accessToken;
   result.key.eventSource = std::move(built->eventSource);

@@ -34,6 +34,7 @@ struct BatchKey {
 struct TikTokEvent {
   std::string item;
   BatchKey key;
+  std::string eventName;  // the TikTok event name, for metrics and alerts
 };
 
 class Destination {
