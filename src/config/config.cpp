@@ -151,6 +151,49 @@ void writeDestination(JsonWriter& w, const DestinationConfig& d) {
   w.endObject();
 }
 
+void writeAlerts(JsonWriter& w, const AlertsConfig& a) {
+  w.beginObject();
+  w.field("sample_interval", formatDurationMs(a.sampleIntervalMs));
+  w.field("resolve_after", formatDurationMs(a.resolveAfterMs));
+  w.field("paused", a.paused);
+  w.field("backlog_age", formatDurationMs(a.backlogAgeMs));
+  w.key("error_rate");
+  w.beginObject();
+  w.field("above", a.errorRate);
+  w.field("window", formatDurationMs(a.errorRateWindowMs));
+  w.field("min_requests", a.errorRateMinRequests);
+  w.endObject();
+  const VolumeDropConfig& v = a.volumeDrop;
+  w.key("volume_drop");
+  w.beginObject();
+  w.field("enabled", v.enabled);
+  w.field("below", v.below);
+  w.field("for", formatDurationMs(v.forMs));
+  w.field("recover_above", v.recoverAbove);
+  w.field("recover_for", formatDurationMs(v.recoverForMs));
+  w.field("rate_window", formatDurationMs(v.rateWindowMs));
+  w.field("moving_average", formatDurationMs(v.movingAverageMs));
+  w.field("min_events", v.minEvents);
+  w.field("history_days", v.historyDays);
+  w.endObject();
+  w.field("webhook_attempts", a.webhookAttempts);
+  w.field("webhook_timeout", formatDurationMs(a.webhookTimeoutMs));
+  w.key("webhooks");
+  w.beginArray();
+  for (const WebhookConfig& h : a.webhooks) {
+    w.beginObject();
+    writeSecret(w, "url", h.url);
+    w.field("format", h.format);
+    w.key("headers");
+    w.beginObject();
+    for (const auto& [name, value] : h.headers) writeSecret(w, name.c_str(), value);
+    w.endObject();
+    w.endObject();
+  }
+  w.endArray();
+  w.endObject();
+}
+
 }  // namespace
 
 std::string maskedSummary(const Config& c) {
@@ -177,6 +220,8 @@ std::string maskedSummary(const Config& c) {
   w.field("level", c.logging.level);
   w.field("format", c.logging.format);
   w.endObject();
+  w.key("alerts");
+  writeAlerts(w, c.alerts);
   w.key("sources");
   w.beginArray();
   for (const auto& s : c.sources) {

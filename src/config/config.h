@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -108,11 +109,46 @@ struct LoggingConfig {
   std::string format = "text"; // text or json
 };
 
+// Alerts (src/ops/alerts): volume drops, delivery alerts and their webhooks.
+struct WebhookConfig {
+  std::string url;  // secret (a Slack URL's path is its key): masked in the summary, never logged
+  std::string format = "json";                               // json or slack
+  std::vector<std::pair<std::string, std::string>> headers;  // values are secrets
+  Position position;
+};
+
+struct VolumeDropConfig {
+  bool enabled = true;
+  double below = 0.5;           // alert when the rate stays below this share of the baseline...
+  int64_t forMs = 15 * 60'000;  // ...for this long
+  double recoverAbove = 0.7;    // resolved once back above this share...
+  int64_t recoverForMs = 5 * 60'000;        // ...for this long
+  int64_t rateWindowMs = 5 * 60'000;        // the current rate is measured over this window
+  int64_t movingAverageMs = 2 * 3'600'000;  // baseline when there are no previous days
+  int64_t minEvents = 30;  // baseline events per rate window below which a stream is not judged
+  int historyDays = 7;     // previous days the same-time-of-day baseline looks at
+};
+
+struct AlertsConfig {
+  int64_t sampleIntervalMs = 5'000;
+  int64_t resolveAfterMs = 2 * 60'000;  // delivery alerts resolve after being clear this long
+  bool paused = true;                   // alert when a destination is paused
+  int64_t backlogAgeMs = 15 * 60'000;   // alert when the oldest undelivered event is older; 0: off
+  double errorRate = 0.25;              // alert above this share of failed requests; 0: off
+  int64_t errorRateWindowMs = 5 * 60'000;
+  int64_t errorRateMinRequests = 20;
+  VolumeDropConfig volumeDrop;
+  int webhookAttempts = 5;
+  int64_t webhookTimeoutMs = 10'000;
+  std::vector<WebhookConfig> webhooks;
+};
+
 struct Config {
   std::string file;  // the path it was loaded from
   ServerConfig server;
   StorageConfig storage;
   LoggingConfig logging;
+  AlertsConfig alerts;
   std::vector<SourceConfig> sources;
   std::vector<DestinationConfig> destinations;
 

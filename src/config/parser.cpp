@@ -472,6 +472,8 @@ class Parser {
   void readServer(const std::vector<Entry>& root, ServerConfig& server);
   void readStorage(const std::vector<Entry>& root, StorageConfig& storage);
   void readLogging(const std::vector<Entry>& root, LoggingConfig& logging);
+  void readAlerts(const std::vector<Entry>& root, AlertsConfig& alerts);
+  void readWebhook(const YAML::Node& node, const std::string& path, WebhookConfig& webhook);
   void readSources(const std::vector<Entry>& root, std::vector<SourceConfig>& sources);
   void readDestinations(const std::vector<Entry>& root, const Config& config,
                         std::vector<DestinationConfig>& destinations);
@@ -753,6 +755,132 @@ void Parser::readLogging(const std::vector<Entry>& root, LoggingConfig& logging)
       } else {
         logging.format = *t;
       }
+    }
+  }
+}
+
+void Parser::readAlerts(const std::vector<Entry>& root, AlertsConfig& alerts) {
+  std::vector<Entry> m;
+  if (!readSubMap(root, "alerts",
+                  {"sample_interval", "resolve_after", "paused", "backlog_age", "error_rate",
+                   "volume_drop", "webhook_attempts", "webhook_timeout", "webhooks"},
+                  m)) {
+    return;
+  }
+  constexpr int64_t kDayMs = 86'400'000;
+  if (const Entry* e = find(m, "sample_interval")) {
+    set(alerts.sampleIntervalMs, duration(*e, 10, 10 * 60'000));
+  }
+  if (const Entry* e = find(m, "resolve_after")) {
+    set(alerts.resolveAfterMs, duration(*e, 0, kDayMs));
+  }
+  if (const Entry* e = find(m, "paused")) set(alerts.paused, boolean(*e));
+  if (const Entry* e = find(m, "backlog_age")) {
+    set(alerts.backlogAgeMs, duration(*e, 0, 30 * kDayMs));
+  }
+  std::vector<Entry> errorRate;
+  if (readSubMap(m, "error_rate", {"above", "window", "min_requests"}, errorRate)) {
+    if (const Entry* e = find(errorRate, "above")) set(alerts.errorRate, number(*e, 0, 1));
+    if (const Entry* e = find(errorRate, "window")) {
+      set(alerts.errorRateWindowMs, duration(*e, 1'000, kDayMs));
+    }
+    if (const Entry* e = find(errorRate, "min_requests")) {
+      set(alerts.errorRateMinRequests, integer(*e, 1, 1'000'000));
+    }
+  }
+  std::vector<Entry> drop;
+  if (readSubMap(m, "volume_drop",
+                 {"enabled", "below", "for", "recover_above", "recover_for", "rate_window",
+                  "moving_average", "min_events", "history_days"},
+                 drop)) {
+    VolumeDropConfig& v = alerts.volumeDrop;
+    if (const Entry* e = find(drop, "enabled")) set(v.enabled, boolean(*e));
+    if (const Entry* e = find(drop, "below")) set(v.below, number(*e, 0.01, 0.99));
+    if (const Entry* e = find(drop, "for")) set(v.forMs, duration(*e, 0, kDayMs));
+    if (const Entry* e = find(drop, "recover_above")) set(v.recoverAbove, number(*e, 0.01, 1));
+    if (const Entry* e = find(drop, "recover_for")) set(v.recoverForMs, duration(*e, 0, kDayMs));
+    if (const Entry* e = find(drop, "rate_window")) {
+      set(v.rateWindowMs, duration(*e, 60'000, 6 * 3'600'000));
+    }
+    if (const Entry* e = find(drop, "moving_average")) {
+      set(v.movingAverageMs, duration(*e, 10 * 60'000, kDayMs));
+    }
+    if (const Entry* e = find(drop, "min_events")) set(v.minEvents, integer(*e, 1, 100'000'000));
+    if (const Entry* e = find(drop, "history_days")) set(v.historyDays, integer(*e, 1, 14));
+    const Entry* recover = find(drop, "recover_above");
+    if (recover != nullptr && v.recoverAbove < v.below) {
+      error(*recover,
+            "must not be below volume_drop.below, or an alert would resolve while the "
+            "volume is still low");
+    }
+  }
+  if (const Entry* e = find(m, "webhook_attempts")) set(alerts.webhookAttempts, integer(*e, 1, 20));
+  if (const Entry* e = find(m, "webhook_timeout")) {
+    set(alerts.webhookTimeoutMs, duration(*e, 100, 5 * 60'000));
+  }
+  if (const Entry* list = find(m, "webhooks")) {
+    if (!list->value.IsSequence()) {
+      error(*list, "expected a list of webhooks");
+    } else {
+      for (size_t i = 0; i < list->value.size(); ++i) {
+        WebhookConfig webhook;
+        readWebhook(list->value[i], list->path + "[" + std::to_string(i) + "]", webhook);
+        alerts.webhooks.push_back(std::move(webhook));
+      }
+    }
+  }
+}
+
+// The URL and header values are secrets: they are checked but never quoted back.
+void Parser::readWebhook(const YAML::Node& node, const std::string& path, WebhookConfig& webhook) {
+  std::vector<Entry> m;
+  if (!readMap(node, node.Mark(), path, {"url", "format", "headers"}, m)) return;
+  webhook.position = positionOf(node.Mark());
+  if (const Entry* e = find(m, "url")) {
+    if (const auto t = text(*e)) {
+      if (!isHttpUrl(*t)) {
+        error(*e, "expected an http:// or https:// URL");
+      } else {
+        webhook.url = *t;
+      }
+    }
+  } else {
+    missing(m, "url", node.Mark(), path);
+  }
+  if (const Entry* e = find(m, "format")) {
+    if (const auto t = text(*e)) {
+      const std::vector<std::string> formats = {"json", "slack"};
+      if (std::find(formats.begin(), formats.end(), *t) == formats.end()) {
+        error(*e, "expected " + quoteList(formats) + got(*e, *t));
+      } else {
+        webhook.format = *t;
+      }
+    }
+  }
+  if (const Entry* e = find(m, "headers")) {
+    if (!e->value.IsMap()) {
+      error(*e, "expected an object of header names and values");
+      return;
+    }
+    for (auto it = e->value.begin(); it != e->value.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      const std::string name = key.IsScalar() ? key.Scalar() : "";
+      const std::string headerPath = e->path + "." + printable(name);
+      if (!isHttpToken(name)) {
+        error(key.Mark(), e->path, "expected an HTTP header name such as Authorization");
+        continue;
+      }
+      const YAML::Mark mark =
+          value.IsDefined() && value.Mark().line >= 0 ? value.Mark() : key.Mark();
+      const auto t = text(value, mark, headerPath, true, nullptr);
+      if (!t) continue;
+      if (std::any_of(t->begin(), t->end(),
+                      [](char c) { return c == '\r' || c == '\n' || c == '\0'; })) {
+        error(mark, headerPath, "must not contain line breaks");
+        continue;
+      }
+      webhook.headers.emplace_back(name, *t);
     }
   }
 }
@@ -1305,12 +1433,13 @@ Result<Config> Parser::run() {
   config.file = file_;
   std::vector<Entry> entries;
   if (root.IsDefined() && !root.IsNull()) {
-    readMap(root, root.Mark(), "", {"server", "storage", "logging", "sources", "destinations"},
-            entries);
+    readMap(root, root.Mark(), "",
+            {"server", "storage", "logging", "alerts", "sources", "destinations"}, entries);
   }
   readServer(entries, config.server);
   readStorage(entries, config.storage);
   readLogging(entries, config.logging);
+  readAlerts(entries, config.alerts);
   readSources(entries, config.sources);
   readDestinations(entries, config, config.destinations);
 
