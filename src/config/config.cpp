@@ -220,6 +220,14 @@ std::string maskedSummary(const Config& c) {
   w.field("level", c.logging.level);
   w.field("format", c.logging.format);
   w.endObject();
+  w.key("incidents");
+  w.beginObject();
+  w.field("sample_interval", formatDurationMs(c.incidents.sampleIntervalMs));
+  w.field("backlog_age_threshold", formatDurationMs(c.incidents.backlogAgeThresholdMs));
+  w.field("drained_age", formatDurationMs(c.incidents.drainedAgeMs));
+  w.field("open_after", c.incidents.openAfter);
+  w.field("close_after", c.incidents.closeAfter);
+  w.endObject();
   w.key("alerts");
   writeAlerts(w, c.alerts);
   w.key("sources");

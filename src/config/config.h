@@ -143,11 +143,21 @@ struct AlertsConfig {
   std::vector<WebhookConfig> webhooks;
 };
 
+// The incident log (src/ops/incidents): how delivery is sampled and what counts as degraded.
+struct IncidentsConfig {
+  int64_t sampleIntervalMs = 5'000;            // how often every destination is sampled
+  int64_t backlogAgeThresholdMs = 5 * 60'000;  // an older undelivered event means degraded
+  int64_t drainedAgeMs = 30'000;  // the backlog counts as drained once its oldest is younger
+  int openAfter = 2;              // degraded samples that open an incident (see the README)
+  int closeAfter = 2;             // consecutive healthy and drained samples that close it
+};
+
 struct Config {
   std::string file;  // the path it was loaded from
   ServerConfig server;
   StorageConfig storage;
   LoggingConfig logging;
+  IncidentsConfig incidents;
   AlertsConfig alerts;
   std::vector<SourceConfig> sources;
   std::vector<DestinationConfig> destinations;

@@ -472,6 +472,7 @@ class Parser {
   void readServer(const std::vector<Entry>& root, ServerConfig& server);
   void readStorage(const std::vector<Entry>& root, StorageConfig& storage);
   void readLogging(const std::vector<Entry>& root, LoggingConfig& logging);
+  void readIncidents(const std::vector<Entry>& root, IncidentsConfig& incidents);
   void readAlerts(const std::vector<Entry>& root, AlertsConfig& alerts);
   void readWebhook(const YAML::Node& node, const std::string& path, WebhookConfig& webhook);
   void readSources(const std::vector<Entry>& root, std::vector<SourceConfig>& sources);
@@ -883,6 +884,27 @@ void Parser::readWebhook(const YAML::Node& node, const std::string& path, Webhoo
       webhook.headers.emplace_back(name, *t);
     }
   }
+}
+
+void Parser::readIncidents(const std::vector<Entry>& root, IncidentsConfig& incidents) {
+  std::vector<Entry> m;
+  if (!readSubMap(
+          root, "incidents",
+          {"sample_interval", "backlog_age_threshold", "drained_age", "open_after", "close_after"},
+          m)) {
+    return;
+  }
+  if (const Entry* e = find(m, "sample_interval")) {
+    set(incidents.sampleIntervalMs, duration(*e, 10, 10 * 60'000));
+  }
+  if (const Entry* e = find(m, "backlog_age_threshold")) {
+    set(incidents.backlogAgeThresholdMs, duration(*e, 1'000, 7LL * 86'400'000));
+  }
+  if (const Entry* e = find(m, "drained_age")) {
+    set(incidents.drainedAgeMs, duration(*e, 0, 7LL * 86'400'000));
+  }
+  if (const Entry* e = find(m, "open_after")) set(incidents.openAfter, integer(*e, 1, 1000));
+  if (const Entry* e = find(m, "close_after")) set(incidents.closeAfter, integer(*e, 1, 1000));
 }
 
 void Parser::readSources(const std::vector<Entry>& root, std::vector<SourceConfig>& sources) {
@@ -1378,6 +1400,12 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
     if (const Entry* e = find(canary, "interval")) {
       set(d.canaryIntervalMs, duration(*e, 1'000, 24LL * 3'600'000));
     }
+    const Entry* enabled = find(canary, "enabled");
+    if (enabled != nullptr && d.canaryEnabled && d.settings.testEventCode.empty()) {
+      error(*enabled,
+            "the canary needs settings.test_event_code (so that TikTok treats it as a test "
+            "event, never as a conversion)");
+    }
   }
 }
 
@@ -1434,11 +1462,13 @@ Result<Config> Parser::run() {
   std::vector<Entry> entries;
   if (root.IsDefined() && !root.IsNull()) {
     readMap(root, root.Mark(), "",
-            {"server", "storage", "logging", "alerts", "sources", "destinations"}, entries);
+            {"server", "storage", "logging", "incidents", "alerts", "sources", "destinations"},
+            entries);
   }
   readServer(entries, config.server);
   readStorage(entries, config.storage);
   readLogging(entries, config.logging);
+  readIncidents(entries, config.incidents);
   readAlerts(entries, config.alerts);
   readSources(entries, config.sources);
   readDestinations(entries, config, config.destinations);

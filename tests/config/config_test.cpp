@@ -793,6 +793,7 @@ destinations:
       access_token: tok-SECRET-3
       pixel_code: CABC
       phone_default_region: US
+      test_event_code: TEST42
     presets: [Search]
     subscriptions:
       - name: s1
@@ -829,6 +830,84 @@ destinations:
   EXPECT_EQ(b.canaryIntervalMs, 90'000);
   EXPECT_EQ(b.settings.phoneDefaultRegion, "US");
   EXPECT_EQ(again->server.trustedProxies, config->server.trustedProxies);
+}
+
+// ---- incidents and canary
+
+TEST(ConfigTest, IncidentsSectionDefaultsAndKeys) {
+  const auto defaults = parse(kMinimal);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->incidents.sampleIntervalMs, 5'000);
+  EXPECT_EQ(defaults->incidents.backlogAgeThresholdMs, 300'000);
+  EXPECT_EQ(defaults->incidents.drainedAgeMs, 30'000);
+  EXPECT_EQ(defaults->incidents.openAfter, 2);
+  EXPECT_EQ(defaults->incidents.closeAfter, 2);
+
+  const auto config = parse(std::string(kMinimal) + R"(incidents:
+  sample_interval: 250ms
+  backlog_age_threshold: 2m
+  drained_age: 0
+  open_after: 3
+  close_after: 4
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->incidents.sampleIntervalMs, 250);
+  EXPECT_EQ(config->incidents.backlogAgeThresholdMs, 120'000);
+  EXPECT_EQ(config->incidents.drainedAgeMs, 0);
+  EXPECT_EQ(config->incidents.openAfter, 3);
+  EXPECT_EQ(config->incidents.closeAfter, 4);
+  // The masked summary carries the section and loads back to the same values.
+  const auto again = parse(maskedSummary(*config));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->incidents.sampleIntervalMs, 250);
+  EXPECT_EQ(again->incidents.drainedAgeMs, 0);
+  EXPECT_EQ(again->incidents.closeAfter, 4);
+
+  const std::string message = errorOf(std::string(kMinimal) + R"(incidents:
+  sample_interval: 1ms
+  open_after: 0
+  close_afer: 2
+)");
+  EXPECT_THAT(message, HasSubstr("sluice.yaml:5:20: incidents.sample_interval: must be from 10ms "
+                                 "to 10m (got '1ms')"));
+  EXPECT_THAT(message,
+              HasSubstr("sluice.yaml:6:15: incidents.open_after: must be from 1 to 1000 (got '0')"));
+  EXPECT_THAT(message, HasSubstr("sluice.yaml:7:3: incidents: unknown key 'close_afer' (did you "
+                                 "mean 'close_after'?)"));
+}
+
+TEST(ConfigTest, CanaryRequiresATestEventCode) {
+  const std::string message = errorOf(R"(sources:
+  - name: web
+    write_key: k
+destinations:
+  - name: tiktok
+    type: tiktok-conversions
+    settings: {access_token: t, pixel_code: P}
+    canary:
+      enabled: true
+)");
+  EXPECT_EQ(message,
+            "sluice.yaml:9:16: destinations[0].canary.enabled: the canary needs "
+            "settings.test_event_code (so that TikTok treats it as a test event, never as a "
+            "conversion)");
+  const auto config = parse(R"(sources:
+  - name: web
+    write_key: k
+destinations:
+  - name: tiktok
+    type: tiktok-conversions
+    settings: {access_token: t, pixel_code: P, test_event_code: TEST1}
+    canary: {enabled: true, interval: 30s}
+  - name: other
+    type: tiktok-conversions
+    settings: {access_token: t, pixel_code: P}
+    canary: {enabled: false}
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->destinations[0].canaryEnabled);
+  EXPECT_EQ(config->destinations[0].canaryIntervalMs, 30'000);
+  EXPECT_FALSE(config->destinations[1].canaryEnabled);
 }
 
 TEST(ConfigTest, Formatters) {
