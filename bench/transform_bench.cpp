@@ -2,9 +2,12 @@
 // the triggers, map, validate, hash the PII and serialise the request body; over a JSON-lines file
 // of realistic events (`node bench.js --write-events ev.jsonl 20000` in the segment oracle folder).
 // The destination has Segment's 15 current presets as subscriptions (the catalog bench.js uses), so
-// both sides do the same work. Also counts heap allocations per event (global operator new).
+// both sides do the same work. Also counts heap allocations per event (global operator new) and,
+// with --phases, splits the time between parsing, triggers, mapping + item, and the body (the
+// clock reads add about 2% to the total).
 //
 //   transform_bench --events ev.jsonl [--presets segment-reportWebEvent.json] [--seconds 3]
+//                   [--phases 1]
 #include <simdjson.h>
 
 #include <atomic>
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   std::string eventsPath;
   std::string presetsPath = SLUICE_DEFAULT_PRESETS;
   double seconds = 3;
+  bool phases = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--events")
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
       presetsPath = argv[i + 1];
     else if (flag == "--seconds")
       seconds = std::atof(argv[i + 1]);
+    else if (flag == "--phases")
+      phases = std::atoi(argv[i + 1]) != 0;
   }
   if (eventsPath.empty()) {
     std::fprintf(stderr, "usage: transform_bench --events FILE [--presets FILE] [--seconds N]\n");
@@ -108,17 +114,32 @@ int main(int argc, char** argv) {
   const sluice::EpochMs now = 1'717'243'200'000;
   uint64_t bodyBytes = 0, bodies = 0, failures = 0;
 
+  // Nanoseconds per phase: parse, triggers, transform (mapping + validation + hashing + item),
+  // body. Read only with --phases.
+  uint64_t phaseNs[4] = {0, 0, 0, 0};
+  auto tick = [&](std::chrono::steady_clock::time_point& last, int phase) {
+    if (!phases) return;
+    auto t = std::chrono::steady_clock::now();
+    phaseNs[phase] += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t - last).count());
+    last = t;
+  };
   auto onePass = [&] {
     for (const auto& text : events) {
+      auto last =
+          phases ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       simdjson::dom::element event;
       if (parser.parse(text).get(event) != simdjson::SUCCESS) {
         ++failures;
         continue;
       }
+      tick(last, 0);
       matched.clear();
       destination->match(event, matched);
+      tick(last, 1);
       for (size_t sub : matched) {
         auto result = destination->transform(event, sub, now);
+        tick(last, 2);
         if (!result) {
           ++failures;
           continue;
@@ -127,12 +148,14 @@ int main(int argc, char** argv) {
             destination->buildBody(std::span<const sluice::tiktok::TikTokEvent>(&*result, 1));
         bodyBytes += body.size();
         ++bodies;
+        tick(last, 3);
       }
     }
   };
 
   onePass();  // warm-up (and the parser's buffers)
   bodyBytes = bodies = failures = 0;
+  for (uint64_t& ns : phaseNs) ns = 0;
   uint64_t allocationsBefore = gAllocations;
   uint64_t processed = 0;
   auto start = std::chrono::steady_clock::now();
@@ -150,5 +173,13 @@ int main(int argc, char** argv) {
       1e9 * elapsed / processed, static_cast<unsigned long long>(bodies),
       static_cast<unsigned long long>(bodies ? bodyBytes / bodies : 0),
       static_cast<double>(allocations) / processed, static_cast<unsigned long long>(failures));
+  if (phases) {
+    const char* names[4] = {"parse", "triggers", "transform", "body"};
+    std::printf("phases (ns/event):");
+    for (int i = 0; i < 4; ++i) {
+      std::printf(" %s %.0f", names[i], static_cast<double>(phaseNs[i]) / processed);
+    }
+    std::printf("\n");
+  }
   return 0;
 }

@@ -40,7 +40,7 @@ struct View {
   static View of(const json::value& v) { return View{&v, {}}; }
   static View of(simdjson::dom::element el) { return View{nullptr, el}; }
 
-  JType type() const {
+  [[gnu::always_inline]] JType type() const {
     if (j) {
       switch (j->kind()) {
         case json::kind::null:
@@ -160,7 +160,7 @@ struct Val {
   enum class Kind : uint8_t { kUndefined, kView, kOwned };
   Kind kind = Kind::kUndefined;
   View view;
-  json::value owned;
+  std::optional<json::value> owned;  // engaged for kOwned (no out-of-line destructor otherwise)
 
   static Val undefined() { return Val{}; }
   static Val of(View v) {
@@ -175,10 +175,10 @@ struct Val {
   Val(Val&&) = default;
   Val& operator=(Val&&) = delete;
   bool isUndefined() const { return kind == Kind::kUndefined; }
-  View get() const { return kind == Kind::kOwned ? View::of(owned) : view; }
+  View get() const { return kind == Kind::kOwned ? View::of(*owned) : view; }
 
  private:
-  explicit Val(json::value&& v) : kind(Kind::kOwned), owned(std::move(v)) {}
+  explicit Val(json::value&& v) : kind(Kind::kOwned), owned(std::in_place, std::move(v)) {}
 };
 
 // Paths read from the event itself form a trie, so that a prefix shared by many paths
@@ -322,7 +322,7 @@ void emplaceInto(json::object& out, std::string_view key, Val&& v, const json::s
 
 // Moves or copies a (defined) result into a Boost.JSON value allocated from `sp`.
 json::value materialize(Val&& v, const json::storage_ptr& sp) {
-  if (v.kind == Val::Kind::kOwned) return json::value(std::move(v.owned), sp);
+  if (v.kind == Val::Kind::kOwned) return json::value(std::move(*v.owned), sp);
   return toJson(v.view, sp);
 }
 
@@ -579,14 +579,19 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
         r = pv.member(node.key, out) ? kTrieView : kTrieUndefined;
       } else if (pv.type() == JType::kObject) {
         if (!(s.state[p] & 4)) {
-          // Match every member against the wanted keys once.
+          // Match every member against the wanted keys once. Every wanted key is settled by this
+          // pass (found or undefined), so later lookups of siblings are memo hits.
           const PathTrie::Node& parent = ctx.trie->nodes[p];
+          for (const auto& child : parent.children) {
+            size_t ci = static_cast<size_t>(child.second);
+            s.stamp[ci] = s.gen;
+            s.state[ci] = kTrieUndefined;
+          }
           pv.forEachMember([&](std::string_view key, View value) {
             int c = ctx.trie->findChild(parent, key);
             if (c < 0) return;
             size_t ci = static_cast<size_t>(c);
-            if (s.stamp[ci] == s.gen && (s.state[ci] & 3)) return;  // first occurrence wins
-            s.stamp[ci] = s.gen;
+            if (s.state[ci] == kTrieView) return;  // first occurrence wins
             s.state[ci] = kTrieView;
             s.view[ci] = value;
           });
@@ -897,6 +902,7 @@ struct PathNode final : CompiledNode {
 struct RootNode final : CompiledNode {
   NodePtr inner;
   PathTrie trie;
+  std::vector<std::string> keys;  // top-level keys when `inner` is a plain object
   Val eval(const Ctx& ctx, View payload) const override { return inner->eval(ctx, payload); }
 };
 
@@ -1769,16 +1775,21 @@ Result<Mapping> Mapping::compile(const boost::json::value& spec) {
   root->inner = std::move(*inner);
   root->trie = std::move(compiler.trie_);
   root->trie.finalize();
+  if (auto* obj = dynamic_cast<const ObjectNode*>(root->inner.get())) {
+    for (const auto& field : obj->fields) root->keys.push_back(field.first);
+  } else if (auto* constant = dynamic_cast<const ConstNode*>(root->inner.get());
+             constant && constant->value.is_object()) {
+    for (const auto& kv : constant->value.get_object()) root->keys.emplace_back(kv.key());
+  }
   Mapping m;
   m.root_ = std::move(root);
   return m;
 }
 
-boost::json::object Mapping::apply(simdjson::dom::element event,
-                                   boost::json::storage_ptr storage) const {
-  Ctx ctx{std::move(storage)};
-  if (!root_) return json::object(ctx.sp);
-  const auto& root = static_cast<const RootNode&>(*root_);
+namespace {
+
+// Points `ctx` at the root's trie and this thread's memo, invalidating the memo's entries.
+void beginApply(Ctx& ctx, const RootNode& root, simdjson::dom::element event) {
   thread_local TrieScratch scratch;
   size_t n = root.trie.nodes.size();
   if (scratch.stamp.size() < n) {
@@ -1793,6 +1804,48 @@ boost::json::object Mapping::apply(simdjson::dom::element event,
   ctx.trie = &root.trie;
   ctx.scratch = &scratch;
   ctx.root = View::of(event);
+}
+
+}  // namespace
+
+size_t Mapping::fieldCount() const {
+  return root_ ? static_cast<const RootNode&>(*root_).keys.size() : 0;
+}
+
+std::string_view Mapping::fieldKey(size_t index) const {
+  return static_cast<const RootNode&>(*root_).keys[index];
+}
+
+void Mapping::applyFields(simdjson::dom::element event, const boost::json::storage_ptr& storage,
+                          FieldSink& sink) const {
+  if (!root_) return;
+  const auto& root = static_cast<const RootNode&>(*root_);
+  if (root.keys.empty()) return;
+  Ctx ctx{storage};
+  beginApply(ctx, root, event);
+  if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
+    for (size_t i = 0; i < obj->fields.size(); ++i) {
+      Val v = obj->fields[i].second->eval(ctx, View::of(event));
+      if (v.isUndefined()) continue;
+      json::value out = materialize(std::move(v), ctx.sp);
+      sink.field(i, out);
+    }
+    return;
+  }
+  const auto& constant = static_cast<const ConstNode&>(*root.inner);
+  size_t i = 0;
+  for (const auto& kv : constant.value.get_object()) {
+    json::value out(kv.value(), ctx.sp);
+    sink.field(i++, out);
+  }
+}
+
+boost::json::object Mapping::apply(simdjson::dom::element event,
+                                   boost::json::storage_ptr storage) const {
+  Ctx ctx{std::move(storage)};
+  if (!root_) return json::object(ctx.sp);
+  const auto& root = static_cast<const RootNode&>(*root_);
+  beginApply(ctx, root, event);
   if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
     return obj->build(ctx, View::of(event));
   }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/json/value.hpp>
 #include <simdjson.h>
@@ -27,6 +28,25 @@ class Mapping {
   // is allocated from `storage`.
   boost::json::object apply(simdjson::dom::element event,
                             boost::json::storage_ptr storage = {}) const;
+
+  // Receives the top-level fields of a mapping one by one (see applyFields()).
+  class FieldSink {
+   public:
+    virtual ~FieldSink() = default;
+    // `index` is the field's position in fieldKey(); `value` is allocated from the storage given
+    // to applyFields() and may be moved from.
+    virtual void field(size_t index, boost::json::value& value) = 0;
+  };
+
+  // The top-level keys of the mapping, in the mapping's order. None when the mapping's root is a
+  // directive (`{"@path": ...}`) rather than a plain object.
+  size_t fieldCount() const;
+  std::string_view fieldKey(size_t index) const;
+
+  // What apply() computes, without building the result object: each top-level field whose value
+  // is defined goes to `sink`, in order. Does nothing when fieldCount() is 0.
+  void applyFields(simdjson::dom::element event, const boost::json::storage_ptr& storage,
+                   FieldSink& sink) const;
 
   Mapping(Mapping&&) noexcept;
   Mapping& operator=(Mapping&&) noexcept;

@@ -266,8 +266,8 @@ bool coerceTo(json::value& value, FieldType type) {
   if (value.is_array()) {
     json::array& array = value.as_array();
     if (array.size() != 1 || array[0].is_array() || array[0].is_object()) return false;
-    json::value item = array[0];
-    if (!coerceTo(item, type)) return false;
+    if (!coerceTo(array[0], type)) return false;  // a scalar is left unchanged on failure
+    json::value item = std::move(array[0]);
     value = std::move(item);
     return true;
   }
@@ -343,37 +343,70 @@ std::string capitalized(std::string text) {
   return text;
 }
 
+consteval size_t slotOf(std::string_view key) {
+  for (size_t i = 0; i < std::size(kFields); ++i) {
+    if (kFields[i].key == key) return i;
+  }
+  throw "not a field of the action";
+}
+static_assert(std::size(kFields) == kActionFieldCount);
+
+constexpr size_t kEventSlot = slotOf("event");
+constexpr size_t kEventSourceSlot = slotOf("event_source");
+constexpr size_t kLeadFieldsSlot = slotOf("lead_fields");
+
+// A JSON pointer to the value being validated (`/contents/0/price`), written out only when an
+// error message needs it.
+struct PathRef {
+  const PathRef* parent = nullptr;
+  std::string_view key;  // used when !isIndex
+  size_t index = 0;
+  bool isIndex = false;
+
+  void appendTo(std::string& out) const {
+    if (parent) parent->appendTo(out);
+    out += '/';
+    if (isIndex) {
+      out += std::to_string(index);
+    } else {
+      out += key;
+    }
+  }
+  std::string str() const {
+    std::string out;
+    appendTo(out);
+    return out;
+  }
+};
+
 // Collects validation errors worded as Segment's (ajv-human-errors) are.
 class Validator {
  public:
   const std::vector<std::string>& errors() const { return errors_; }
 
-  void validateRoot(json::object& payload) {
-    std::vector<std::string> unknown;
-    for (const auto& kv : payload) {
-      if (!findField(kFields, kv.key())) unknown.emplace_back(kv.key());
-    }
-    for (const auto& key : unknown) payload.erase(key);  // Ajv's removeAdditional
-    if (!payload.contains("event") || isEmptyAtRoot(payload.at("event"))) {
+  void validateRoot(Payload& payload) {
+    const std::optional<json::value>& event = payload.fields[kEventSlot];
+    if (!event || isEmptyAtRoot(*event)) {
       errors_.push_back("The root value is missing the required field 'event'.");
     }
-    for (const Field& field : kFields) {
-      json::value* value = payload.if_contains(field.key);
-      if (value == nullptr) continue;
+    for (size_t i = 0; i < kActionFieldCount; ++i) {
+      std::optional<json::value>& value = payload.fields[i];
+      if (!value) continue;
       if (isEmptyAtRoot(*value)) {  // Segment drops null and "" at the top level
-        payload.erase(field.key);
+        value.reset();
         continue;
       }
-      std::string path = "/" + std::string(field.key);
+      const Field& field = kFields[i];
+      PathRef path{nullptr, field.key};
       if (field.multiple) {
         validateMultiple(*value, field, path);
       } else {
         validateSingle(*value, field, path);
       }
     }
-    const json::value* source = payload.if_contains("event_source");
+    const std::optional<json::value>& source = payload.fields[kEventSourceSlot];
     if (source && source->is_string() && source->get_string() == "crm" &&
-        !payload.contains("lead_fields")) {
+        !payload.fields[kLeadFieldsSlot]) {
       errors_.push_back("The root value is missing the required field 'lead_fields'.");
     }
   }
@@ -398,7 +431,8 @@ class Validator {
     errors_.push_back(capitalized(std::string(field.label)) + " must be one of: " + list + ".");
   }
 
-  void validateSingle(json::value& value, const Field& field, const std::string& path) {
+  // coerceTo() leaves the value unchanged when it fails, so the error reports the original type.
+  void validateSingle(json::value& value, const Field& field, const PathRef& path) {
     if (field.type == T::kObject) {
       if (!value.is_object()) {
         typeError(std::string(field.label), field.type, value);
@@ -407,9 +441,8 @@ class Validator {
       validateObject(value.as_object(), field.properties, path, false);
       return;
     }
-    json::value original = value;
     if (!coerceTo(value, field.type)) {
-      typeError(std::string(field.label), field.type, original);
+      typeError(std::string(field.label), field.type, value);
       return;
     }
     if (!field.choices.empty()) {
@@ -421,54 +454,51 @@ class Validator {
     }
   }
 
-  void validateMultiple(json::value& value, const Field& field, const std::string& path) {
+  void validateMultiple(json::value& value, const Field& field, const PathRef& path) {
     if (!value.is_array()) {
-      json::value item = std::move(value);
-      value = json::array{std::move(item)};
+      json::array wrapped(value.storage());
+      wrapped.emplace_back(std::move(value));
+      value = std::move(wrapped);
     }
     json::array& array = value.as_array();
     // Segment filters null items (and "" items where a string is not expected).
-    json::array kept(array.storage());
-    for (auto& item : array) {
-      if (item.is_null()) continue;
-      if (field.type != T::kString && item.is_string() && item.get_string().empty()) continue;
-      kept.push_back(std::move(item));
+    for (auto it = array.begin(); it != array.end();) {
+      bool drop = it->is_null() ||
+                  (field.type != T::kString && it->is_string() && it->get_string().empty());
+      it = drop ? array.erase(it) : it + 1;
     }
-    array = std::move(kept);
     for (size_t i = 0; i < array.size(); ++i) {
-      std::string itemPath = path + "/" + std::to_string(i);
+      PathRef itemPath{&path, {}, i, true};
       json::value& item = array[i];
       if (field.type == T::kObject) {
         if (!item.is_object()) {
-          typeError("the value at " + itemPath, field.type, item);
+          typeError("the value at " + itemPath.str(), field.type, item);
           continue;
         }
         validateObject(item.as_object(), field.properties, itemPath, true);
         continue;
       }
-      json::value original = item;
-      if (!coerceTo(item, field.type)) typeError("the value at " + itemPath, field.type, original);
+      if (!coerceTo(item, field.type))
+        typeError("the value at " + itemPath.str(), field.type, item);
     }
   }
 
   // `arrayItem`: an object inside a `multiple` field (content items). Segment keeps its null fields
   // (and turns them into 0 or ""); the product drops them (D6).
-  void validateObject(json::object& object, std::span<const Field> properties,
-                      const std::string& path, bool arrayItem) {
-    std::vector<std::string> drop;
-    for (const auto& kv : object) {
-      const Field* property = findField(properties, kv.key());
-      if (property == nullptr || kv.value().is_null() ||
-          (!arrayItem && property->type != T::kString && !property->multiple &&
-           kv.value().is_string() && kv.value().get_string().empty())) {
-        drop.emplace_back(kv.key());
-      }
+  void validateObject(json::object& object, std::span<const Field> properties, const PathRef& path,
+                      bool arrayItem) {
+    for (auto it = object.begin(); it != object.end();) {
+      const Field* property = findField(properties, it->key());
+      bool drop = property == nullptr || it->value().is_null() ||
+                  (!arrayItem && property->type != T::kString && !property->multiple &&
+                   it->value().is_string() && it->value().get_string().empty());
+      it = drop ? object.erase(it) : it + 1;  // erase() moves the last member into `it`
     }
-    for (const auto& key : drop) object.erase(key);
+    if (object.empty()) return;
     for (const Field& property : properties) {
       json::value* value = object.if_contains(property.key);
       if (value == nullptr) continue;
-      std::string propertyPath = path + "/" + std::string(property.key);
+      PathRef propertyPath{&path, property.key};
       if (property.multiple) {
         validateMultiple(*value, property, propertyPath);
       } else {
@@ -489,8 +519,19 @@ bool truthyString(const json::object& object, std::string_view key) {
   const json::string* s = stringField(object, key);
   return s && !s->empty();
 }
-const json::object* objectField(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
+const json::value* slotValue(const Payload& payload, size_t slot) {
+  return payload.fields[slot] ? &*payload.fields[slot] : nullptr;
+}
+const json::string* stringSlot(const Payload& payload, size_t slot) {
+  const json::value* value = slotValue(payload, slot);
+  return (value && value->is_string()) ? &value->get_string() : nullptr;
+}
+bool truthySlot(const Payload& payload, size_t slot) {
+  const json::string* s = stringSlot(payload, slot);
+  return s && !s->empty();
+}
+const json::object* objectSlot(const Payload& payload, size_t slot) {
+  const json::value* value = slotValue(payload, slot);
   return (value && value->is_object()) ? &value->get_object() : nullptr;
 }
 
@@ -572,21 +613,22 @@ void appendKey(std::string& out, std::string_view key, bool& first) {
   out += "\":";
 }
 
-// Writes an array of hashed identifiers; blank values are dropped (D5).
-template <typename HashFn>
-void appendHashedList(std::string& out, const json::object& payload, std::string_view key,
-                      HashFn hash) {
+// Writes an array of hashed identifiers; blank values are dropped (D5). `append(out, text)`
+// appends the hash of one value, or nothing and returns false when the value is blank.
+template <typename AppendFn>
+void appendHashedList(std::string& out, const json::value* value, AppendFn append) {
   out += '[';
   bool first = true;
-  if (const json::value* value = payload.if_contains(key); value && value->is_array()) {
+  if (value && value->is_array()) {
     for (const auto& item : value->get_array()) {
       if (!item.is_string()) continue;
-      std::optional<std::string> hashed = hash(std::string_view(item.get_string()));
-      if (!hashed) continue;
-      if (!first) out += ',';
+      size_t mark = out.size();
+      out += first ? "\"" : ",\"";
+      if (!append(out, std::string_view(item.get_string()))) {
+        out.resize(mark);
+        continue;
+      }
       first = false;
-      out += '"';
-      out += *hashed;
       out += '"';
     }
   }
@@ -600,10 +642,11 @@ void appendPresent(std::string& out, const json::object& from, std::string_view 
   }
 }
 
-constexpr std::string_view kPropertyKeys[] = {"content_type", "currency",      "value",
-                                              "query",        "description",   "order_id",
-                                              "shop_id",      "content_ids",   "delivery_category",
-                                              "num_items",    "predicted_ltv", "search_string"};
+constexpr size_t kPropertySlots[] = {
+    slotOf("content_type"), slotOf("currency"),      slotOf("value"),
+    slotOf("query"),        slotOf("description"),   slotOf("order_id"),
+    slotOf("shop_id"),      slotOf("content_ids"),   slotOf("delivery_category"),
+    slotOf("num_items"),    slotOf("predicted_ltv"), slotOf("search_string")};
 constexpr std::string_view kContentKeys[] = {"price",      "quantity",     "content_category",
                                              "content_id", "content_name", "brand"};
 constexpr std::string_view kVehicleKeys[] = {"postal_code",
@@ -641,6 +684,11 @@ boost::json::object mergeDefaults(const boost::json::object& mapping) {
 
 bool isActionField(std::string_view key) { return findField(kFields, key) != nullptr; }
 
+int actionFieldIndex(std::string_view key) {
+  const Field* field = findField(kFields, key);
+  return field ? static_cast<int>(field - kFields) : -1;
+}
+
 EpochMs receivedTimeMs(simdjson::dom::element event, EpochMs nowMs) {
   std::string_view text;
   if (event["receivedAt"].get_string().get(text) == simdjson::SUCCESS) {
@@ -649,7 +697,7 @@ EpochMs receivedTimeMs(simdjson::dom::element event, EpochMs nowMs) {
   return nowMs;
 }
 
-Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& context) {
+Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   Validator validator;
   validator.validateRoot(payload);
   if (!validator.errors().empty()) {
@@ -662,9 +710,9 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
   }
 
   BuiltItem built;
-  const json::string* source = stringField(payload, "event_source");
+  const json::string* source = stringSlot(payload, kEventSourceSlot);
   built.eventSource = (source && !source->empty()) ? std::string(*source) : std::string("web");
-  if (const json::string* code = stringField(payload, "test_event_code")) {
+  if (const json::string* code = stringSlot(payload, slotOf("test_event_code"))) {
     built.testEventCode = std::string(*code);
   }
   const bool web = built.eventSource == "web";
@@ -672,70 +720,72 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
   std::string& out = built.json;
   out.reserve(1024);
   out += "{\"event\":";
-  built.eventName = std::string(*stringField(payload, "event"));
+  built.eventName = std::string(*stringSlot(payload, kEventSlot));
   appendJsonString(out, built.eventName);
 
   EpochMs eventMs = context.fallbackTimeMs;
-  if (const json::string* ts = stringField(payload, "timestamp")) {
+  if (const json::string* ts = stringSlot(payload, slotOf("timestamp"))) {
     if (auto parsed = parseEventTime(*ts)) eventMs = *parsed;
   }
   out += ",\"event_time\":";
   out += std::to_string(floorDiv(eventMs, 1000));
-  if (truthyString(payload, "event_id")) {
+  if (truthySlot(payload, slotOf("event_id"))) {
     out += ",\"event_id\":";
-    appendJsonString(out, *stringField(payload, "event_id"));
+    appendJsonString(out, *stringSlot(payload, slotOf("event_id")));
   }
 
   // user
   out += ",\"user\":{\"external_id\":";
-  appendHashedList(out, payload, "external_id", hashExternalId);
+  appendHashedList(out, slotValue(payload, slotOf("external_id")), appendHashedExternalId);
   out += ",\"phone\":";
   std::string_view region = context.phoneDefaultRegion;
-  appendHashedList(out, payload, "phone_number",
-                   [region](std::string_view phone) { return hashPhone(phone, region); });
+  appendHashedList(out, slotValue(payload, slotOf("phone_number")),
+                   [region](std::string& to, std::string_view phone) {
+                     return appendHashedPhone(to, phone, region);
+                   });
   out += ",\"email\":";
-  appendHashedList(out, payload, "email", hashEmail);
+  appendHashedList(out, slotValue(payload, slotOf("email")), appendHashedEmail);
   auto appendHashedString = [&](std::string_view key, const json::string* value) {
     out += ",\"";
     out += key;
     out += "\":\"";
-    if (value && !value->empty()) out += hashNamePart(*value);
+    if (value && !value->empty()) appendHashedNamePart(out, *value);
     out += '"';
   };
-  appendHashedString("first_name", stringField(payload, "first_name"));
-  appendHashedString("last_name", stringField(payload, "last_name"));
-  const json::object* address = objectField(payload, "address");
+  appendHashedString("first_name", stringSlot(payload, slotOf("first_name")));
+  appendHashedString("last_name", stringSlot(payload, slotOf("last_name")));
+  const json::object* address = objectSlot(payload, slotOf("address"));
   for (std::string_view key : {"city", "state", "country"}) {
     out += ",\"";
     out += key;
     out += "\":\"";
     const json::string* value = address ? stringField(*address, key) : nullptr;
-    if (value) out += normalizeLocation(*value);
+    if (value) appendNormalizedLocation(out, *value);
     out += '"';
   }
   appendHashedString("zip_code", address ? stringField(*address, "zip_code") : nullptr);
   std::string urlTtclid;
-  if (const json::string* url = stringField(payload, "url")) urlTtclid = ttclidFromUrl(*url);
+  if (const json::string* url = stringSlot(payload, slotOf("url"))) urlTtclid = ttclidFromUrl(*url);
   if (!urlTtclid.empty()) {
     out += ",\"ttclid\":";
     appendJsonString(out, urlTtclid);
-  } else if (truthyString(payload, "ttclid")) {
+  } else if (truthySlot(payload, slotOf("ttclid"))) {
     out += ",\"ttclid\":";
-    appendJsonString(out, *stringField(payload, "ttclid"));
+    appendJsonString(out, *stringSlot(payload, slotOf("ttclid")));
   }
-  for (std::string_view key : {"ttp", "ip", "user_agent", "locale"}) {
-    if (truthyString(payload, key)) {
+  for (size_t slot : {slotOf("ttp"), slotOf("ip"), slotOf("user_agent"), slotOf("locale")}) {
+    if (truthySlot(payload, slot)) {
       out += ",\"";
-      out += key;
+      out += kFields[slot].key;
       out += "\":";
-      appendJsonString(out, *stringField(payload, key));
+      appendJsonString(out, *stringSlot(payload, slot));
     }
   }
   out += '}';
 
   // properties
   out += ",\"properties\":{\"contents\":[";
-  if (const json::value* contents = payload.if_contains("contents");
+  if (const json::value* contents = slotValue(payload, slotOf("contents"));
       contents && contents->is_array()) {
     bool firstItem = true;
     for (const auto& item : contents->get_array()) {
@@ -749,15 +799,20 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
   }
   out += ']';
   bool first = false;
-  for (std::string_view key : kPropertyKeys) appendPresent(out, payload, key, first);
-  const json::string* specType = stringField(payload, "event_spec_type");
+  for (size_t slot : kPropertySlots) {
+    if (const json::value* value = slotValue(payload, slot)) {
+      appendKey(out, kFields[slot].key, first);
+      appendJsonValue(out, *value);
+    }
+  }
+  const json::string* specType = stringSlot(payload, slotOf("event_spec_type"));
   if (specType && web && *specType == "travel_fields") {
-    if (const json::object* travel = objectField(payload, "travel_fields")) {
+    if (const json::object* travel = objectSlot(payload, slotOf("travel_fields"))) {
       for (const Field& field : kTravelFields) appendPresent(out, *travel, field.key, first);
     }
   }
   if (specType && web && *specType == "vehicle_fields") {
-    if (const json::object* vehicle = objectField(payload, "vehicle_fields")) {
+    if (const json::object* vehicle = objectSlot(payload, slotOf("vehicle_fields"))) {
       for (std::string_view key : kVehicleKeys) appendPresent(out, *vehicle, key, first);
       const json::value* unit = vehicle->if_contains("mileage_unit");
       const json::value* mileage = vehicle->if_contains("mileage_value");
@@ -782,25 +837,27 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
   out += '}';
 
   // page
-  bool hasUrl = truthyString(payload, "url");
-  bool hasReferrer = truthyString(payload, "referrer");
+  const json::string* url = stringSlot(payload, slotOf("url"));
+  const json::string* referrer = stringSlot(payload, slotOf("referrer"));
+  bool hasUrl = url && !url->empty();
+  bool hasReferrer = referrer && !referrer->empty();
   if (hasUrl || hasReferrer) {
     out += ",\"page\":{";
     if (hasUrl) {
       out += "\"url\":";
-      appendJsonString(out, *stringField(payload, "url"));
+      appendJsonString(out, *url);
     }
     if (hasReferrer) {
       if (hasUrl) out += ',';
       out += "\"referrer\":";
-      appendJsonString(out, *stringField(payload, "referrer"));
+      appendJsonString(out, *referrer);
     }
     out += '}';
   }
 
   // lead (CRM events)
   if (built.eventSource == "crm") {
-    if (const json::object* lead = objectField(payload, "lead_fields")) {
+    if (const json::object* lead = objectSlot(payload, kLeadFieldsSlot)) {
       if (const json::string* leadId = stringField(*lead, "lead_id")) {
         out += ",\"lead\":{\"lead_id\":";
         appendJsonString(out, *leadId);
@@ -813,7 +870,7 @@ Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& con
     }
   }
 
-  const json::value* ldu = payload.if_contains("limited_data_use");
+  const json::value* ldu = slotValue(payload, slotOf("limited_data_use"));
   out += (ldu && ldu->is_bool() && ldu->get_bool()) ? ",\"limited_data_use\":true}"
                                                     : ",\"limited_data_use\":false}";
   return built;

@@ -6,7 +6,9 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <boost/json/object.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,10 +41,24 @@ struct BuiltItem {
   std::string eventName;      // the TikTok event ("CompletePayment", ...), for metrics
 };
 
-// Coerces and validates `payload` (the output of the mapping) in place as Segment's action does,
-// then writes the data[] item. On a validation failure returns kInvalidArgument with Segment's
-// wording, e.g. `Price must be a number but it was a string.`; never a partial item.
-Result<BuiltItem> buildItem(boost::json::object& payload, const ItemContext& context);
+// The number of fields of the action.
+inline constexpr size_t kActionFieldCount = 36;
+
+// The position of field `key` among the action's fields (Segment's order), or -1 when `key` is not
+// a field of the action (Segment removes such keys from the payload).
+int actionFieldIndex(std::string_view key);
+
+// The output of the mapping, one slot per action field (indexed by actionFieldIndex()); an empty
+// slot is a field the mapping left undefined. Values may use any storage that outlives the
+// payload (Destination uses a monotonic resource per event).
+struct Payload {
+  std::array<std::optional<boost::json::value>, kActionFieldCount> fields;
+};
+
+// Coerces and validates `payload` in place as Segment's action does, then writes the data[] item.
+// On a validation failure returns kInvalidArgument with Segment's wording, e.g. `Price must be a
+// number but it was a string.`; never a partial item.
+Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context);
 
 // The Segment event's `receivedAt` (or, failing that, `nowMs`), for ItemContext::fallbackTimeMs.
 EpochMs receivedTimeMs(simdjson::dom::element event, EpochMs nowMs);

@@ -87,8 +87,8 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
       return fail(configError(at, "presets",
                               "internal error compiling preset " + std::string(preset.name)));
     }
-    destination.subscriptions_.push_back(
-        Subscription{std::string(preset.name), std::move(*trigger), std::move(*compiled)});
+    destination.addSubscription(std::string(preset.name), std::move(*trigger),
+                                std::move(*compiled));
   }
 
   for (size_t i = 0; i < config.subscriptions.size(); ++i) {
@@ -122,8 +122,8 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     auto compiled = mapping::Mapping::compile(mappingSpec);
     if (!compiled)
       return fail(configError(sub.mappingPosition, entry + ".mapping", compiled.error().message));
-    destination.subscriptions_.push_back(Subscription{sub.name.empty() ? entry : sub.name,
-                                                      std::move(trigger), std::move(*compiled)});
+    destination.addSubscription(sub.name.empty() ? entry : sub.name, std::move(trigger),
+                                std::move(*compiled));
   }
   if (destination.subscriptions_.size() > kMaxSubscriptions) {
     return fail(configError(at, "subscriptions",
@@ -131,6 +131,16 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
                                 std::to_string(destination.subscriptions_.size())));
   }
   return destination;
+}
+
+void Destination::addSubscription(std::string name, std::optional<mapping::Trigger> trigger,
+                                  mapping::Mapping mapping) {
+  std::vector<int> slots;
+  for (size_t i = 0; i < mapping.fieldCount(); ++i) {
+    slots.push_back(actionFieldIndex(mapping.fieldKey(i)));
+  }
+  subscriptions_.push_back(
+      Subscription{std::move(name), std::move(trigger), std::move(mapping), std::move(slots)});
 }
 
 void Destination::match(simdjson::dom::element event, std::vector<size_t>& out) const {
@@ -149,10 +159,22 @@ std::vector<size_t> Destination::match(simdjson::dom::element event) const {
 Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t index,
                                            EpochMs nowMs) const {
   if (index >= subscriptions_.size()) return fail(ErrorCode::kInternal, "no such subscription");
+  // The mapped payload goes straight into one slot per action field (no intermediate object).
+  struct Sink final : mapping::Mapping::FieldSink {
+    Payload payload;
+    const std::vector<int>* slots = nullptr;
+    void field(size_t i, boost::json::value& value) override {
+      int slot = (*slots)[i];
+      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace(std::move(value));
+    }
+  };
   unsigned char buffer[16384];
   boost::json::monotonic_resource resource(buffer, sizeof buffer);
-  boost::json::object payload =
-      subscriptions_[index].mapping.apply(event, boost::json::storage_ptr(&resource));
+  const Subscription& subscription = subscriptions_[index];
+  Sink sink;
+  sink.slots = &subscription.slots;
+  subscription.mapping.applyFields(event, boost::json::storage_ptr(&resource), sink);
+  Payload& payload = sink.payload;
   ItemContext context;
   context.phoneDefaultRegion = settings_.phoneDefaultRegion;
   context.fallbackTimeMs = receivedTimeMs(event, nowMs);

@@ -72,7 +72,10 @@ class Destination {
     std::string name;
     std::optional<mapping::Trigger> trigger;  // none: always
     mapping::Mapping mapping;
+    std::vector<int> slots;  // per top-level mapping key: its action field (-1: not a field)
   };
+  void addSubscription(std::string name, std::optional<mapping::Trigger> trigger,
+                       mapping::Mapping mapping);
   Destination() = default;
 
   std::string name_;

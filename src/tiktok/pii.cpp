@@ -136,9 +136,9 @@ bool isSha256Hex(std::string_view text) {
   return true;
 }
 
-std::string jsLowerCase(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+namespace {
+
+void appendJsLowerCase(std::string& out, std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     unsigned char c = static_cast<unsigned char>(text[i]);
@@ -158,6 +158,57 @@ std::string jsLowerCase(std::string_view text) {
         locale ? static_cast<uint32_t>(towlower_l(static_cast<wint_t>(cp), locale)) : cp;
     encodeUtf8(out, lower);
   }
+}
+
+void appendWithoutJsWhitespace(std::string& out, std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    uint32_t cp = decodeUtf8(text, i);
+    if (!isJsSpace(cp)) out.append(text.data() + start, i - start);
+  }
+}
+
+// Per-thread buffers for normalised text, so that hashing allocates nothing once warm. Each call
+// of an append function below uses them and leaves them free again.
+std::string& scratch(int which) {
+  thread_local std::string buffers[2];
+  buffers[which].clear();
+  return buffers[which];
+}
+
+// `normalized` itself when it already is a digest ("smart hashing"), else its SHA-256.
+void appendDigestOf(std::string& out, std::string_view normalized) {
+  if (isSha256Hex(normalized)) {
+    out += normalized;
+  } else {
+    appendSha256Hex(out, normalized);
+  }
+}
+
+void appendNormalizedPhone(std::string& out, std::string_view phone,
+                           std::string_view defaultRegion) {
+  if (!defaultRegion.empty()) {
+    std::string e164 = formatE164(phone, defaultRegion);
+    if (!e164.empty()) {
+      out += e164;
+      return;
+    }
+  }
+  size_t start = out.size();
+  out += '+';
+  for (char c : phone) {
+    if (c >= '0' && c <= '9') out += c;
+  }
+  if (out.size() - start > 15) out.resize(start + 15);
+}
+
+}  // namespace
+
+std::string jsLowerCase(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  appendJsLowerCase(out, text);
   return out;
 }
 
@@ -183,59 +234,79 @@ std::string_view jsTrim(std::string_view text) {
 std::string removeJsWhitespace(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    uint32_t cp = decodeUtf8(text, i);
-    if (!isJsSpace(cp)) out.append(text.data() + start, i - start);
-  }
+  appendWithoutJsWhitespace(out, text);
   return out;
+}
+
+bool appendHashedEmail(std::string& out, std::string_view email) {
+  std::string_view trimmed = jsTrim(email);
+  if (trimmed.empty()) return false;
+  std::string& lower = scratch(0);
+  appendJsLowerCase(lower, trimmed);
+  appendDigestOf(out, lower);
+  return true;
 }
 
 std::optional<std::string> hashEmail(std::string_view email) {
-  std::string_view trimmed = jsTrim(email);
-  if (trimmed.empty()) return std::nullopt;
-  std::string lower = jsLowerCase(trimmed);
-  if (isSha256Hex(lower)) return lower;
-  return sha256Hex(lower);
-}
-
-std::string normalizePhone(std::string_view phone, std::string_view defaultRegion) {
-  if (!defaultRegion.empty()) {
-    std::string e164 = formatE164(phone, defaultRegion);
-    if (!e164.empty()) return e164;
-  }
-  std::string out = "+";
-  for (char c : phone) {
-    if (c >= '0' && c <= '9') out += c;
-  }
-  if (out.size() > 15) out.resize(15);
+  std::string out;
+  if (!appendHashedEmail(out, email)) return std::nullopt;
   return out;
 }
 
+std::string normalizePhone(std::string_view phone, std::string_view defaultRegion) {
+  std::string out;
+  appendNormalizedPhone(out, phone, defaultRegion);
+  return out;
+}
+
+bool appendHashedPhone(std::string& out, std::string_view phone, std::string_view defaultRegion) {
+  if (jsTrim(phone).empty()) return false;
+  if (isSha256Hex(phone)) {
+    out += phone;  // case kept, as Segment
+    return true;
+  }
+  std::string& normalized = scratch(0);
+  appendNormalizedPhone(normalized, phone, defaultRegion);
+  appendSha256Hex(out, normalized);
+  return true;
+}
+
 std::optional<std::string> hashPhone(std::string_view phone, std::string_view defaultRegion) {
-  if (jsTrim(phone).empty()) return std::nullopt;
-  if (isSha256Hex(phone)) return std::string(phone);  // case kept, as Segment
-  return sha256Hex(normalizePhone(phone, defaultRegion));
+  std::string out;
+  if (!appendHashedPhone(out, phone, defaultRegion)) return std::nullopt;
+  return out;
+}
+
+bool appendHashedExternalId(std::string& out, std::string_view id) {
+  if (jsTrim(id).empty()) return false;
+  std::string& lower = scratch(0);
+  appendJsLowerCase(lower, id);
+  appendDigestOf(out, lower);
+  return true;
 }
 
 std::optional<std::string> hashExternalId(std::string_view id) {
-  if (jsTrim(id).empty()) return std::nullopt;
-  std::string lower = jsLowerCase(id);
-  if (isSha256Hex(lower)) return lower;
-  return sha256Hex(lower);
+  std::string out;
+  if (!appendHashedExternalId(out, id)) return std::nullopt;
+  return out;
+}
+
+void appendHashedNamePart(std::string& out, std::string_view value) {
+  std::string& compact = scratch(0);
+  appendWithoutJsWhitespace(compact, value);
+  std::string& cleaned = scratch(1);
+  appendJsLowerCase(cleaned, compact);
+  if (cleaned.empty()) return;
+  appendDigestOf(out, cleaned);
 }
 
 std::string hashNamePart(std::string_view value) {
-  std::string cleaned = jsLowerCase(removeJsWhitespace(value));
-  if (cleaned.empty()) return std::string();
-  if (isSha256Hex(cleaned)) return cleaned;
-  return sha256Hex(cleaned);
+  std::string out;
+  appendHashedNamePart(out, value);
+  return out;
 }
 
-std::string normalizeLocation(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
+void appendNormalizedLocation(std::string& out, std::string_view value) {
   for (char c : value) {
     if (c >= 'A' && c <= 'Z') {
       out += static_cast<char>(c + 32);
@@ -243,6 +314,12 @@ std::string normalizeLocation(std::string_view value) {
       out += c;
     }
   }
+}
+
+std::string normalizeLocation(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  appendNormalizedLocation(out, value);
   return out;
 }
 

@@ -48,6 +48,14 @@ std::string hashNamePart(std::string_view value);
 // City, state, country: only ASCII letters and digits kept, lower-cased; not hashed (as Segment).
 std::string normalizeLocation(std::string_view value);
 
+// The same, appending to `out` without allocating (the hot path of the item builder). The
+// functions returning bool append nothing and return false for a blank value (D5).
+bool appendHashedEmail(std::string& out, std::string_view email);
+bool appendHashedPhone(std::string& out, std::string_view phone, std::string_view defaultRegion);
+bool appendHashedExternalId(std::string& out, std::string_view id);
+void appendHashedNamePart(std::string& out, std::string_view value);
+void appendNormalizedLocation(std::string& out, std::string_view value);
+
 // libphonenumber's E.164 form of `phone` read with `region`, or "" when it is not a possible
 // number. Implemented in phone.cpp (the only translation unit including libphonenumber).
 std::string formatE164(std::string_view phone, std::string_view region);
