@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   sluice::cli::addDlqCommand(app, &status);
   sluice::cli::addExportCommand(app, &status);
   sluice::cli::addReplayCommand(app, &status);
+  sluice::cli::addIncidentsCommand(app, &status);
   CLI11_PARSE(app, argc, argv);
   return status;
 }
