@@ -1,0 +1,205 @@
+// The real `sluice serve` binary, the fake TikTok (MockServer) refusing the token with code 40105,
+// and a local webhook receiver (a real http::Server in this process): the "paused" alert reaches
+// both webhooks (generic JSON and Slack) once, and resolves once after the token is fixed and
+// SIGHUP reloads the configuration. Every wait is bounded.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/time.h"
+#include "http/server.h"
+#include "integration/harness.h"
+#include "mocktiktok/mock_server.h"
+
+namespace sluice::testing {
+namespace {
+
+using mocktiktok::MockServer;
+using mocktiktok::MockServerOptions;
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// Records the bodies POSTed to /json and /slack.
+class WebhookReceiver {
+ public:
+  WebhookReceiver() {
+    http::Router router;
+    for (const std::string path : {"/json", "/slack"}) {
+      router.add(path, [this, path](http::Request&& request, http::Responder respond) {
+        {
+          std::lock_guard lock(mutex_);
+          bodies_[path].push_back(request.body);
+        }
+        respond(http::Response{200, "application/json", {}, "{}"});
+      });
+    }
+    http::ServerOptions options;
+    options.threads = 1;
+    auto server = http::Server::start(options, std::move(router));
+    EXPECT_TRUE(server.has_value());
+    if (server) server_ = std::move(*server);
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  std::vector<std::string> bodies(const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    auto it = bodies_.find(path);
+    return it == bodies_.end() ? std::vector<std::string>{} : it->second;
+  }
+  // Generic JSON messages of `kind` with `status` ("firing" / "resolved").
+  size_t count(const std::string& kind, const std::string& status) const {
+    size_t n = 0;
+    for (const auto& body : bodies("/json")) {
+      const auto json = boost::json::parse(body).as_object();
+      n += json.at("status").as_string() == status &&
+           json.at("alert").at("kind").as_string() == kind;
+    }
+    return n;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<std::string>> bodies_;
+  std::unique_ptr<http::Server> server_;
+};
+
+std::string orderEvent(int i, EpochMs timeMs) {
+  return "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"order-" +
+         std::to_string(i) + "\",\"userId\":\"u" + std::to_string(i) + "\",\"timestamp\":\"" +
+         formatIsoTime(timeMs) +
+         "\",\"context\":{\"traits\":{\"email\":\"buyer@example.com\"}},"
+         "\"properties\":{\"order_id\":\"o" +
+         std::to_string(i) +
+         "\",\"total\":19.99,\"currency\":\"USD\",\"products\":[{\"product_id\":\"p1\","
+         "\"price\":19.99,\"quantity\":1}]}}";
+}
+
+TEST(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsFixed) {
+  MockServerOptions mockOptions;
+  mockOptions.holdMs = 5'000;
+  auto scenario = mocktiktok::parseScenario("- mode: code:40105\n  except_token: good-token\n");
+  ASSERT_TRUE(scenario) << scenario.error().toString();
+  mockOptions.scenario = *scenario;
+  auto mock = MockServer::start(SystemClock::instance(), mockOptions);
+  ASSERT_TRUE(mock) << mock.error().toString();
+  WebhookReceiver receiver;
+
+  TempDir dir;
+  ServeSpec spec;
+  spec.extraYaml =
+      "destinations:\n"
+      "  - name: tiktok\n"
+      "    type: tiktok-conversions\n"
+      "    settings:\n"
+      "      access_token: bad-token\n"
+      "      pixel_code: CALERT00000000000000\n"
+      "      api_url: " +
+      (*mock)->trackUrl() +
+      "\n"
+      "    batch:\n"
+      "      linger: 50ms\n"
+      "    flow:\n"
+      "      backoff_base: 50ms\n"
+      "      backoff_cap: 500ms\n"
+      "      paused_probe_interval: 1s\n"
+      "      request_timeout: 2s\n"
+      "alerts:\n"
+      "  sample_interval: 100ms\n"
+      "  resolve_after: 2s\n"
+      "  webhook_timeout: 2s\n"
+      "  webhooks:\n"
+      "    - url: " +
+      receiver.url("/json") +
+      "\n"
+      "      headers:\n"
+      "        X-Hook-Token: hook-secret\n"
+      "    - url: " +
+      receiver.url("/slack") +
+      "\n"
+      "      format: slack\n";
+  SluiceServer server(dir.path(), spec);
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  std::string batch = "{\"batch\":[";
+  for (int i = 0; i < 100; ++i) {
+    if (i > 0) batch += ',';
+    batch += orderEvent(i, SystemClock::instance().nowMs());
+  }
+  batch += "]}";
+  auto reply = server.post("/v1/batch", batch);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_EQ(reply->status, 200) << reply->body;
+
+  ASSERT_TRUE(waitFor([&] { return receiver.count("paused", "firing") >= 1; }, 20'000))
+      << server.stderrText();
+  ASSERT_TRUE(waitFor([&] { return !receiver.bodies("/slack").empty(); }, 5'000));
+  const std::string slack(
+      boost::json::parse(receiver.bodies("/slack")[0]).at("text").as_string().c_str());
+  EXPECT_NE(slack.find("FIRING"), std::string::npos) << slack;
+  EXPECT_NE(slack.find("tiktok"), std::string::npos) << slack;
+  // Paused for a while longer (probes keep failing): still one message.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(receiver.count("paused", "firing"), 1u);
+  EXPECT_EQ(receiver.count("paused", "resolved"), 0u);
+  for (const auto& body : receiver.bodies("/json")) {
+    const auto alert = boost::json::parse(body).at("alert").as_object();
+    if (alert.at("kind").as_string() != "paused") continue;
+    EXPECT_EQ(alert.at("destination").as_string(), "tiktok");
+    EXPECT_EQ(alert.at("severity").as_string(), "critical");
+    EXPECT_NE(std::string(alert.at("message").as_string().c_str()).find("40105"), std::string::npos)
+        << body;
+  }
+
+  // Fix the token and reload.
+  std::string yaml;
+  {
+    std::ifstream in(server.configPath());
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml = text.str();
+  }
+  yaml.replace(yaml.find("bad-token"), 9, "good-token");
+  std::ofstream(server.configPath()) << yaml;
+  server.signal(SIGHUP);
+  ASSERT_TRUE(waitFor([&] { return receiver.count("paused", "resolved") >= 1; }, 20'000))
+      << server.stderrText();
+  ASSERT_TRUE(waitFor([&] { return (*mock)->mock().stats().eventsAccepted >= 100; }, 10'000));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(receiver.count("paused", "firing"), 1u);
+  EXPECT_EQ(receiver.count("paused", "resolved"), 1u);
+  size_t slackResolved = 0;
+  for (const auto& body : receiver.bodies("/slack")) {
+    slackResolved +=
+        body.find("RESOLVED") != std::string::npos && body.find("paused") != std::string::npos;
+  }
+  EXPECT_EQ(slackResolved, 1u);
+
+  EXPECT_EQ(server.stop(), 0);
+  const std::string log = server.stderrText();
+  EXPECT_NE(log.find("alert started: paused tiktok"), std::string::npos) << log;
+  EXPECT_NE(log.find("alert resolved: paused tiktok"), std::string::npos) << log;
+  // No secret in the logs: tokens, webhook header values.
+  EXPECT_EQ(log.find("bad-token"), std::string::npos);
+  EXPECT_EQ(log.find("good-token"), std::string::npos);
+  EXPECT_EQ(log.find("hook-secret"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(server.dataDir() + "/ops-history.db"));
+}
+
+}  // namespace
+}  // namespace sluice::testing
