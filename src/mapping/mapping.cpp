@@ -218,7 +218,7 @@ struct PathTrie {
     }
     return cur;
   }
-  static constexpr size_t kIndexFrom = 8;
+  static constexpr size_t kIndexFrom = 4;
   void finalize() {
     for (Node& n : nodes) {
       if (n.children.size() < kIndexFrom) continue;
