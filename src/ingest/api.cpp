@@ -109,6 +109,21 @@ void appendRejected(std::string& body, const std::vector<RejectedEvent>& rejecte
 
 }  // namespace
 
+std::string_view rejectionKind(std::string_view reason) {
+  // The parser's reasons (request_parser.cpp, EventProcessor::process); keep in step with them.
+  auto has = [reason](std::string_view part) {
+    return reason.find(part) != std::string_view::npos;
+  };
+  if (has("bytes; the limit is")) return "too_large";
+  if (has("nested deeper")) return "too_deep";
+  if (has("not a JSON object")) return "not_object";
+  if (reason.rfind("missing ", 0) == 0 || has(" needs ")) return "missing_field";
+  if (has(" must be ") || has("not a valid") || has("unknown type") || has("longer than")) {
+    return "invalid_field";
+  }
+  return "other";
+}
+
 struct Api::Impl {
   Impl(const config::Config& config, store::EventLog& log, const Clock& clock, Random* random)
       : config(config),
@@ -162,14 +177,24 @@ struct Api::Impl {
         boundedText(redact(body, config.sources[source].writeKey), kMaxQuarantinePayloadBytes)});
     http::Response response = errorResponse(400, reason);
     if (!log.writeHealth().writable) {
+      reportEvents(source, 0, 0, {kRejectedMalformedRequest});
       finish(exchange, std::move(response), 0, 1);
       return;
     }
     auto shared = std::make_shared<Exchange>(std::move(exchange));
-    log.append(std::move(request),
-               [this, shared, response = std::move(response)](Result<store::AppendOutcome>) mutable {
-                 finish(*shared, std::move(response), 0, 1);
-               });
+    log.append(std::move(request), [this, shared, source, response = std::move(response)](
+                                       Result<store::AppendOutcome>) mutable {
+      reportEvents(source, 0, 0, {kRejectedMalformedRequest});
+      finish(*shared, std::move(response), 0, 1);
+    });
+  }
+
+  // Tells the probe (if any) the fate of one request's events from `source`.
+  void reportEvents(size_t source, size_t stored, size_t duplicates,
+                    const std::vector<std::string_view>& rejectedKinds) {
+    if (probe != nullptr) {
+      probe->eventsDone(config.sources[source].name, stored, duplicates, rejectedKinds);
+    }
   }
 
   // `text` with every occurrence of the write key replaced, so no secret is kept in quarantine.
@@ -338,6 +363,8 @@ struct Api::Impl {
 
     store::WriteHealth health = log.writeHealth();
     if (!health.writable) {
+      reportEvents(source, 0, 0,
+                   std::vector<std::string_view>(accepted + rejected, kRejectedStoreUnavailable));
       finish(exchange,
              unavailable("the event log cannot take writes now; retry later",
                          health.retryAfterMs),
@@ -354,6 +381,13 @@ struct Api::Impl {
                                               receivedAtMs, event.timestampMs,
                                               std::move(event.json)});
     }
+    std::vector<std::string_view> rejectedKinds;
+    if (probe != nullptr) {
+      rejectedKinds.reserve(rejected);
+      for (const auto& reject : parsed.rejected) {
+        rejectedKinds.push_back(rejectionKind(reject.reason));
+      }
+    }
     append.rejected.reserve(rejected);
     for (auto& reject : parsed.rejected) {
       std::string reason = single ? reject.reason
@@ -364,14 +398,19 @@ struct Api::Impl {
                                                         std::move(reject.payload)});
     }
     auto shared = std::make_shared<Exchange>(std::move(exchange));
-    log.append(std::move(append), [this, shared, response = std::move(response), accepted,
-                                   rejected](Result<store::AppendOutcome> outcome) mutable {
+    log.append(std::move(append), [this, shared, source, response = std::move(response), accepted,
+                                   rejected, rejectedKinds = std::move(rejectedKinds)](
+                                      Result<store::AppendOutcome> outcome) mutable {
       if (!outcome && response.status == 200) {
         // Nothing of this request is stored: the client must retry.
+        reportEvents(source, 0, 0,
+                     std::vector<std::string_view>(accepted + rejected, kRejectedStoreUnavailable));
         finish(*shared,
                unavailable("the event log could not store the events; retry later", 0), 0, 0);
         return;
       }
+      reportEvents(source, outcome ? outcome->stored : 0, outcome ? outcome->duplicates : 0,
+                   rejectedKinds);
       finish(*shared, std::move(response), accepted, rejected);
     });
   }

@@ -74,7 +74,14 @@ class RecordingProbe final : public IngestProbe {
     last = std::string(route) + " " + std::to_string(status) + " " + std::to_string(accepted) +
            " " + std::to_string(rejected);
   }
+  void eventsDone(std::string_view source, size_t stored, size_t duplicates,
+                  const std::vector<std::string_view>& rejectedKinds) override {
+    std::lock_guard lock(mutex_);
+    events = std::string(source) + " " + std::to_string(stored) + " " + std::to_string(duplicates);
+    for (auto kind : rejectedKinds) events += " " + std::string(kind);
+  }
   std::string last;
+  std::string events;  // the last eventsDone(): "source stored duplicates kind..."
 
  private:
   std::mutex mutex_;
@@ -303,6 +310,37 @@ TEST_F(ApiTest, PartialBatchIsStoredAndTheRestQuarantined) {
   EXPECT_EQ(quarantine[0].payload, R"({"type":"track","userId":"u"})");
   EXPECT_EQ(quarantine[1].payload, R"({"type":"bogus","userId":"u"})");
   EXPECT_EQ(probe_.last, "batch 200 2 2");
+  EXPECT_EQ(probe_.events, "web 2 0 missing_field invalid_field");
+}
+
+TEST_F(ApiTest, ProbeHearsTheFateOfEventsBySource) {
+  post("/v1/track", R"({"event":"E","userId":"u"})", kServerKey);
+  EXPECT_EQ(probe_.events, "server 1 0");
+  post("/v1/track", R"({"event":"E","writeKey":"x","userId")");
+  EXPECT_EQ(probe_.events, "web 0 0 malformed_request");
+  probe_.events.clear();
+  EXPECT_EQ(send(request("/v1/track", R"({"event":"E","userId":"u"})")).status, 401);
+  EXPECT_EQ(probe_.events, "");  // no source known
+  log_.setHealth(store::WriteHealth{false, "disk below the free-space floor", 30'000});
+  post("/v1/batch", R"({"batch":[{"type":"track","event":"A","userId":"u"},5]})");
+  EXPECT_EQ(probe_.events, "web 0 0 store_unavailable store_unavailable");
+  log_.setHealth(store::WriteHealth{});
+  log_.setFailure(Error{ErrorCode::kIo, "fsync failed"});
+  post("/v1/track", R"({"event":"E","userId":"u"})");
+  EXPECT_EQ(probe_.events, "web 0 0 store_unavailable");
+}
+
+TEST(RejectionKindTest, BoundedKindsOfTheParsersReasons) {
+  EXPECT_EQ(rejectionKind("event is 32769 bytes; the limit is 32768"), "too_large");
+  EXPECT_EQ(rejectionKind("nested deeper than 64 levels"), "too_deep");
+  EXPECT_EQ(rejectionKind("event is not a JSON object"), "not_object");
+  EXPECT_EQ(rejectionKind("missing 'userId' or 'anonymousId'"), "missing_field");
+  EXPECT_EQ(rejectionKind("alias needs 'previousId'"), "missing_field");
+  EXPECT_EQ(rejectionKind("'userId' must be a string or a number"), "invalid_field");
+  EXPECT_EQ(rejectionKind("'timestamp' is not a valid date"), "invalid_field");
+  EXPECT_EQ(rejectionKind("unknown type 'bogus'"), "invalid_field");
+  EXPECT_EQ(rejectionKind("'messageId' longer than 1024 bytes"), "invalid_field");
+  EXPECT_EQ(rejectionKind("something new"), "other");
 }
 
 TEST_F(ApiTest, EntirelyInvalidBatchIs400WithIndex) {

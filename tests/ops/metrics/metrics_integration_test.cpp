@@ -1,0 +1,240 @@
+// GET /metrics on the real `sluice serve` binary with a destination pointed at the in-process fake
+// TikTok: a known workload (valid, invalid, unmatched, duplicate, unauthorized), then exact values
+// scraped after delivery; the admin token is required and no secret appears in the exposition.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/time.h"
+#include "integration/harness.h"
+#include "mocktiktok/mock_server.h"
+
+namespace sluice::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kAdminToken = "metrics-admin-token-7f3a9c";
+constexpr const char* kWriteKey = "metrics-write-key-51bd02";
+constexpr const char* kAccessToken = "tiktok-access-token-e4c881";
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+// The value of the sample written exactly as `series`, or nullopt.
+std::optional<double> valueOf(const std::string& text, const std::string& series) {
+  size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') {
+      size_t end = text.find('\n', at);
+      return std::stod(text.substr(at + series.size() + 1, end - at - series.size() - 1));
+    }
+    at += series.size();
+  }
+  return std::nullopt;
+}
+
+std::string trackEvent(const std::string& name, const std::string& messageId, EpochMs timeMs) {
+  return "{\"type\":\"track\",\"event\":\"" + name + "\",\"messageId\":\"" + messageId +
+         "\",\"userId\":\"u-" + messageId + "\",\"timestamp\":\"" + formatIsoTime(timeMs) +
+         "\",\"context\":{\"traits\":{\"email\":\"" + messageId +
+         "@example.com\"},\"page\":{\"url\":\"https://shop.example.com/p\"}},"
+         "\"properties\":{\"order_id\":\"o-" +
+         messageId +
+         "\",\"product_id\":\"p1\",\"total\":19.99,\"price\":19.99,\"currency\":\"USD\","
+         "\"products\":[{\"product_id\":\"p1\",\"price\":19.99,\"quantity\":1}]}}";
+}
+
+// "o12" for ('o', 12).
+std::string messageId(char prefix, int i) {
+  std::string id(1, prefix);
+  id += std::to_string(i);
+  return id;
+}
+
+class MetricsIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mocktiktok::MockServerOptions options;
+    options.holdMs = 5'000;
+    auto mock = mocktiktok::MockServer::start(SystemClock::instance(), options);
+    ASSERT_TRUE(mock) << mock.error().toString();
+    mock_ = std::move(*mock);
+    ServeSpec spec;
+    spec.sources = {{"web", kWriteKey}};
+    spec.extraServerYaml = std::string("  admin_token: ") + kAdminToken + "\n";
+    spec.extraYaml = std::string(
+                         "destinations:\n"
+                         "  - name: tiktok\n"
+                         "    type: tiktok-conversions\n"
+                         "    settings:\n"
+                         "      access_token: ") +
+                     kAccessToken +
+                     "\n"
+                     "      pixel_code: CMETRICS00000000000\n"
+                     "      api_url: " +
+                     mock_->trackUrl() +
+                     "\n"
+                     "    presets: all\n"
+                     "    batch:\n"
+                     "      linger: 100ms\n";
+    server_ = std::make_unique<SluiceServer>(dir_.path(), spec);
+    ASSERT_TRUE(server_->start()) << server_->stderrText();
+  }
+
+  std::optional<RawResponse> scrape(const std::string& authorization) const {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!authorization.empty()) headers.emplace_back("Authorization", authorization);
+    return server_->request("GET", "/metrics", headers);
+  }
+  std::string scrapeText() const {
+    auto reply = scrape(std::string("Bearer ") + kAdminToken);
+    return reply && reply->status == 200 ? reply->body : std::string();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<mocktiktok::MockServer> mock_;
+  std::unique_ptr<SluiceServer> server_;
+};
+
+TEST_F(MetricsIntegrationTest, ExactValuesAfterAKnownWorkload) {
+  const EpochMs now = SystemClock::instance().nowMs();
+  constexpr int kOrders = 40;    // -> PlaceAnOrder
+  constexpr int kCartAdds = 10;  // -> AddToCart
+  constexpr int kUnmatched = 5;  // no preset matches "Newsletter Opened"
+  // Batch 1: the valid events and three invalid ones (two miss a field, one has a bad type).
+  std::string batch = "{\"batch\":[";
+  for (int i = 0; i < kOrders; ++i) {
+    batch += trackEvent("Order Completed", messageId('o', i), now) + ",";
+  }
+  for (int i = 0; i < kCartAdds; ++i) {
+    batch += trackEvent("Product Added", messageId('a', i), now) + ",";
+  }
+  batch += R"({"type":"track","userId":"u"},{"type":"track","event":"X"},)";
+  batch += R"({"type":"bogus","userId":"u"}]})";
+  auto first = server_->post("/v1/batch", batch, kWriteKey);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  // Batch 2: events for no subscription.
+  batch = "{\"batch\":[";
+  for (int i = 0; i < kUnmatched; ++i) {
+    batch += (i ? "," : "") + trackEvent("Newsletter Opened", messageId('n', i), now);
+  }
+  batch += "]}";
+  auto second = server_->post("/v1/batch", batch, kWriteKey);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  // A duplicate (same messageId), a body that is not JSON, a wrong write key.
+  auto duplicate = server_->post("/v1/track", trackEvent("Order Completed", "o0", now), kWriteKey);
+  ASSERT_TRUE(duplicate);
+  EXPECT_EQ(duplicate->status, 200);
+  auto malformed = server_->post("/v1/track", "{\"event\":", kWriteKey);
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  auto unauthorized = server_->post("/v1/track", trackEvent("Order Completed", "z", now), "nope");
+  ASSERT_TRUE(unauthorized);
+  EXPECT_EQ(unauthorized->status, 401);
+
+  // Wait (bounded) until everything is delivered and the cursor has passed every event.
+  std::string text;
+  const std::string tiktok = R"(destination="tiktok")";
+  ASSERT_TRUE(waitFor(
+      [&] {
+        text = scrapeText();
+        return valueOf(text, R"(sluice_events_delivered_total{)" + tiktok +
+                                 R"(,event="PlaceAnOrder"})") == kOrders &&
+               valueOf(text, R"(sluice_events_delivered_total{)" + tiktok +
+                                 R"(,event="AddToCart"})") == kCartAdds &&
+               valueOf(text, "sluice_delivery_backlog_events{" + tiktok + "}") == 0;
+      },
+      30'000))
+      << text << "\n"
+      << server_->stderrText();
+
+  // Ingestion, by source.
+  const std::string web = R"(source="web")";
+  EXPECT_EQ(valueOf(text, "sluice_events_received_total{" + web + "}"),
+            kOrders + kCartAdds + 3 + kUnmatched + 1 + 1);
+  EXPECT_EQ(valueOf(text, "sluice_events_stored_total{" + web + "}"),
+            kOrders + kCartAdds + kUnmatched);
+  EXPECT_EQ(valueOf(text, "sluice_events_duplicate_total{" + web + "}"), 1);
+  EXPECT_EQ(valueOf(text, R"(sluice_events_rejected_total{reason="missing_field",)" + web + "}"),
+            2);
+  EXPECT_EQ(valueOf(text, R"(sluice_events_rejected_total{reason="invalid_field",)" + web + "}"),
+            1);
+  EXPECT_EQ(
+      valueOf(text, R"(sluice_events_rejected_total{reason="malformed_request",)" + web + "}"), 1);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="batch",status="200"})"), 2);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="track",status="200"})"), 1);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="track",status="400"})"), 1);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="track",status="401"})"), 1);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_request_duration_seconds_count{route="batch"})"), 2);
+
+  // Delivery, by destination and event name, checked against what the fake TikTok accepted.
+  EXPECT_EQ(mock_->mock().stats().eventsAccepted, static_cast<uint64_t>(kOrders + kCartAdds));
+  EXPECT_EQ(valueOf(text, "sluice_events_mapped_total{" + tiktok + R"(,event="PlaceAnOrder"})"),
+            kOrders);
+  EXPECT_EQ(valueOf(text, "sluice_events_mapped_total{" + tiktok + R"(,event="AddToCart"})"),
+            kCartAdds);
+  EXPECT_EQ(valueOf(text, "sluice_events_dead_total{" + tiktok + R"(,event="PlaceAnOrder"})"), 0);
+  EXPECT_EQ(valueOf(text, "sluice_events_read_total{" + tiktok + "}"),
+            kOrders + kCartAdds + kUnmatched);
+  EXPECT_EQ(valueOf(text, "sluice_events_unmatched_total{" + tiktok + "}"), kUnmatched);
+  const auto requests = valueOf(text, "sluice_delivery_requests_total{" + tiktok + "}");
+  ASSERT_TRUE(requests);
+  EXPECT_GE(*requests, 1);
+  EXPECT_EQ(*requests, static_cast<double>(mock_->mock().stats().requests));
+  EXPECT_EQ(valueOf(text, R"(sluice_delivery_replies_total{code="0",)" + tiktok + "}"), *requests);
+  EXPECT_EQ(valueOf(text, "sluice_delivery_request_duration_seconds_count{" + tiktok + "}"),
+            *requests);
+  EXPECT_EQ(valueOf(text, "sluice_delivery_retries_total{" + tiktok + "}"), 0);
+  EXPECT_EQ(valueOf(text, "sluice_delivery_paused{" + tiktok + "}"), 0);
+  EXPECT_EQ(valueOf(text, "sluice_delivery_breaker_state{" + tiktok + R"(,state="closed"})"), 1);
+  EXPECT_EQ(valueOf(text, "sluice_delivery_backlog_age_seconds{" + tiktok + "}"), 0);
+  EXPECT_GT(*valueOf(text, "sluice_delivery_concurrency_limit{" + tiktok + "}"), 0);
+  EXPECT_GT(*valueOf(text, "sluice_delivery_last_delivered_timestamp_seconds{" + tiktok + "}"),
+            static_cast<double>(now) / 1000.0 - 1);
+  EXPECT_GT(*valueOf(text, "sluice_store_size_bytes"), 0);
+  EXPECT_GT(*valueOf(text, "sluice_store_free_bytes"), 0);
+
+  // No secret anywhere in the exposition.
+  EXPECT_THAT(text, Not(HasSubstr(kAdminToken)));
+  EXPECT_THAT(text, Not(HasSubstr(kWriteKey)));
+  EXPECT_THAT(text, Not(HasSubstr(kAccessToken)));
+}
+
+TEST_F(MetricsIntegrationTest, NeedsTheAdminToken) {
+  auto none = scrape("");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_THAT(none->body, Not(HasSubstr("sluice_")));
+  auto wrong = scrape("Bearer not-the-token");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_THAT(wrong->body, Not(HasSubstr("not-the-token")));
+  auto right = scrape(std::string("Bearer ") + kAdminToken);
+  ASSERT_TRUE(right);
+  EXPECT_EQ(right->status, 200);
+  EXPECT_THAT(right->headers, ::testing::Contains(::testing::Pair(
+                                  "content-type", HasSubstr("text/plain; version=0.0.4"))))
+      << right->body;
+  EXPECT_THAT(right->body, HasSubstr("# TYPE sluice_events_received_total counter"));
+  // The configured source and destination have series before any traffic.
+  EXPECT_EQ(valueOf(right->body, R"(sluice_events_received_total{source="web"})"), 0);
+  EXPECT_EQ(valueOf(right->body, R"(sluice_delivery_backlog_events{destination="tiktok"})"), 0);
+}
+
+}  // namespace
+}  // namespace sluice::testing
