@@ -14,6 +14,7 @@
 #include "cli/config_loader.h"
 #include "cli/logging.h"
 #include "cli/serve_app.h"
+#include "cli/serve_ops.h"
 #include "config/config.h"
 
 namespace sluice::cli {
@@ -73,6 +74,7 @@ int runServe(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   ServeApp app(std::move(*config));
+  addAlerts(app);
   if (auto started = app.start(); !started) {
     spdlog::error("cannot start: {}", started.error().message);
     return 1;

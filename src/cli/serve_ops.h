@@ -3,7 +3,12 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+
+namespace sluice::ops::alerts {
+class AlertsView;
+}  // namespace sluice::ops::alerts
 
 namespace sluice::cli {
 
@@ -14,5 +19,14 @@ class ServeApp;
 using CanaryCallback =
     std::function<void(const std::string& destination, bool ok, const std::string& message)>;
 std::function<std::string()> addIncidents(ServeApp& app, CanaryCallback onCanary = {});
+// Volume-drop and delivery alerts with their webhooks (serve_alerts.cpp): `json` gives the alerts
+// as {"active":[...],"recent":[...]}, `onCanary` turns canary results into "canary" alerts, `view`
+// has the rest (per-minute volume by event name: AlertsView::seriesJson()).
+struct AlertsWiring {
+  std::function<std::string()> json;
+  CanaryCallback onCanary;
+  std::shared_ptr<ops::alerts::AlertsView> view;
+};
+AlertsWiring addAlerts(ServeApp& app);
 
 }  // namespace sluice::cli
