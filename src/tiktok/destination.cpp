@@ -144,6 +144,7 @@ void Destination::addSubscription(std::string name, std::optional<mapping::Trigg
 }
 
 void Destination::match(simdjson::dom::element event, std::vector<size_t>& out) const {
+  out.clear();
   for (size_t i = 0; i < subscriptions_.size(); ++i) {
     const auto& trigger = subscriptions_[i].trigger;
     if (!trigger || trigger->matches(event)) out.push_back(i);

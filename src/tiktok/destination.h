@@ -53,6 +53,7 @@ class Destination {
 
   // The indexes of the subscriptions whose trigger `event` satisfies, in order.
   std::vector<size_t> match(simdjson::dom::element event) const;
+  // The same into `out`, whose previous contents are replaced (its capacity is reused).
   void match(simdjson::dom::element event, std::vector<size_t>& out) const;
 
   // Maps `event` with subscription `index` into a data[] item. `nowMs` is the clock for events
