@@ -74,6 +74,7 @@ int runServe(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   ServeApp app(std::move(*config));
+  addMetrics(app);
   addAlerts(app);
   if (auto started = app.start(); !started) {
     spdlog::error("cannot start: {}", started.error().message);

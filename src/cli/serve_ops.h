@@ -14,6 +14,8 @@ namespace sluice::cli {
 
 class ServeApp;
 
+void addMetrics(ServeApp& app);  // GET /metrics and the ingestion probe (serve_metrics.cpp)
+
 // The incident log and canary events (serve_incidents.cpp). `onCanary(destination, ok, message)`
 // hears every canary result (for a "canary failed" alert); returns the incidents JSON for the API.
 using CanaryCallback =

@@ -160,7 +160,8 @@ TEST_F(MetricsIntegrationTest, ExactValuesAfterAKnownWorkload) {
                valueOf(text, "sluice_delivery_backlog_events{" + tiktok + "}") == 0;
       },
       30'000))
-      << text << "\n"
+      << text << "\nfake TikTok accepted " << mock_->mock().stats().eventsAccepted << " in "
+      << mock_->mock().stats().requests << " requests\n"
       << server_->stderrText();
 
   // Ingestion, by source.

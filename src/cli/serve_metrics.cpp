@@ -1,0 +1,43 @@
+// Wires src/ops/metrics into `sluice serve`: the ingestion probe, GET /metrics behind the admin
+// token, and, once the log and delivery run, the scrape-time snapshot of delivery and storage.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/serve_app.h"
+#include "cli/serve_ops.h"
+#include "ops/metrics/metrics.h"
+#include "ops/metrics/snapshot.h"
+
+namespace sluice::cli {
+
+void addMetrics(ServeApp& app) {
+  // Shared by the route, the component and the probe pointer; the app keeps the first two (and so
+  // the object) until it is destroyed, after its server and ingestion API are gone.
+  auto metrics = std::make_shared<ops::metrics::Metrics>();
+  std::vector<std::string> sources;
+  for (const auto& source : app.config().sources) sources.push_back(source.name);
+  metrics->addSources(sources);
+  app.setIngestProbe(metrics.get());
+  const std::string adminToken = app.config().server.adminToken;
+  app.addRoutes([metrics, adminToken](http::Router& router) {
+    router.add("/metrics", metrics->handler(adminToken));
+  });
+  const std::string storagePath = app.config().storage.path;
+  ServeApp::Component component;
+  component.name = "metrics";
+  component.start = [metrics, &app, storagePath]() -> Result<void> {
+    store::EventLog* log = &app.log();
+    delivery::DeliveryService* delivery = &app.delivery();
+    const Clock* clock = &app.clock();
+    metrics->setSnapshotSource([log, delivery, clock, storagePath] {
+      return ops::metrics::takeSnapshot(*log, *delivery, storagePath, *clock);
+    });
+    return ok();
+  };
+  // Before the log and delivery stop: later scrapes expose ingestion only.
+  component.stop = [metrics] { metrics->setSnapshotSource({}); };
+  app.addComponent(std::move(component));
+}
+
+}  // namespace sluice::cli
