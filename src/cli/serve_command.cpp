@@ -75,7 +75,9 @@ int runServe(const ServeFlags& flags) {
 
   ServeApp app(std::move(*config));
   addMetrics(app);
-  addAlerts(app);
+  auto alerts = addAlerts(app);
+  auto incidentsJson = addIncidents(app, alerts.onCanary);
+  addDashboard(app, alerts.json, incidentsJson);
   if (auto started = app.start(); !started) {
     spdlog::error("cannot start: {}", started.error().message);
     return 1;

@@ -15,7 +15,9 @@ namespace sluice::cli {
 class ServeApp;
 
 void addMetrics(ServeApp& app);  // GET /metrics and the ingestion probe (serve_metrics.cpp)
-
+// `/` and `/api/...` (serve_dashboard.cpp); the JSON of the alerts and incidents parts, when given.
+void addDashboard(ServeApp& app, std::function<std::string()> alertsJson = {},
+                  std::function<std::string()> incidentsJson = {});
 // The incident log and canary events (serve_incidents.cpp). `onCanary(destination, ok, message)`
 // hears every canary result (for a "canary failed" alert); returns the incidents JSON for the API.
 using CanaryCallback =

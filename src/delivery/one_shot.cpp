@@ -30,9 +30,14 @@ Result<DispatcherStats> runOneShot(const config::DestinationConfig& destination,
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::milliseconds(options.timeoutMs);
   bool timedOut = false;
+  bool cancelled = false;
   while (!d.drained()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       timedOut = true;
+      break;
+    }
+    if (options.cancel != nullptr && options.cancel->load()) {
+      cancelled = true;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(
@@ -42,6 +47,10 @@ Result<DispatcherStats> runOneShot(const config::DestinationConfig& destination,
   d.stop();
   DispatcherStats stats = d.stats();
   if (options.progress) options.progress(stats);
+  if (cancelled) {
+    return fail(ErrorCode::kCancelled, "stopped before the end (" +
+                                           std::to_string(stats.itemsDelivered) + " delivered)");
+  }
   if (timedOut) {
     return fail(ErrorCode::kUnavailable,
                 "not finished after " + std::to_string(options.timeoutMs / 1000) + " s (" +

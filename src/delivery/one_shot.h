@@ -2,6 +2,7 @@
 // dead letters) until every event has a fate, for the `replay` and `dlq retry` commands.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,12 +22,14 @@ struct OneShotOptions {
   // Called every progressIntervalMs and once at the end with the dispatcher's counters.
   std::function<void(const DispatcherStats&)> progress;
   HttpClient* client = nullptr;  // null: a Beast client with the destination's timeouts
+  // When set, the run stops early (kCancelled) once it reads true, e.g. at server shutdown.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Delivers every event of `feed` to `destination` (its mapping, token and flow settings) and
 // returns the final counters. Dead letters and expiries go to `state`. Fails with kUnavailable on
-// timeout (the destination was down or paused throughout), kInvalidArgument when the destination's
-// mapping does not compile.
+// timeout (the destination was down or paused throughout), kCancelled when options.cancel was set,
+// kInvalidArgument when the destination's mapping does not compile.
 Result<DispatcherStats> runOneShot(const config::DestinationConfig& destination,
                                    std::unique_ptr<EventFeed> feed, store::DeliveryState& state,
                                    const OneShotOptions& options,

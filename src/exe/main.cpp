@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   sluice::cli::addExportCommand(app, &status);
   sluice::cli::addReplayCommand(app, &status);
   sluice::cli::addIncidentsCommand(app, &status);
+  sluice::cli::addStatusCommand(app, &status);
   CLI11_PARSE(app, argc, argv);
   return status;
 }
