@@ -3,8 +3,10 @@
 //   store_append_bench append [--dir D] [--events N] [--batch B] [--size BYTES] [--appenders T]
 //       Appends N events of about BYTES bytes in requests of B events from T threads, each request
 //       acknowledged only once fsync'd (group commit), and prints events/s.
-//   store_append_bench build --dir D --events N [--size BYTES]
-//       Fills a log with N events (for the open benchmark); the log is kept.
+//   store_append_bench build --dir D --events N [--size BYTES] [--shape padded|order]
+//       Fills a log with N events (for the open and delivery benchmarks); the log is kept.
+//       `--shape order`: enriched "Order Completed" calls with an email, phone, IP, user agent,
+//       page and two products (~900 B), which the TikTok "Place an Order" preset maps and hashes.
 //   store_append_bench open --dir D
 //       Times opening an existing log, lastSeq(), reading the newest 100 events, and closing.
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/time.h"
 #include "store/sqlite_log.h"
 
 namespace {
@@ -40,6 +43,7 @@ struct Args {
   long dedupWindowMs = 24L * 3'600'000;
   bool randomIds = true;
   long checkpointPages = 0;  // 0: the store's default
+  bool orderShape = false;
 };
 
 long gCheckpointPages = 0;
@@ -83,6 +87,32 @@ NewEvent makeEvent(long id, long size, sluice::EpochMs now, bool randomIds) {
   return e;
 }
 
+// An enriched Segment "Order Completed" call as ingest stores it, unique per id.
+NewEvent makeOrderEvent(long id, sluice::EpochMs now, bool randomIds) {
+  NewEvent e;
+  e.source = "web";
+  e.messageId = messageIdFor(id, randomIds);
+  e.type = "track";
+  e.name = "Order Completed";
+  e.receivedAtMs = now;
+  e.timestampMs = now - 20;
+  const std::string n = std::to_string(id);
+  const std::string time = sluice::formatIsoTime(now);
+  e.json = R"({"type":"track","event":"Order Completed","messageId":")" + e.messageId +
+           R"(","userId":"user-)" + n + R"(","anonymousId":"anon-)" + n +
+           R"(","timestamp":")" + time + R"(","receivedAt":")" + time +
+           R"(","context":{"ip":"203.0.113.)" + std::to_string(id % 250) +
+           R"(","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",)"
+           R"("page":{"url":"https://shop.example.com/checkout?step=3","referrer":"https://shop.example.com/cart"},)"
+           R"("traits":{"email":"Buyer.)" + n + R"(@Example.com","phone":"+1 (415) 555-)" +
+           std::to_string(1000 + id % 9000) +
+           R"("}},"properties":{"order_id":"o-)" + n +
+           R"(","total":59.97,"revenue":54.97,"currency":"USD","products":[)"
+           R"({"product_id":"sku-1","sku":"sku-1","name":"Socks","price":9.99,"quantity":3,"category":"apparel"},)"
+           R"({"product_id":"sku-2","sku":"sku-2","name":"Scarf","price":29.99,"quantity":1,"category":"apparel"}]}})";
+  return e;
+}
+
 std::unique_ptr<EventLog> openLog(const std::string& dir, long dedupWindowMs = 24L * 3'600'000) {
   sluice::store::SqliteLogOptions options;
   options.directory = dir;
@@ -112,7 +142,9 @@ int runAppend(const Args& args, bool report) {
         AppendRequest request;
         request.events.reserve(static_cast<size_t>(args.batch));
         for (long k = 0; k < args.batch; ++k) {
-          request.events.push_back(makeEvent(base + r * args.batch + k, args.size, now, args.randomIds));
+          const long id = base + r * args.batch + k;
+          request.events.push_back(args.orderShape ? makeOrderEvent(id, now, args.randomIds)
+                                                   : makeEvent(id, args.size, now, args.randomIds));
         }
         auto outcome = log->appendSync(std::move(request));
         if (!outcome || outcome->stored != static_cast<size_t>(args.batch)) ++failures;
@@ -181,6 +213,7 @@ int main(int argc, char** argv) {
     else if (flag == "--checkpoint-pages") gCheckpointPages = std::atol(value);
     else if (flag == "--dedup-window-ms") args.dedupWindowMs = std::atol(value);
     else if (flag == "--random-ids") args.randomIds = std::string_view(value) == "1";
+    else if (flag == "--shape") args.orderShape = std::string_view(value) == "order";
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;

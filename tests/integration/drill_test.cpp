@@ -79,14 +79,16 @@ std::string destinationYaml(const std::string& name, const std::string& url,
          extra;
 }
 
-// An "Order Completed" event (preset Place an Order) with a hashed-looking email when `poison`
-// (upper-case hex: passed through unhashed, refused by TikTok's lower-case check).
+// An "Order Completed" event (preset Place an Order); when `poison`, with a pre-hashed phone in
+// upper-case hex: passed through as is (as Segment does), refused by TikTok's lower-case check.
 std::string orderEvent(int i, EpochMs timeMs, bool poison = false) {
-  const std::string email =
-      poison ? std::string(64, 'A') : "buyer" + std::to_string(i) + "@example.com";
+  const std::string email = "buyer" + std::to_string(i) + "@example.com";
+  const std::string phone =
+      poison ? std::string(64, 'A') : "+1 415 555 " + std::to_string(1000 + i % 9000);
   return "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"order-" +
          std::to_string(i) + "\",\"userId\":\"u" + std::to_string(i) + "\",\"timestamp\":\"" +
          formatIsoTime(timeMs) + "\",\"context\":{\"traits\":{\"email\":\"" + email +
+         "\",\"phone\":\"" + phone +
          "\"},\"page\":{\"url\":\"https://shop.example.com/checkout\"}},"
          "\"properties\":{\"order_id\":\"o" +
          std::to_string(i) +
