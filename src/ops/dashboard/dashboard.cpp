@@ -296,7 +296,8 @@ std::string Dashboard::summaryJson() {
     json::array reasons;
     if (s.breaker != delivery::BreakerState::kClosed &&
         s.breaker != delivery::BreakerState::kPaused) {
-      reasons.push_back(json::value(std::string("circuit breaker ") + delivery::breakerStateName(s.breaker)));
+      reasons.push_back(
+          json::value(std::string("circuit breaker ") + delivery::breakerStateName(s.breaker)));
     }
     if (recentRetries > 0) {
       reasons.push_back(json::value(std::to_string(recentRetries) +
