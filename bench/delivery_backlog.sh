@@ -6,7 +6,8 @@
 #   3. samples the server's RSS during the outage for OUTAGE_S seconds (memory with that backlog);
 #   4. ends the outage (POST /mock/scenario) and times until the fake has accepted every event:
 #      the drain time, and delivery throughput with 1,000-event bodies.
-# Usage: bench/delivery_backlog.sh [BUILD_DIR] [EVENTS]   (env: DIR, OUTAGE_S, PROBE, KEEP_DIR=1)
+# Usage: bench/delivery_backlog.sh [BUILD_DIR] [EVENTS]
+#   env: DIR, OUTAGE_S, PROBE, KEEP_DIR=1 (keep the log), DRAIN=0 (stop after the outage: memory only)
 set -euo pipefail
 BUILD=$(realpath "${1:-build/release}")
 EVENTS=${2:-1200000}
@@ -86,6 +87,11 @@ for _ in $(seq "$OUTAGE_S"); do
   r=$(rss_kb "$SERVE_PID"); (( r > max_rss )) && max_rss=$r
 done
 echo "requests during the outage: $(curl -fsS "http://127.0.0.1:$MOCK_PORT/mock/stats")"
+if [[ ${DRAIN:-1} == 0 ]]; then
+  echo "serve RSS during the outage with $EVENTS events waiting: max sampled $((max_rss / 1024)) MB," \
+    "VmHWM $(( $(hwm_kb "$SERVE_PID") / 1024 )) MB"
+  exit 0
+fi
 
 echo "== recovery"
 echo '[]' | curl -fsS -X POST --data-binary @- "http://127.0.0.1:$MOCK_PORT/mock/scenario" >/dev/null
