@@ -506,7 +506,7 @@ bool Parser::readMap(const YAML::Node& node, const YAML::Mark& mark, const std::
   }
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& keyNode = it->first;
+    const YAML::Node keyNode = it->first;  // a copy: `it->` yields a temporary
     if (!keyNode.IsScalar()) {
       error(keyNode.Mark(), path, "keys must be plain words");
       continue;
