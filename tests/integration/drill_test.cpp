@@ -23,15 +23,6 @@ namespace {
 using mocktiktok::MockServer;
 using mocktiktok::MockServerOptions;
 
-bool waitFor(const std::function<bool()>& done, int timeoutMs) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 std::unique_ptr<MockServer> startMock(const std::string& scenarioYaml = "") {
   MockServerOptions options;
   options.holdMs = 5'000;

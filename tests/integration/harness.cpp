@@ -94,8 +94,8 @@ std::string sluiceBinary() {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/sluice-test-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/sluice-test-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) != nullptr) path_ = buffer.data();
@@ -164,8 +164,8 @@ bool SluiceServer::start(int timeoutMs) {
   if (pid_ > 0) return false;
   std::filesystem::remove(portFile_);
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
-  pid_ = spawn({sluiceBinary(), "serve", "--config", configPath_, "--listen", listen,
-                "--port-file", portFile_},
+  pid_ = spawn({sluiceBinary(), "serve", "--config", configPath_, "--listen", listen, "--port-file",
+                portFile_},
                dir_ + "/stdout.log", stderrFile_, {});
   if (pid_ < 0) return false;
   const int64_t deadline = nowMs() + timeoutMs;
@@ -263,8 +263,8 @@ std::string basicAuth(std::string_view writeKey) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < input.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(input[i]) << 16) | (static_cast<uint8_t>(input[i + 1]) << 8) |
-                 static_cast<uint8_t>(input[i + 2]);
+    uint32_t n = (static_cast<uint8_t>(input[i]) << 16) |
+                 (static_cast<uint8_t>(input[i + 1]) << 8) | static_cast<uint8_t>(input[i + 2]);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];
@@ -295,6 +295,15 @@ std::string jsonField(std::string_view json, std::string_view name) {
   size_t end = at + 1;
   while (end < json.size() && json[end] != '"') end += json[end] == '\\' ? 2 : 1;
   return std::string(json.substr(at + 1, end - at - 1));
+}
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs, int pollMs) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pollMs));
+  }
+  return done();
 }
 
 }  // namespace sluice::testing

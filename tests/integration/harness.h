@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,6 +48,9 @@ struct ServeSpec {
 
 // The YAML text of a configuration with its storage under `dataDir`.
 std::string configYaml(const ServeSpec& spec, const std::string& dataDir);
+
+// Polls `done` every `pollMs` until it holds or `timeoutMs` has passed; returns its last answer.
+bool waitFor(const std::function<bool()>& done, int timeoutMs, int pollMs = 50);
 
 struct CommandResult {
   int exitCode = -1;  // -1 when it did not finish in time (it was killed) or could not start
@@ -96,10 +100,10 @@ class SluiceServer {
   std::string stderrText() const;
 
   // One request on a new connection.
-  std::optional<RawResponse> request(std::string_view method, std::string_view path,
-                                     const std::vector<std::pair<std::string, std::string>>&
-                                         headers = {},
-                                     std::string_view body = {}, int timeoutMs = 10'000) const;
+  std::optional<RawResponse> request(
+      std::string_view method, std::string_view path,
+      const std::vector<std::pair<std::string, std::string>>& headers = {},
+      std::string_view body = {}, int timeoutMs = 10'000) const;
   // POST with Basic auth for `writeKey` and a JSON content type.
   std::optional<RawResponse> post(std::string_view path, std::string_view body,
                                   std::string_view writeKey = "test-write-key") const;

@@ -26,15 +26,6 @@ namespace {
 using mocktiktok::MockServer;
 using mocktiktok::MockServerOptions;
 
-bool waitFor(const std::function<bool()>& done, int timeoutMs) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // Records the bodies POSTed to /json and /slack.
 class WebhookReceiver {
  public:

@@ -26,15 +26,6 @@ using mocktiktok::MockServer;
 constexpr const char* kAdminToken = "dash-admin-0123456789";
 constexpr const char* kAccessToken = "tt-access-secret-42";
 
-bool waitFor(const std::function<bool()>& done, int timeoutMs) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
 std::string browserDir() {
   const char* source = std::getenv("SLUICE_SOURCE_DIR");
   if (source != nullptr && *source != '\0') return std::string(source) + "/tests/browser";

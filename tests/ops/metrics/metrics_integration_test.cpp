@@ -24,15 +24,6 @@ constexpr const char* kAdminToken = "metrics-admin-token-7f3a9c";
 constexpr const char* kWriteKey = "metrics-write-key-51bd02";
 constexpr const char* kAccessToken = "tiktok-access-token-e4c881";
 
-bool waitFor(const std::function<bool()>& done, int timeoutMs) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
 // The value of the sample written exactly as `series`, or nullopt.
 std::optional<double> valueOf(const std::string& text, const std::string& series) {
   size_t at = 0;
