@@ -8,7 +8,13 @@
 namespace sluice::ops::alerts {
 namespace {
 
-boost::json::object toJson(const Alert& a) {
+std::string subject(const AlertSpec& spec) {
+  return spec.event.empty() ? spec.destination : spec.destination + "/" + spec.event;
+}
+
+}  // namespace
+
+boost::json::object alertToJson(const Alert& a) {
   boost::json::object o;
   o["id"] = a.id;
   o["kind"] = a.spec.kind;
@@ -25,12 +31,6 @@ boost::json::object toJson(const Alert& a) {
   }
   return o;
 }
-
-std::string subject(const AlertSpec& spec) {
-  return spec.event.empty() ? spec.destination : spec.destination + "/" + spec.event;
-}
-
-}  // namespace
 
 const char* severityName(Severity severity) {
   return severity == Severity::kCritical ? "critical" : "warning";
@@ -176,8 +176,8 @@ std::vector<Alert> AlertCentre::recent() const {
 std::string AlertCentre::json() const {
   boost::json::object out;
   boost::json::array active, recent;
-  for (const Alert& a : this->active()) active.push_back(toJson(a));
-  for (const Alert& a : this->recent()) recent.push_back(toJson(a));
+  for (const Alert& a : this->active()) active.push_back(alertToJson(a));
+  for (const Alert& a : this->recent()) recent.push_back(alertToJson(a));
   out["active"] = std::move(active);
   out["recent"] = std::move(recent);
   return boost::json::serialize(out);

@@ -6,6 +6,7 @@
 // hold secrets (callers build them from names, counts and TikTok codes only). Thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -47,6 +48,10 @@ class AlertNotifier {
   virtual ~AlertNotifier() = default;
   virtual void notify(const Alert& alert) = 0;
 };
+
+// One alert as JSON: id, kind, destination, event, severity, message, started_ms, resolved_ms
+// (null while active) and resolved_message. The dashboard's lists and the JSON webhook share it.
+boost::json::object alertToJson(const Alert& alert);
 
 // The key of a spec: "kind/destination/event".
 std::string alertKey(const AlertSpec& spec);

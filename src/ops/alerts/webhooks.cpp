@@ -23,24 +23,10 @@ std::string title(const Alert& a) {
 }  // namespace
 
 std::string webhookJsonBody(const Alert& a) {
-  boost::json::object alert;
-  alert["id"] = a.id;
-  alert["kind"] = a.spec.kind;
-  alert["destination"] = a.spec.destination;
-  alert["event"] = a.spec.event;
-  alert["severity"] = severityName(a.spec.severity);
-  alert["message"] = a.spec.message;
-  alert["started_ms"] = a.startedMs;
-  if (a.active()) {
-    alert["resolved_ms"] = nullptr;
-  } else {
-    alert["resolved_ms"] = a.resolvedMs;
-    alert["resolved_message"] = a.resolvedMessage;
-  }
   boost::json::object out;
   out["source"] = "sluice";
   out["status"] = a.active() ? "firing" : "resolved";
-  out["alert"] = std::move(alert);
+  out["alert"] = alertToJson(a);
   return boost::json::serialize(out);
 }
 
