@@ -8,17 +8,13 @@
 #include <mutex>
 #include <utility>
 
+#include "store/sqlite_handles.h"
+
 namespace sluice::store {
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using DbPtr = SqliteDbPtr;
+using StmtPtr = SqliteStmtPtr;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS dead_letters (

@@ -18,20 +18,16 @@
 #include <utility>
 #include <vector>
 
+#include "store/sqlite_handles.h"
+
 namespace sluice::store {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Thin RAII layer over the SQLite C API.
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using DbPtr = SqliteDbPtr;
+using StmtPtr = SqliteStmtPtr;
 
 // Resets a statement (and its bindings) when a use of it ends, however it ends.
 class StmtUse {

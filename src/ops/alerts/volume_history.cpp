@@ -9,17 +9,13 @@
 #include <set>
 #include <utility>
 
+#include "store/sqlite_handles.h"
+
 namespace sluice::ops::alerts {
 namespace {
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using DbPtr = store::SqliteDbPtr;
+using StmtPtr = store::SqliteStmtPtr;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS minutes (

@@ -7,13 +7,12 @@
 #include <filesystem>
 #include <utility>
 
+#include "store/sqlite_handles.h"
+
 namespace sluice::ops::incidents {
 namespace {
 
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+using StmtPtr = store::SqliteStmtPtr;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS incidents (
