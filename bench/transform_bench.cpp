@@ -7,7 +7,9 @@
 // clock reads add about 2% to the total).
 //
 //   transform_bench --events ev.jsonl [--presets segment-reportWebEvent.json] [--seconds 3]
-//                   [--phases 1]
+//                   [--phases 1] [--dump bodies.jsonl]
+// --dump writes the request body of every matched subscription of one pass (one per line, failures
+// as `error: message`) and exits: diffing two builds' dumps shows that a change kept the output.
 #include <simdjson.h>
 
 #include <atomic>
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   std::string presetsPath = SLUICE_DEFAULT_PRESETS;
   double seconds = 3;
   bool phases = false;
+  std::string dumpPath;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--events")
@@ -90,6 +93,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[i + 1]);
     else if (flag == "--phases")
       phases = std::atoi(argv[i + 1]) != 0;
+    else if (flag == "--dump")
+      dumpPath = argv[i + 1];
   }
   if (eventsPath.empty()) {
     std::fprintf(stderr, "usage: transform_bench --events FILE [--presets FILE] [--seconds N]\n");
@@ -152,6 +157,28 @@ int main(int argc, char** argv) {
       }
     }
   };
+
+  if (!dumpPath.empty()) {
+    std::ofstream dump(dumpPath, std::ios::binary);
+    for (const auto& text : events) {
+      simdjson::dom::element event;
+      if (parser.parse(text).get(event) != simdjson::SUCCESS) {
+        dump << "error: unparsable event\n";
+        continue;
+      }
+      destination->match(event, matched);
+      for (size_t sub : matched) {
+        auto result = destination->transform(event, sub, now);
+        if (!result) {
+          dump << "error: " << result.error().message << '\n';
+          continue;
+        }
+        dump << destination->buildBody(std::span<const sluice::tiktok::TikTokEvent>(&*result, 1))
+             << '\n';
+      }
+    }
+    return dump ? 0 : 2;
+  }
 
   onePass();  // warm-up (and the parser's buffers)
   bodyBytes = bodies = failures = 0;
