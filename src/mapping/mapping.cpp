@@ -244,12 +244,15 @@ struct PathTrie {
   }
 };
 
-// Per-thread memo of trie lookups; an entry is valid when its stamp equals the current apply.
+// Per-thread memo of trie lookups, one entry per trie node; an entry is valid when its stamp
+// equals the current apply's generation.
 struct TrieScratch {
-  std::vector<uint32_t> stamp;
-  std::vector<uint8_t>
-      state;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
-  std::vector<View> view;
+  struct Entry {
+    uint32_t stamp = 0;
+    uint8_t state = 0;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
+    View view;
+  };
+  std::vector<Entry> entries;
   uint32_t gen = 0;
 };
 
@@ -555,14 +558,22 @@ Val getPath(View payload, const Path& path, const Ctx& ctx) {
 
 enum TrieResult : uint8_t { kTrieUndefined = 1, kTrieView = 2, kTrieComputed = 3 };
 
-// The value of trie node `id` for the current event, memoised in the scratch.
-uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
-  TrieScratch& s = *ctx.scratch;
-  size_t i = static_cast<size_t>(id);
-  if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
-    out = s.view[i];
-    return s.state[i] & 3;
+// The value of trie node `id` for the current event, memoised in the scratch (see resolveTrie()).
+uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out);
+
+[[gnu::always_inline]] inline uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
+  const TrieScratch::Entry& e = ctx.scratch->entries[static_cast<size_t>(id)];
+  if (e.stamp == ctx.scratch->gen && (e.state & 3)) {
+    out = e.view;
+    return e.state & 3;
   }
+  return resolveTrieSlow(ctx, id, out);
+}
+
+uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
+  TrieScratch& s = *ctx.scratch;
+  const uint32_t gen = s.gen;
+  size_t i = static_cast<size_t>(id);
   uint8_t r;
   if (id == 0) {
     out = ctx.root;
@@ -578,28 +589,29 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
       } else if (pv.type() == JType::kObject && ctx.trie->nodes[p].table.empty()) {
         r = pv.member(node.key, out) ? kTrieView : kTrieUndefined;
       } else if (pv.type() == JType::kObject) {
-        if (!(s.state[p] & 4)) {
+        if (!(s.entries[p].state & 4)) {
           // Match every member against the wanted keys once. Every wanted key is settled by this
           // pass (found or undefined), so later lookups of siblings are memo hits.
           const PathTrie::Node& parent = ctx.trie->nodes[p];
           for (const auto& child : parent.children) {
-            size_t ci = static_cast<size_t>(child.second);
-            s.stamp[ci] = s.gen;
-            s.state[ci] = kTrieUndefined;
+            TrieScratch::Entry& c = s.entries[static_cast<size_t>(child.second)];
+            c.stamp = gen;
+            c.state = kTrieUndefined;
           }
           pv.forEachMember([&](std::string_view key, View value) {
             int c = ctx.trie->findChild(parent, key);
             if (c < 0) return;
-            size_t ci = static_cast<size_t>(c);
-            if (s.state[ci] == kTrieView) return;  // first occurrence wins
-            s.state[ci] = kTrieView;
-            s.view[ci] = value;
+            TrieScratch::Entry& ce = s.entries[static_cast<size_t>(c)];
+            if (ce.state == kTrieView) return;  // first occurrence wins
+            ce.state = kTrieView;
+            ce.view = value;
           });
-          s.state[p] |= 4;
+          s.entries[p].state |= 4;
         }
-        if (s.stamp[i] == s.gen && (s.state[i] & 3)) {
-          out = s.view[i];
-          return s.state[i] & 3;
+        const TrieScratch::Entry& e = s.entries[i];
+        if (e.stamp == gen && (e.state & 3)) {
+          out = e.view;
+          return e.state & 3;
         }
         r = kTrieUndefined;
       } else {
@@ -615,12 +627,13 @@ uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
       }
     }
   }
-  if (s.stamp[i] != s.gen) {
-    s.stamp[i] = s.gen;
-    s.state[i] = 0;
+  TrieScratch::Entry& e = s.entries[i];
+  if (e.stamp != gen) {
+    e.stamp = gen;
+    e.state = 0;
   }
-  s.state[i] = static_cast<uint8_t>((s.state[i] & 4) | r);
-  s.view[i] = out;
+  e.state = static_cast<uint8_t>((e.state & 4) | r);
+  e.view = out;
   return r;
 }
 
@@ -859,11 +872,13 @@ struct ObjectNode final : CompiledNode {
   }
   json::object build(const Ctx& ctx, View payload) const {
     json::object out(ctx.sp);
-    out.reserve(fields.size());
-    for (const auto& [key, node] : fields) {
-      Val v = node->eval(ctx, payload);
+    // Reserved at the first defined value: objects whose fields are all undefined (the vehicle
+    // and travel defaults of most events) allocate nothing.
+    for (size_t i = 0; i < fields.size(); ++i) {
+      Val v = fields[i].second->eval(ctx, payload);
       if (v.isUndefined()) continue;
-      emplaceInto(out, key, std::move(v), ctx.sp);
+      if (out.capacity() == 0) out.reserve(fields.size() - i);
+      emplaceInto(out, fields[i].first, std::move(v), ctx.sp);
     }
     return out;
   }
@@ -1053,8 +1068,72 @@ struct TemplateNode final : CompiledNode {
 struct ArrayPathNode final : CompiledNode {
   bool static_path = true;
   Path path;
-  NodePtr root_node;  // when the path is a directive
+  NodePtr root_node;  // when the path is a directive or read through the trie
   NodePtr item;       // null unless the item shape is a non-empty object
+
+  // When the item is a plain object of `@path`s relative to the element (Segment's `contents`
+  // items), each element's members are matched against the paths' first keys in one pass
+  // instead of one member scan per field.
+  struct ItemField {
+    std::string_view key;  // the result key (owned by the item ObjectNode)
+    size_t first = 0;      // index into first_keys
+    Path rest;             // the path after its first key
+  };
+  static constexpr size_t kMaxFirstKeys = 16;
+  std::vector<std::string> first_keys;  // distinct; empty when the item has another shape
+  std::vector<ItemField> item_fields;
+
+  void planItem() {
+    const auto* object = dynamic_cast<const ObjectNode*>(item.get());
+    if (!object || object->fields.empty()) return;
+    std::vector<std::string> keys;
+    std::vector<ItemField> fields;
+    for (const auto& [key, node] : object->fields) {
+      const auto* p = dynamic_cast<const PathNode*>(node.get());
+      if (!p || p->trie_id >= 0 || p->path.whole || p->path.keys.empty()) return;
+      const std::string& k0 = p->path.keys[0];
+      size_t first = std::find(keys.begin(), keys.end(), k0) - keys.begin();
+      if (first == keys.size()) keys.push_back(k0);
+      ItemField f;
+      f.key = key;
+      f.first = first;
+      f.rest.keys.assign(p->path.keys.begin() + 1, p->path.keys.end());
+      fields.push_back(std::move(f));
+    }
+    if (keys.size() > kMaxFirstKeys) return;
+    first_keys = std::move(keys);
+    item_fields = std::move(fields);
+  }
+
+  // The item for one element that is an object of the event (see planItem()).
+  json::value mapPlanned(const Ctx& ctx, View element) const {
+    View found[kMaxFirstKeys];
+    bool has[kMaxFirstKeys] = {};
+    const size_t n = first_keys.size();
+    element.forEachMember([&](std::string_view key, View value) {
+      for (size_t k = 0; k < n; ++k) {
+        if (first_keys[k] == key) {
+          if (!has[k]) {  // the first occurrence wins, as in a lookup
+            has[k] = true;
+            found[k] = value;
+          }
+          return;
+        }
+      }
+    });
+    json::object out(ctx.sp);
+    for (size_t f = 0; f < item_fields.size(); ++f) {
+      const ItemField& field = item_fields[f];
+      if (!has[field.first]) continue;
+      Val v = field.rest.keys.empty() ? Val::of(found[field.first])
+                                      : getPath(found[field.first], field.rest, ctx);
+      if (v.isUndefined()) continue;
+      if (out.capacity() == 0) out.reserve(item_fields.size() - f);
+      emplaceInto(out, field.key, std::move(v), ctx.sp);
+    }
+    return json::value(std::move(out));
+  }
+
   Val eval(const Ctx& ctx, View payload) const override {
     Val root = static_path ? getPath(payload, path, ctx) : root_node->eval(ctx, payload);
     if (root.isUndefined() || !item) return root;
@@ -1063,6 +1142,10 @@ struct ArrayPathNode final : CompiledNode {
     if (t != JType::kArray && t != JType::kObject) return root;
     json::array out(ctx.sp);
     auto mapOne = [&](View element) {
+      if (!first_keys.empty() && !element.j && element.type() == JType::kObject) {
+        out.push_back(mapPlanned(ctx, element));
+        return;
+      }
       Val v = item->eval(ctx, element);
       out.push_back(v.isUndefined() ? json::value(nullptr, ctx.sp)
                                     : materialize(std::move(v), ctx.sp));
@@ -1575,7 +1658,10 @@ class Compiler {
     const json::array& a = v.get_array();
     if (a.size() > 2) return error(at, "@arrayPath takes [path, item mapping] only");
     auto node = std::make_unique<ArrayPathNode>();
-    if (a[0].is_string()) {
+    if (a[0].is_string() && item_scope_ == 0) {
+      node->static_path = false;  // read from the event through the trie, like any @path
+      node->root_node = compilePath(a[0], at + "[0]");
+    } else if (a[0].is_string()) {
       node->path = splitPath(dropDollar(a[0].get_string()));
     } else if (a[0].is_object() && isDirective(a[0].get_object())) {
       node->static_path = false;
@@ -1589,7 +1675,10 @@ class Compiler {
       NodePtr item = compile(a[1], at + "[1]");
       --item_scope_;
       if (!item) return nullptr;
-      if (a[1].is_object() && !a[1].get_object().empty()) node->item = std::move(item);
+      if (a[1].is_object() && !a[1].get_object().empty()) {
+        node->item = std::move(item);
+        node->planItem();
+      }
     }
     return node;
   }
@@ -1792,13 +1881,9 @@ namespace {
 void beginApply(Ctx& ctx, const RootNode& root, simdjson::dom::element event) {
   thread_local TrieScratch scratch;
   size_t n = root.trie.nodes.size();
-  if (scratch.stamp.size() < n) {
-    scratch.stamp.resize(n, 0);
-    scratch.state.resize(n, 0);
-    scratch.view.resize(n);
-  }
+  if (scratch.entries.size() < n) scratch.entries.resize(n);
   if (++scratch.gen == 0) {
-    std::fill(scratch.stamp.begin(), scratch.stamp.end(), 0);
+    for (TrieScratch::Entry& e : scratch.entries) e.stamp = 0;
     scratch.gen = 1;
   }
   ctx.trie = &root.trie;

@@ -221,6 +221,23 @@ TEST_F(MappingTest, ArrayPathMapsEachItem) {
   EXPECT_EQ(runText(R"({"c":{"@arrayPath":["$.nope",{"x":1}]}})", kEvent), "{}");
 }
 
+// Items made only of relative @paths are matched in one pass over each element's members; the
+// result must equal a lookup per field: first occurrence of a duplicate key, paths continuing
+// below the first key (and stopping at a falsy value), keys shared by two fields, and elements
+// that are not objects (which take the per-field route).
+TEST_F(MappingTest, ArrayPathItemOfPathsEqualsOneLookupPerField) {
+  const char* event = R"({"list":[{"a":1,"a":2,"n":{"m":"x"},"z":0},
+                          {"n":0,"a":null},"text",null,7,[{"a":3}],{}]})";
+  EXPECT_EQ(runText(R"({"c":{"@arrayPath":["$.list",{"first":{"@path":"$.a"},
+                       "deep":{"@path":"$.n.m"},"again":{"@path":"$.a"},
+                       "zero":{"@path":"$.z.q"},"len":{"@path":"$.length"}}]}})",
+                    event),
+            R"({"c":[{"first":1,"deep":"x","again":1,"zero":0},)"
+            R"({"first":null,"deep":0,"again":null},)"
+            R"({"len":4},{"first":null,"deep":null,"again":null,"zero":null,"len":null},)"
+            R"({},{"len":1},{}]})");
+}
+
 TEST_F(MappingTest, CaseReplaceJsonFlattenMergeExclude) {
   EXPECT_EQ(
       runText(R"({"a":{"@case":{"operator":"lower","value":{"@path":"$.properties.email"}}}})",
