@@ -351,7 +351,7 @@ void Dispatcher::addItem(MappedItem item, const store::StoredEvent& event) {
       Item{event.seq, event.timestampMs, std::move(item.json), std::move(item.eventName)});
   ++outstandingItems_;
   if (batch.items.size() >= static_cast<size_t>(std::max(1, options_.maxEvents))) {
-    ready_.push_back(Batch{item.batchKey, std::move(batch.items), 0});
+    ready_.push_back(Batch{item.batchKey, std::move(batch.items), 0, false});
     open_.erase(item.batchKey);
   }
 }
@@ -360,7 +360,7 @@ void Dispatcher::closeLingeringBatches(bool all) {
   const int64_t now = nowNs();
   for (auto it = open_.begin(); it != open_.end();) {
     if (all || now - it->second.openedNs >= options_.lingerMs * 1'000'000) {
-      ready_.push_back(Batch{it->first, std::move(it->second.items), 0});
+      ready_.push_back(Batch{it->first, std::move(it->second.items), 0, false});
       it = open_.erase(it);
     } else {
       ++it;
@@ -441,8 +441,10 @@ void Dispatcher::send(Batch batch, bool probe, ConcurrencyPermit permit) {
   request.timeout = std::chrono::milliseconds(options_.requestTimeoutMs);
   ++counters_.requestsSent;
   if (batch.isRetry()) ++counters_.retriesSent;
+  if (batch.sentBefore) counters_.itemsRetried += batch.items.size();
   if (probe) ++counters_.probesSent;
   ++batch.attempts;
+  batch.sentBefore = true;
   const uint64_t id = nextRequestId_++;
   inFlight_.emplace(id, InFlight{std::move(batch), permit, probe});
   client_.post(std::move(request), [pending = pending_, id](HttpOutcome outcome) {
@@ -534,8 +536,8 @@ void Dispatcher::handleCompletion(Completion completion) {
       if (batch.items.size() > 1) {
         ++counters_.splits;
         const size_t half = batch.items.size() / 2;
-        Batch first{batch.key, {}, 0};
-        Batch second{batch.key, {}, 0};
+        Batch first{batch.key, {}, 0, true};
+        Batch second{batch.key, {}, 0, true};
         for (size_t i = 0; i < batch.items.size(); ++i) {
           (i < half ? first : second).items.push_back(std::move(batch.items[i]));
         }

@@ -159,7 +159,11 @@ struct DispatcherStats {
   uint64_t itemsDead = 0;  // dead letters written (mapping failures and rejections)
   uint64_t itemsExpired = 0;
   uint64_t requestsSent = 0;  // every request, including retries and probes
-  uint64_t retriesSent = 0;
+  uint64_t retriesSent = 0;   // requests re-sending a body that failed (retries, probes)
+  // Events (items) sent again: the items of every request whose body, or the body it was split
+  // from, had been sent before (retries, probes, bodies re-queued once the destination recovered,
+  // halves of a split). An item sent three times counts twice.
+  uint64_t itemsRetried = 0;
   uint64_t probesSent = 0;
   uint64_t splits = 0;          // bodies split in two to isolate a rejected item
   uint64_t retryReplies = 0;    // replies (or transport errors) judged "retry"
@@ -230,7 +234,8 @@ class Dispatcher {
   struct Batch {
     std::string key;
     std::vector<Item> items;
-    int attempts = 0;  // sends so far
+    int attempts = 0;         // sends so far (reset when the destination recovers)
+    bool sentBefore = false;  // its items were sent before (itemsRetried)
     bool isRetry() const { return attempts > 0; }
   };
   struct OpenBatch {

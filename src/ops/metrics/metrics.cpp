@@ -198,6 +198,9 @@ std::vector<MetricFamily> Metrics::collectDelivery(const Snapshot& snapshot) con
     out.add("sluice_delivery_requests_total",
             "Requests sent to the destination, including retries and probes.", kCounter, {dest},
             static_cast<double>(s.requestsSent));
+    out.add("sluice_events_retried_total",
+            "Events sent to the destination again (an event sent three times counts twice).",
+            kCounter, {dest}, static_cast<double>(s.itemsRetried));
     out.add("sluice_delivery_retries_total", "Requests that retried a batch.", kCounter, {dest},
             static_cast<double>(s.retriesSent));
     out.add("sluice_delivery_probes_total", "Probe requests sent while the circuit was open.",

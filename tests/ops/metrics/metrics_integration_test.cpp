@@ -13,6 +13,7 @@
 #include "core/time.h"
 #include "integration/harness.h"
 #include "mocktiktok/mock_server.h"
+#include "mocktiktok/scenario.h"
 
 namespace sluice::testing {
 namespace {
@@ -192,6 +193,7 @@ TEST_F(MetricsIntegrationTest, ExactValuesAfterAKnownWorkload) {
   EXPECT_EQ(valueOf(text, "sluice_delivery_request_duration_seconds_count{" + tiktok + "}"),
             *requests);
   EXPECT_EQ(valueOf(text, "sluice_delivery_retries_total{" + tiktok + "}"), 0);
+  EXPECT_EQ(valueOf(text, "sluice_events_retried_total{" + tiktok + "}"), 0);
   EXPECT_EQ(valueOf(text, "sluice_delivery_paused{" + tiktok + "}"), 0);
   EXPECT_EQ(valueOf(text, "sluice_delivery_breaker_state{" + tiktok + R"(,state="closed"})"), 1);
   EXPECT_EQ(valueOf(text, "sluice_delivery_backlog_age_seconds{" + tiktok + "}"), 0);
@@ -205,6 +207,43 @@ TEST_F(MetricsIntegrationTest, ExactValuesAfterAKnownWorkload) {
   EXPECT_THAT(text, Not(HasSubstr(kAdminToken)));
   EXPECT_THAT(text, Not(HasSubstr(kWriteKey)));
   EXPECT_THAT(text, Not(HasSubstr(kAccessToken)));
+}
+
+TEST_F(MetricsIntegrationTest, RetriedCountsEventsSentAgainNotRequests) {
+  // The fake TikTok answers HTTP 500 until a few bodies were refused, then accepts: the 30 events
+  // travel in one body, so every request after the first sends the same 30 events again.
+  auto failing = mocktiktok::parseScenario("- mode: http500\n");
+  ASSERT_TRUE(failing) << failing.error().toString();
+  mock_->mock().setScenario(*failing);
+  constexpr int kEvents = 30;
+  const EpochMs now = SystemClock::instance().nowMs();
+  std::string batch = "{\"batch\":[";
+  for (int i = 0; i < kEvents; ++i) {
+    batch += (i ? "," : "") + trackEvent("Order Completed", messageId('r', i), now);
+  }
+  batch += "]}";
+  auto posted = server_->post("/v1/batch", batch, kWriteKey);
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 200) << posted->body;
+  const std::string tiktok = R"(destination="tiktok")";
+  std::string text;
+  ASSERT_TRUE(waitFor([&] { return mock_->mock().stats().requests >= 3; }, 30'000))
+      << server_->stderrText();
+  mock_->mock().setScenario(mocktiktok::Scenario{});
+  ASSERT_TRUE(waitFor(
+      [&] {
+        text = scrapeText();
+        return valueOf(text, R"(sluice_events_delivered_total{)" + tiktok +
+                                 R"(,event="PlaceAnOrder"})") == kEvents;
+      },
+      30'000))
+      << text << server_->stderrText();
+  const auto requests = valueOf(text, "sluice_delivery_requests_total{" + tiktok + "}");
+  ASSERT_TRUE(requests);
+  ASSERT_GE(*requests, 3);
+  EXPECT_EQ(*requests, static_cast<double>(mock_->mock().stats().requests));
+  EXPECT_EQ(valueOf(text, "sluice_events_retried_total{" + tiktok + "}"), kEvents * (*requests - 1))
+      << text;
 }
 
 TEST_F(MetricsIntegrationTest, NeedsTheAdminToken) {

@@ -96,6 +96,7 @@ Snapshot knownSnapshot() {
   s.eventsSkipped = 6;
   s.requestsSent = 9;
   s.retriesSent = 3;
+  s.itemsRetried = 75;  // three retries of 25 events each
   s.probesSent = 1;
   s.retryReplies = 4;
   s.budgetDenied = 2;
@@ -137,6 +138,7 @@ TEST(MetricsTest, DeliveryFiguresFromASnapshot) {
   EXPECT_EQ(value("sluice_events_unmatched_total"), 6);
   EXPECT_EQ(value("sluice_delivery_requests_total"), 9);
   EXPECT_EQ(value("sluice_delivery_retries_total"), 3);
+  EXPECT_EQ(value("sluice_events_retried_total"), 75);  // events, not requests
   EXPECT_EQ(value("sluice_delivery_probes_total"), 1);
   EXPECT_EQ(value("sluice_delivery_retry_replies_total"), 4);
   EXPECT_EQ(value("sluice_delivery_retry_budget_denied_total"), 2);
