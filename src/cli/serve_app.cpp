@@ -153,6 +153,11 @@ Result<void> ServeApp::start() {
     return fail(server.error());
   }
   server_ = std::move(*server);
+  config::ServerConfig bound = config_.server;
+  bound.listenPort = server_->port();
+  for (auto& component : components_) {
+    if (component.listening) component.listening(config::formatListen(bound));
+  }
   retention_ = std::thread([this] { retentionLoop(); });
   return ok();
 }

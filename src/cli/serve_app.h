@@ -48,12 +48,16 @@ class ServeApp {
   // A part of the server with its own lifetime (metrics sampler, alerts, canary...). `start` runs
   // after the log and delivery are up and before the listener binds (so it may use log(),
   // delivery()); a failure aborts start(). `reload` runs on SIGHUP with the new configuration;
-  // `stop` runs first thing in stop(), in reverse order of registration. Any may be empty.
+  // `stop` runs first thing in stop(), in reverse order of registration. `listening` runs once the
+  // listener is bound, with its address as config::formatListen() writes it but with the bound
+  // port ("127.0.0.1:41234" when server.listen asked for port 0), before start() returns. Any may
+  // be empty.
   struct Component {
     std::string name;
     std::function<Result<void>()> start;
     std::function<void(const config::Config&)> reload;
     std::function<void()> stop;
+    std::function<void(const std::string& address)> listening;
   };
   void addComponent(Component component);
 

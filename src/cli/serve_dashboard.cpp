@@ -39,6 +39,9 @@ void addDashboard(ServeApp& app, std::function<std::string()> alertsJson,
   component.reload = [holder](const config::Config& config) {
     if (auto* dashboard = holder->current.load()) dashboard->reload(config);
   };
+  component.listening = [holder](const std::string& address) {
+    if (auto* dashboard = holder->current.load()) dashboard->setListenAddress(address);
+  };
   component.stop = [holder] {
     if (auto* dashboard = holder->current.exchange(nullptr)) dashboard->stop();
   };

@@ -1,6 +1,7 @@
 // `sluice status --config FILE` or `sluice status --url URL [--token-file F]`: the dashboard's
 // summary of a running server in the terminal (GET /api/summary and /api/alerts). With --config
-// the server is the one at server.listen and the admin token is the configured one.
+// the server is the one at server.listen (refused when its port is 0: give --url) and the admin
+// token is the configured one; --url overrides the address.
 // Exit 0 when the summary was read (with --check: and every destination is healthy, else 3),
 // 1 when the server cannot be read, 2 on bad usage or configuration.
 #include <CLI/CLI.hpp>
@@ -51,6 +52,12 @@ int runStatus(const StatusFlags& flags) {
   if (!flags.configPath.empty()) {
     auto config = loadConfigOrReport(flags.configPath);
     if (!config) return kExitConfigError;
+    if (base.empty() && config->server.listenPort == 0) {
+      std::cerr << "status: server.listen in " << flags.configPath
+                << " has port 0 (any free port): give --url http://HOST:PORT with the port the "
+                   "server bound (sluice serve --port-file writes it)\n";
+      return kExitConfigError;
+    }
     if (base.empty()) base = localUrl(config->server);
     token = config->server.adminToken;
   } else if (base.empty()) {

@@ -97,6 +97,10 @@ try {
   check(Number(await section.locator('[data-field=dead]').textContent()) === expected.dead, 'dead count',
     await section.locator('[data-field=dead]').textContent());
   check(await section.getAttribute('data-status') === 'healthy', 'status healthy', await section.getAttribute('data-status'));
+  check(await section.locator('[data-field=retried]').textContent() === '0', 'no event sent again',
+    await section.locator('[data-field=retried]').textContent());
+  const listen = await page.textContent('#listen');
+  check(listen === new URL(baseUrl).host, 'the header shows the bound address', listen);
   for (const [event, want] of Object.entries(expected.events)) {
     const figure = section.locator(`figure.chart[data-event="${event}"]`);
     const ready = await waitFor(async () => (await figure.count()) === 1 &&

@@ -146,6 +146,7 @@ Dashboard::Dashboard(store::EventLog& log, delivery::DeliveryService& delivery,
       options_(options),
       providers_(std::move(providers)),
       history_(options.historyMinutes),
+      loginThrottle_(clock, options.login),
       config_(std::move(config)) {}
 
 Dashboard::~Dashboard() { stop(); }
@@ -170,6 +171,11 @@ Result<void> Dashboard::start() {
 void Dashboard::reload(const config::Config& config) {
   std::lock_guard lock(configMutex_);
   config_ = config;
+}
+
+void Dashboard::setListenAddress(std::string address) {
+  std::lock_guard lock(configMutex_);
+  listenAddress_ = std::move(address);
 }
 
 void Dashboard::stop() {
@@ -243,14 +249,16 @@ std::string Dashboard::summaryJson() {
     history_.sample(now, stats);
   }
   config::Config config;
+  std::string listen;
   {
     std::lock_guard lock(configMutex_);
     config = config_;
+    listen = listenAddress_.empty() ? config::formatListen(config.server) : listenAddress_;
   }
   const auto lastSeq = log_.lastSeq();
   json::object root;
   root["now_ms"] = now;
-  root["listen"] = config::formatListen(config.server);
+  root["listen"] = listen;
   json::array destinations;
   for (const auto& d : config.destinations) {
     json::object o;
@@ -318,7 +326,8 @@ std::string Dashboard::summaryJson() {
     o["events_read"] = s.eventsRead;
     o["events_skipped"] = s.eventsSkipped;
     o["requests"] = s.requestsSent;
-    o["retries"] = s.retriesSent;
+    o["retried"] = s.itemsRetried;
+    o["retry_requests"] = s.retriesSent;
     o["retry_budget_denied"] = s.budgetDenied;
     o["backlog"] = {
         {"events", backlog}, {"oldest_received_at_ms", oldestMs}, {"oldest_age_ms", oldestAgeMs}};
@@ -462,7 +471,7 @@ http::Response Dashboard::route(const http::Request& request) {
   return http::jsonError(404, "no such endpoint: " + path);
 }
 
-http::Response Dashboard::login(const http::Request& request) const {
+http::Response Dashboard::login(const http::Request& request) {
   std::string adminToken;
   {
     std::lock_guard lock(configMutex_);
@@ -480,6 +489,14 @@ http::Response Dashboard::login(const http::Request& request) const {
   }
   const std::string typed(token->as_string());
   if (adminToken.empty()) return jsonReply(200, R"({"success":true,"required":false})");
+  // An address that failed too often is not even checked until its bucket refills.
+  if (const int64_t waitMs = loginThrottle_.tryAttempt(request.peerAddress); waitMs > 0) {
+    const int64_t seconds = (waitMs + 999) / 1000;
+    auto response = http::jsonError(
+        429, "too many failed logins; try again in " + std::to_string(seconds) + " s");
+    response.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return response;
+  }
   // A cookie value cannot hold these; such a token works only as an Authorization header.
   for (unsigned char c : typed) {
     if (c <= 0x20 || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\') {
@@ -491,6 +508,7 @@ http::Response Dashboard::login(const http::Request& request) const {
   if (typed.empty() || !http::adminAuthorized(probe, adminToken)) {
     return http::adminUnauthorized();
   }
+  loginThrottle_.succeeded(request.peerAddress);
   auto response = jsonReply(200, R"({"success":true,"required":true})");
   response.headers.emplace_back("Set-Cookie", std::string(http::kAdminCookie) + "=" + typed +
                                                   "; Path=/; HttpOnly; SameSite=Strict");

@@ -11,6 +11,8 @@
 //   /api/alerts, /api/incidents           from the providers the wiring gives GET  /api/config
 //   config::maskedSummary (no secret) POST /api/login {"token":"..."}, POST /api/logout
 //
+// Failed logins are throttled per client address (LoginThrottle): 429 with Retry-After.
+//
 // A sampler thread records the growth of DeliveryService::stats() per minute (ThroughputHistory)
 // and counts the events received per source by reading what the log appended since the previous
 // sample. Secrets never appear in any answer.
@@ -32,6 +34,7 @@
 #include "http/message.h"
 #include "http/server.h"
 #include "ops/dashboard/dlq_retrier.h"
+#include "ops/dashboard/login_throttle.h"
 #include "ops/dashboard/throughput_history.h"
 #include "store/event_log.h"
 
@@ -51,6 +54,7 @@ struct DashboardOptions {
   size_t historyMinutes = 1'440;
   size_t maxEventsPerSample = 20'000;  // source counting reads at most this many events per sample
   DlqRetrierOptions retry;
+  LoginThrottleOptions login;  // failed logins per client address
 };
 
 // JSON texts from the other operations parts, filled in by the wiring. An empty function answers
@@ -75,6 +79,9 @@ class Dashboard {
   Result<void> start();
   // Takes a reloaded configuration (destinations, for the summary, retries and /api/config).
   void reload(const config::Config& config);
+  // The address the server is bound to ("127.0.0.1:41234"), shown by the summary as `listen`
+  // instead of the configured server.listen (whose port may be 0: any free port). Any thread.
+  void setListenAddress(std::string address);
   // Stops the sampler and cancels a running retry (its dead letters are kept). Idempotent.
   void stop();
 
@@ -96,7 +103,7 @@ class Dashboard {
  private:
   http::Response route(const http::Request& request);
   http::Response destinationRoute(const http::Request& request);
-  http::Response login(const http::Request& request) const;
+  http::Response login(const http::Request& request);
   http::Response deadLetters(const config::DestinationConfig& destination,
                              const http::Request& request);
   http::Response retry(const config::DestinationConfig& destination, const http::Request& request);
@@ -111,9 +118,11 @@ class Dashboard {
   const DashboardOptions options_;
   DashboardProviders providers_;
   ThroughputHistory history_;
+  LoginThrottle loginThrottle_;
 
   mutable std::mutex configMutex_;
-  config::Config config_;  // GUARDED_BY(configMutex_)
+  config::Config config_;      // GUARDED_BY(configMutex_)
+  std::string listenAddress_;  // GUARDED_BY(configMutex_); empty: not told, show server.listen
 
   std::mutex sampleMutex_;  // one sample at a time, so snapshots are recorded in order
   std::mutex receivedMutex_;

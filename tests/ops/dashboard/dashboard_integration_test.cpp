@@ -190,8 +190,11 @@ TEST_F(DashboardTest, AdminApiShowsTheWorkloadAndNeedsTheToken) {
 
   // Summary: counts per destination and per event name, backlog, source received.
   json::object s = summary();
+  // The server was configured with port 0: the summary shows the port it bound.
+  EXPECT_EQ(s.at("listen").as_string(), "127.0.0.1:" + std::to_string(server_->port()));
   const json::object& d = s.at("destinations").at(0).as_object();
   EXPECT_EQ(d.at("name").as_string(), "tiktok");
+  EXPECT_EQ(number(d.at("retried")), 0);  // nothing was sent twice
   EXPECT_EQ(d.at("status").as_string(), "healthy");
   EXPECT_EQ(number(d.at("mapped")), 47);
   EXPECT_EQ(number(d.at("expired")), 0);
@@ -277,6 +280,29 @@ TEST_F(DashboardTest, AdminApiShowsTheWorkloadAndNeedsTheToken) {
   EXPECT_EQ(withCookie->status, 200);
 }
 
+TEST_F(DashboardTest, FailedLoginsAreThrottledPerAddress) {
+  auto login = [&](const std::string& token) {
+    auto reply = server_->request("POST", "/api/login", {{"Content-Type", "application/json"}},
+                                  "{\"token\":\"" + token + "\"}");
+    return reply ? *reply : RawResponse{};
+  };
+  // A right token gives its attempt back: logging in often never throttles.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(login(kAdminToken).status, 200);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login("guess-" + std::to_string(i)).status, 401) << i;
+  auto throttled = login("guess-5");
+  EXPECT_EQ(throttled.status, 429) << throttled.body;
+  const std::string retryAfter(throttled.header("retry-after"));
+  ASSERT_FALSE(retryAfter.empty());
+  EXPECT_GE(std::stoi(retryAfter), 1);
+  EXPECT_LE(std::stoi(retryAfter), 12);
+  // While throttled even the right token is not checked (no oracle for a guesser).
+  auto right = login(kAdminToken);
+  EXPECT_EQ(right.status, 429);
+  EXPECT_TRUE(right.header("set-cookie").empty());
+  // The API with the token in a header is not a login: it still answers.
+  EXPECT_EQ(get("/api/summary").status, 200);
+}
+
 TEST_F(DashboardTest, RetryFromTheApiSendsTheDeadLetterAgain) {
   auto dlq = json::parse(get("/api/destinations/tiktok/dlq").body);
   const int64_t oldId = number(dlq.at("items").at(0).at("id"));
@@ -348,6 +374,13 @@ TEST_F(DashboardTest, StatusCommandPrintsTheSummary) {
   EXPECT_NE(status.out.find("46"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("web"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("no active alerts"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("sluice on 127.0.0.1:" + std::to_string(server_->port())),
+            std::string::npos)
+      << status.out;
+  // The server's own configuration says port 0: --config cannot know the port, and says so.
+  auto portZero = runSluice({"status", "--config", server_->configPath()});
+  EXPECT_EQ(portZero.exitCode, 2);
+  EXPECT_NE(portZero.err.find("--url"), std::string::npos) << portZero.err;
   EXPECT_EQ(status.out.find(kAdminToken), std::string::npos);
   // --config: the server's listen address and token from the configuration file.
   std::string yaml;

@@ -165,6 +165,7 @@ async function drawDestination(d, jobs, nowMs) {
   const set = (field, value) => { section.querySelector(`[data-field="${field}"]`).textContent = value; };
   const running = d.delivered !== undefined;
   set('delivered', running ? d.delivered : '-');
+  set('retried', running ? d.retried : '-');
   set('dead', running ? d.dead : '-');
   set('expired', running ? d.expired : '-');
   set('dead_letters', d.dead_letters !== undefined ? d.dead_letters : '-');

@@ -16,7 +16,12 @@ document.getElementById('login').addEventListener('submit', async (event) => {
       window.location.replace('/');
       return;
     }
-    error.textContent = reply.status === 401 ? 'Wrong token.' : 'Login failed (' + reply.status + ').';
+    if (reply.status === 429) {
+      const wait = reply.headers.get('Retry-After');
+      error.textContent = 'Too many failed attempts; try again in ' + (wait || 'a few') + ' s.';
+    } else {
+      error.textContent = reply.status === 401 ? 'Wrong token.' : 'Login failed (' + reply.status + ').';
+    }
   } catch (e) {
     error.textContent = 'The server cannot be reached.';
   }
