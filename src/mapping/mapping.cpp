@@ -867,15 +867,29 @@ struct ConstNode final : CompiledNode {
 
 struct ObjectNode final : CompiledNode {
   std::vector<std::pair<std::string, NodePtr>> fields;
+  // Per field: its trie node when the field is an `@path` read from the event, else -1. Such a
+  // field is resolved here from the memo, without the virtual call and the Val of eval().
+  std::vector<int> trie_ids;
+
   Val eval(const Ctx& ctx, View payload) const override {
     return Val::own(json::value(build(ctx, payload)));
+  }
+  // Field `i` evaluated: its value, or undefined.
+  Val field(const Ctx& ctx, size_t i, View payload) const {
+    if (int id = trie_ids[i]; id >= 0) {
+      View v;
+      uint8_t r = resolveTrie(ctx, id, v);
+      if (r == kTrieView) return Val::of(v);
+      if (r == kTrieUndefined) return Val::undefined();
+    }
+    return fields[i].second->eval(ctx, payload);
   }
   json::object build(const Ctx& ctx, View payload) const {
     json::object out(ctx.sp);
     // Reserved at the first defined value: objects whose fields are all undefined (the vehicle
     // and travel defaults of most events) allocate nothing.
     for (size_t i = 0; i < fields.size(); ++i) {
-      Val v = fields[i].second->eval(ctx, payload);
+      Val v = field(ctx, i, payload);
       if (v.isUndefined()) continue;
       if (out.capacity() == 0) out.reserve(fields.size() - i);
       emplaceInto(out, fields[i].first, std::move(v), ctx.sp);
@@ -1494,6 +1508,8 @@ class Compiler {
         NodePtr child = compile(kv.value(), join(at, kv.key()));
         if (!child) return nullptr;
         if (!dynamic_cast<ConstNode*>(child.get())) all_const = false;
+        const auto* path = dynamic_cast<const PathNode*>(child.get());
+        node->trie_ids.push_back(path ? path->trie_id : -1);
         node->fields.emplace_back(std::string(kv.key()), std::move(child));
       }
       if (all_const) return constant(v);
@@ -1910,7 +1926,7 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
   beginApply(ctx, root, event);
   if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
     for (size_t i = 0; i < obj->fields.size(); ++i) {
-      Val v = obj->fields[i].second->eval(ctx, View::of(event));
+      Val v = obj->field(ctx, i, View::of(event));
       if (v.isUndefined()) continue;
       json::value out = materialize(std::move(v), ctx.sp);
       sink.field(i, out);
