@@ -9,7 +9,9 @@
 #include <openssl/sha.h>
 #include <wctype.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace sluice::tiktok {
 namespace {
@@ -93,19 +95,26 @@ bool isHex(char c) {
 }  // namespace
 
 void appendSha256Hex(std::string& out, std::string_view input) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  // The two hex digits of every byte value.
+  static constexpr auto kHexPairs = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (size_t b = 0; b < 256; ++b) {
+      pairs[2 * b] = kHex[b >> 4];
+      pairs[2 * b + 1] = kHex[b & 15];
+    }
+    return pairs;
+  }();
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, input.data(), input.size());
   SHA256_Final(digest, &ctx);
-  size_t start = out.size();
-  out.resize(start + 2 * SHA256_DIGEST_LENGTH);
-  char* hex = out.data() + start;
-  for (unsigned char byte : digest) {
-    *hex++ = kHex[byte >> 4];
-    *hex++ = kHex[byte & 15];
+  char hex[2 * SHA256_DIGEST_LENGTH];
+  for (size_t k = 0; k < SHA256_DIGEST_LENGTH; ++k) {
+    std::memcpy(hex + 2 * k, &kHexPairs[2 * size_t{digest[k]}], 2);
   }
+  out.append(hex, sizeof hex);
 }
 
 std::string sha256Hex(std::string_view input) {
