@@ -137,6 +137,10 @@ void AlertsService::deliveryAlerts(const DestinationSample& sample, EpochMs now,
   if (!points.empty() && (requests < points.back().requests || errors < points.back().errors)) {
     points.clear();  // the dispatcher restarted: its counters began again
   }
+  // A paused destination has the paused alert: its pausing replies and probes are not an error
+  // rate too. The window starts again when it resumes, so they do not count afterwards either.
+  const bool coveredByPause = s.pausedEnabled && st.paused;
+  if (coveredByPause) points.clear();
   points.push_back(ErrorPoint{now, requests, errors});
   // Keep one point at or before the window start as the reference.
   while (points.size() > 2 && points[1].atMs <= now - s.errorRateWindowMs) {
@@ -146,8 +150,8 @@ void AlertsService::deliveryAlerts(const DestinationSample& sample, EpochMs now,
   const uint64_t windowRequests = requests - first.requests;
   const uint64_t windowErrors = errors - first.errors;
   const double rate = windowRequests > 0 ? static_cast<double>(windowErrors) / windowRequests : 0;
-  const bool high =
-      s.errorRateAbove > 0 && windowRequests >= s.errorRateMinRequests && rate > s.errorRateAbove;
+  const bool high = !coveredByPause && s.errorRateAbove > 0 &&
+                    windowRequests >= s.errorRateMinRequests && rate > s.errorRateAbove;
   std::string codes;
   if (high) {
     // The most frequent error outcomes overall, for the message.

@@ -111,6 +111,50 @@ TEST_F(AlertsServiceTest, ErrorRateOverTheWindowWithAMinimumOfRequests) {
   EXPECT_EQ(recorder_.count("error_rate", true), 1u);
 }
 
+TEST_F(AlertsServiceTest, APausedDestinationHasThePausedAlertNotAnErrorRateToo) {
+  DestinationSample s{"tiktok", {}, 0, 0};
+  s.stats.replies["0"] = 100;
+  run(20'000, [&] { return s; });
+  // The token is refused: every request fails with 40001 (the sends before the pause took effect,
+  // then the probes), far above the error-rate threshold.
+  s.stats.paused = true;
+  s.stats.pauseReason = "40001 access token invalid";
+  run(3 * 60'000, [&] {
+    s.stats.replies["40001"] += 3;
+    return s;
+  });
+  EXPECT_EQ(recorder_.count("paused", true), 1u);
+  EXPECT_EQ(recorder_.count("error_rate", true), 0u);
+  // Resumed (new token): the failures of the pause do not raise the error rate afterwards.
+  s.stats.paused = false;
+  run(2 * 60'000, [&] {
+    s.stats.replies["0"] += 2;
+    return s;
+  });
+  EXPECT_EQ(recorder_.count("paused", false), 1u);
+  EXPECT_EQ(recorder_.count("error_rate", true), 0u);
+  // Errors of another cause after the resumption are judged again.
+  run(60'000, [&] {
+    s.stats.replies["http_500"] += 3;
+    return s;
+  });
+  EXPECT_EQ(recorder_.count("error_rate", true), 1u);
+}
+
+TEST_F(AlertsServiceTest, WithPausedAlertsTurnedOffAPauseCountsInTheErrorRate) {
+  AlertsSettings settings = AlertsServiceTest::settings();
+  settings.pausedEnabled = false;
+  service_.reload(settings);
+  DestinationSample s{"tiktok", {}, 0, 0};
+  s.stats.paused = true;
+  run(60'000, [&] {
+    s.stats.replies["40001"] += 3;
+    return s;
+  });
+  EXPECT_EQ(recorder_.count("paused", true), 0u);
+  EXPECT_EQ(recorder_.count("error_rate", true), 1u);
+}
+
 TEST_F(AlertsServiceTest, RemovedDestinationResolvesAndHistoryIsFed) {
   DestinationSample s{"tiktok", {}, 0, 0};
   s.stats.paused = true;
