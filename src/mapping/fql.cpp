@@ -638,43 +638,17 @@ bool asNumber(simdjson::dom::element e, double& out) {
   }
 }
 
-bool evalCondition(const FqlNode& n, simdjson::dom::element event) {
+// The key of each Base in the event.
+constexpr std::string_view kBaseKeys[] = {"type",       "event",  "name",   "userId",
+                                          "properties", "traits", "context"};
+static_assert(std::size(kBaseKeys) == static_cast<size_t>(Base::kContext) + 1);
+
+bool evalCondition(const FqlNode& n, const simdjson::dom::element* fields, const bool* present_in) {
   // Resolve the actual value: `present` false means undefined.
-  simdjson::dom::element actual;
-  bool present = false;
-  if (event.is_object()) {
-    simdjson::dom::object obj = event.get_object().value_unsafe();
-    const char* key = nullptr;
-    switch (n.base) {
-      case Base::kType:
-        key = "type";
-        break;
-      case Base::kEvent:
-        key = "event";
-        break;
-      case Base::kName:
-        key = "name";
-        break;
-      case Base::kUserId:
-        key = "userId";
-        break;
-      case Base::kProperties:
-        key = "properties";
-        break;
-      case Base::kTraits:
-        key = "traits";
-        break;
-      case Base::kContext:
-        key = "context";
-        break;
-    }
-    auto r = obj.at_key(key);
-    if (!r.error()) {
-      present = true;
-      actual = r.value_unsafe();
-      if (!n.path.empty()) present = lookup(actual, n.path, actual);
-    }
-  }
+  size_t base = static_cast<size_t>(n.base);
+  simdjson::dom::element actual = fields[base];
+  bool present = present_in[base];
+  if (present && !n.path.empty()) present = lookup(actual, n.path, actual);
   std::string_view s;
   bool is_string = present && actual.is_string();
   if (is_string) s = actual.get_string().value_unsafe();
@@ -721,20 +695,20 @@ bool evalCondition(const FqlNode& n, simdjson::dom::element event) {
   return false;
 }
 
-bool evalNode(const FqlNode& n, simdjson::dom::element event) {
+bool evalNode(const FqlNode& n, const simdjson::dom::element* fields, const bool* present) {
   switch (n.kind) {
     case FqlNode::Kind::kAnd:
       for (const auto& c : n.children) {
-        if (!evalNode(*c, event)) return false;
+        if (!evalNode(*c, fields, present)) return false;
       }
       return true;
     case FqlNode::Kind::kOr:
       for (const auto& c : n.children) {
-        if (evalNode(*c, event)) return true;
+        if (evalNode(*c, fields, present)) return true;
       }
       return false;
     case FqlNode::Kind::kCondition:
-      return evalCondition(n, event);
+      return evalCondition(n, fields, present);
   }
   return false;
 }
@@ -751,8 +725,26 @@ Result<Trigger> Trigger::parse(std::string_view text) {
   return t;
 }
 
-bool Trigger::matches(simdjson::dom::element event) const {
-  return root_ && evalNode(*root_, event);
+TriggerEvent::TriggerEvent(simdjson::dom::element event) {
+  simdjson::dom::object object;
+  if (event.get_object().get(object)) return;
+  for (auto member : object) {
+    for (size_t i = 0; i < kFields; ++i) {
+      if (member.key == kBaseKeys[i]) {
+        if (!present_[i]) {  // the first occurrence, as a lookup finds it
+          present_[i] = true;
+          fields_[i] = member.value;
+        }
+        break;
+      }
+    }
+  }
+}
+
+bool Trigger::matches(simdjson::dom::element event) const { return matches(TriggerEvent(event)); }
+
+bool Trigger::matches(const TriggerEvent& event) const {
+  return root_ && evalNode(*root_, event.fields_, event.present_);
 }
 
 Trigger::Trigger(Trigger&&) noexcept = default;

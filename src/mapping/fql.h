@@ -3,17 +3,32 @@
 // cannot be parsed is rejected with the position of the problem. Pure: no I/O.
 #pragma once
 
+#include <simdjson.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "core/result.h"
 
 namespace sluice::mapping {
 
 struct FqlNode;  // the parsed expression tree (fql.cpp)
+
+// The top-level fields of a Segment event that triggers read (`type`, `event`, `name`, `userId`,
+// `properties`, `traits`, `context`), found in one pass over the event so that many triggers can
+// be evaluated against the same event without looking them up again. Views into the event: valid
+// while the event's document is.
+class TriggerEvent {
+ public:
+  explicit TriggerEvent(simdjson::dom::element event);
+
+ private:
+  friend class Trigger;
+  static constexpr size_t kFields = 7;
+  simdjson::dom::element fields_[kFields];
+  bool present_[kFields] = {};
+};
 
 class Trigger {
  public:
@@ -23,6 +38,7 @@ class Trigger {
   // Whether `event` (a Segment event object) satisfies the trigger. Never fails: fields that do not
   // exist compare as FQL specifies.
   bool matches(simdjson::dom::element event) const;
+  bool matches(const TriggerEvent& event) const;
 
   const std::string& text() const { return text_; }
 

@@ -145,9 +145,10 @@ void Destination::addSubscription(std::string name, std::optional<mapping::Trigg
 
 void Destination::match(simdjson::dom::element event, std::vector<size_t>& out) const {
   out.clear();
+  const mapping::TriggerEvent fields(event);  // the fields triggers read, found once
   for (size_t i = 0; i < subscriptions_.size(); ++i) {
     const auto& trigger = subscriptions_[i].trigger;
-    if (!trigger || trigger->matches(event)) out.push_back(i);
+    if (!trigger || trigger->matches(fields)) out.push_back(i);
   }
 }
 

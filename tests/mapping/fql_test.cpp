@@ -280,6 +280,29 @@ TEST_F(FqlTest, TextIsKeptAndTriggersMove) {
   EXPECT_TRUE(moved.matches(p.parse(s).value()));
 }
 
+// One TriggerEvent serves many triggers; a repeated key is read at its first occurrence (as a
+// lookup would find it) and an event that is not an object has none of the fields.
+TEST_F(FqlTest, OneTriggerEventServesManyTriggers) {
+  simdjson::dom::parser p;
+  simdjson::padded_string s(std::string(
+      R"({"event":"A","properties":{"n":1},"event":"B","type":"track","properties":{"n":2}})"));
+  const TriggerEvent fields(p.parse(s).value());
+  auto matches = [&](std::string_view text) {
+    return Trigger::parse(text).value().matches(fields);
+  };
+  EXPECT_TRUE(matches(R"(event = "A")"));
+  EXPECT_FALSE(matches(R"(event = "B")"));
+  EXPECT_TRUE(matches(R"(properties.n = 1)"));
+  EXPECT_TRUE(matches(R"(type = "track" and properties.n < 2)"));
+  EXPECT_TRUE(matches(R"(userId = null)"));
+  EXPECT_TRUE(matches(R"(context.x != "y")"));
+
+  simdjson::padded_string array(std::string(R"([{"event":"A"}])"));
+  const TriggerEvent none(p.parse(array).value());
+  EXPECT_FALSE(Trigger::parse(R"(event = "A")").value().matches(none));
+  EXPECT_TRUE(Trigger::parse(R"(event != "A")").value().matches(none));
+}
+
 // --- JavaScript numbers
 // ---------------------------------------------------------------------------
 
