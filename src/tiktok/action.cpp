@@ -210,6 +210,10 @@ constexpr std::string_view kFieldDefaultsJson =
     R"json(ravel_end":{"@path":"$.properties.travel_end"},"suggested_destinations":{"@path":")json"
     R"json($.properties.suggested_destinations"}}})json";
 
+// The most properties an object field has (travel_fields).
+constexpr size_t kMaxObjectFields = std::size(kTravelFields);
+static_assert(std::size(kVehicleFields) <= kMaxObjectFields);
+
 const Field* findField(std::span<const Field> fields, std::string_view key) {
   for (const Field& field : fields) {
     if (field.key == key) return &field;
@@ -487,17 +491,26 @@ class Validator {
   // (and turns them into 0 or ""); the product drops them (D6).
   void validateObject(json::object& object, std::span<const Field> properties, const PathRef& path,
                       bool arrayItem) {
+    // The kept members by their property's position: properties are validated (and errors
+    // reported) in the schema's order.
+    json::value* byProperty[kMaxObjectFields] = {};
     for (auto it = object.begin(); it != object.end();) {
       const Field* property = findField(properties, it->key());
       bool drop = property == nullptr || it->value().is_null() ||
                   (!arrayItem && property->type != T::kString && !property->multiple &&
                    it->value().is_string() && it->value().get_string().empty());
-      it = drop ? object.erase(it) : it + 1;  // erase() moves the last member into `it`
+      if (drop) {
+        it = object.erase(it);  // moves the last member into `it`; earlier members stay put
+      } else {
+        byProperty[property - properties.data()] = &it->value();
+        ++it;
+      }
     }
     if (object.empty()) return;
-    for (const Field& property : properties) {
-      json::value* value = object.if_contains(property.key);
+    for (size_t i = 0; i < properties.size(); ++i) {
+      json::value* value = byProperty[i];
       if (value == nullptr) continue;
+      const Field& property = properties[i];
       PathRef propertyPath{&path, property.key};
       if (property.multiple) {
         validateMultiple(*value, property, propertyPath);
@@ -642,13 +655,29 @@ void appendPresent(std::string& out, const json::object& from, std::string_view 
   }
 }
 
+// Writes the members of `from` that are among `fields`, in the order of `fields` (one pass over
+// the members instead of one lookup per field).
+void appendFieldsInOrder(std::string& out, const json::object& from, std::span<const Field> fields,
+                         bool& first) {
+  const json::value* byField[kMaxObjectFields] = {};
+  for (const auto& member : from) {
+    if (const Field* field = findField(fields, member.key())) {
+      const json::value*& slot = byField[field - fields.data()];
+      if (!slot) slot = &member.value();
+    }
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!byField[i]) continue;
+    appendKey(out, fields[i].key, first);
+    appendJsonValue(out, *byField[i]);
+  }
+}
+
 constexpr size_t kPropertySlots[] = {
     slotOf("content_type"), slotOf("currency"),      slotOf("value"),
     slotOf("query"),        slotOf("description"),   slotOf("order_id"),
     slotOf("shop_id"),      slotOf("content_ids"),   slotOf("delivery_category"),
     slotOf("num_items"),    slotOf("predicted_ltv"), slotOf("search_string")};
-constexpr std::string_view kContentKeys[] = {"price",      "quantity",     "content_category",
-                                             "content_id", "content_name", "brand"};
 constexpr std::string_view kVehicleKeys[] = {"postal_code",
                                              "make",
                                              "model",
@@ -793,7 +822,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
       firstItem = false;
       out += '{';
       bool first = true;
-      for (std::string_view key : kContentKeys) appendPresent(out, item.get_object(), key, first);
+      appendFieldsInOrder(out, item.get_object(), kContentFields, first);
       out += '}';
     }
   }
@@ -808,7 +837,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   const json::string* specType = stringSlot(payload, slotOf("event_spec_type"));
   if (specType && web && *specType == "travel_fields") {
     if (const json::object* travel = objectSlot(payload, slotOf("travel_fields"))) {
-      for (const Field& field : kTravelFields) appendPresent(out, *travel, field.key, first);
+      appendFieldsInOrder(out, *travel, kTravelFields, first);
     }
   }
   if (specType && web && *specType == "vehicle_fields") {
