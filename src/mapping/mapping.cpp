@@ -14,6 +14,7 @@
 #include <boost/json/string.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -190,14 +191,24 @@ struct PathTrie {
     int parent = -1;
     std::string key;
     std::vector<std::pair<std::string, int>> children;
-    std::vector<int> table;  // open addressing over children, -1 empty
+    std::vector<int> child_ids;  // children[i].second, packed for the loop that settles them
+    std::vector<int> table;      // open addressing over children, -1 empty
   };
   std::vector<Node> nodes{Node{}};  // node 0: the event
 
+  // Mixes the length and the first and last 8 bytes (the whole key when shorter): event keys are
+  // short, and a hash per byte was the largest cost of matching an object's members.
   static uint64_t hash(std::string_view key) {
-    uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
-    return h;
+    uint64_t a = 0, b = 0;
+    size_t n = key.size();
+    if (n >= 8) {
+      std::memcpy(&a, key.data(), 8);
+      std::memcpy(&b, key.data() + n - 8, 8);
+    } else {
+      for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<unsigned char>(key[i]);
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 29);
   }
   int intern(const std::vector<std::string>& keys) {
     int cur = 0;
@@ -222,6 +233,7 @@ struct PathTrie {
   void finalize() {
     for (Node& n : nodes) {
       if (n.children.size() < kIndexFrom) continue;
+      for (const auto& child : n.children) n.child_ids.push_back(child.second);
       size_t size = 4;
       while (size < n.children.size() * 2) size *= 2;
       n.table.assign(size, -1);
@@ -593,8 +605,8 @@ uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
           // Match every member against the wanted keys once. Every wanted key is settled by this
           // pass (found or undefined), so later lookups of siblings are memo hits.
           const PathTrie::Node& parent = ctx.trie->nodes[p];
-          for (const auto& child : parent.children) {
-            TrieScratch::Entry& c = s.entries[static_cast<size_t>(child.second)];
+          for (int child : parent.child_ids) {
+            TrieScratch::Entry& c = s.entries[static_cast<size_t>(child)];
             c.stamp = gen;
             c.state = kTrieUndefined;
           }
