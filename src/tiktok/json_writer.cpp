@@ -1,5 +1,6 @@
 #include "tiktok/json_writer.h"
 
+#include <array>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
@@ -28,9 +29,16 @@ void appendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t runStart = 0;
+  // The bytes that need an escape: control characters, '"' and '\\'.
+  static constexpr auto kEscaped = [] {
+    std::array<bool, 256> escaped{};
+    for (size_t c = 0; c < 0x20; ++c) escaped[c] = true;
+    escaped['"'] = escaped['\\'] = true;
+    return escaped;
+  }();
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscaped[c]) continue;
     out.append(text.data() + runStart, i - runStart);
     runStart = i + 1;
     switch (c) {
