@@ -192,7 +192,13 @@ struct PathTrie {
     std::string key;
     std::vector<std::pair<std::string, int>> children;
     std::vector<int> child_ids;  // children[i].second, packed for the loop that settles them
-    std::vector<int> table;      // open addressing over children, -1 empty
+    // Open addressing over children: the child's index (-1 empty) and the high half of its key's
+    // hash, compared before the key itself.
+    struct Slot {
+      int32_t child = -1;
+      uint32_t tag = 0;
+    };
+    std::vector<Slot> table;
   };
   std::vector<Node> nodes{Node{}};  // node 0: the event
 
@@ -207,8 +213,10 @@ struct PathTrie {
     } else {
       for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<unsigned char>(key[i]);
     }
-    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
-    return h ^ (h >> 29);
+    uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n;
+    h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDULL;
+    h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
   }
   int intern(const std::vector<std::string>& keys) {
     int cur = 0;
@@ -236,22 +244,25 @@ struct PathTrie {
       for (const auto& child : n.children) n.child_ids.push_back(child.second);
       size_t size = 4;
       while (size < n.children.size() * 2) size *= 2;
-      n.table.assign(size, -1);
+      n.table.assign(size, Node::Slot{});
       for (size_t c = 0; c < n.children.size(); ++c) {
-        size_t slot = hash(n.children[c].first) & (size - 1);
-        while (n.table[slot] >= 0) slot = (slot + 1) & (size - 1);
-        n.table[slot] = static_cast<int>(c);
+        uint64_t h = hash(n.children[c].first);
+        size_t slot = h & (size - 1);
+        while (n.table[slot].child >= 0) slot = (slot + 1) & (size - 1);
+        n.table[slot] = Node::Slot{static_cast<int32_t>(c), static_cast<uint32_t>(h >> 32)};
       }
     }
   }
   int findChild(const Node& n, std::string_view key) const {
     if (n.table.empty()) return -1;
     size_t mask = n.table.size() - 1;
-    for (size_t slot = hash(key) & mask;; slot = (slot + 1) & mask) {
-      int c = n.table[slot];
-      if (c < 0) return -1;
-      if (n.children[static_cast<size_t>(c)].first == key)
-        return n.children[static_cast<size_t>(c)].second;
+    uint64_t h = hash(key);
+    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
+      const Node::Slot& entry = n.table[slot];
+      if (entry.child < 0) return -1;
+      if (entry.tag == tag && n.children[static_cast<size_t>(entry.child)].first == key)
+        return n.children[static_cast<size_t>(entry.child)].second;
     }
   }
 };
