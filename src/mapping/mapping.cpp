@@ -187,20 +187,39 @@ struct Val {
 // per event. An object from which many keys are wanted (kIndexFrom or more) has its members
 // matched against all of them in one pass instead of one scan per key.
 struct PathTrie {
+  // Built by intern(); finalize() lays it out flat for evaluation and drops them.
   struct Node {
     int parent = -1;
     std::string key;
     std::vector<std::pair<std::string, int>> children;
-    std::vector<int> child_ids;  // children[i].second, packed for the loop that settles them
-    // Open addressing over children: the child's index (-1 empty) and the high half of its key's
-    // hash, compared before the key itself.
-    struct Slot {
-      int32_t child = -1;
-      uint32_t tag = 0;
-    };
-    std::vector<Slot> table;
   };
   std::vector<Node> nodes{Node{}};  // node 0: the event
+
+  // What evaluation reads, in a few contiguous arrays (one mapping's trie is a few kB, and every
+  // subscription has its own, so they must stay small to stay in cache).
+  struct Hot {
+    int32_t parent = -1;
+    uint32_t key_begin = 0;  // into key_pool
+    uint32_t key_size = 0;
+    uint32_t slot_begin = 0;  // into slots: the open-addressing table of an indexed node
+    uint32_t slot_count = 0;  // a power of two; 0 when the node is not indexed
+    uint32_t ids_begin = 0;   // into child_ids: the children of an indexed node
+    uint32_t ids_count = 0;
+  };
+  // A table slot: the child's node id (-1 empty) and the high half of its key's hash, compared
+  // before the key itself.
+  struct Slot {
+    int32_t child = -1;
+    uint32_t tag = 0;
+  };
+  std::vector<Hot> hot;
+  std::vector<Slot> slots;
+  std::vector<int32_t> child_ids;
+  std::string key_pool;
+
+  std::string_view key(const Hot& n) const {
+    return std::string_view(key_pool).substr(n.key_begin, n.key_size);
+  }
 
   // Mixes the length and the first and last 8 bytes (the whole key when shorter): event keys are
   // short, and a hash per byte was the largest cost of matching an object's members.
@@ -239,30 +258,48 @@ struct PathTrie {
   }
   static constexpr size_t kIndexFrom = 4;
   void finalize() {
-    for (Node& n : nodes) {
+    hot.assign(nodes.size(), Hot{});
+    key_pool.clear();
+    slots.clear();
+    child_ids.clear();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& n = nodes[i];
+      Hot& h = hot[i];
+      h.parent = n.parent;
+      h.key_begin = static_cast<uint32_t>(key_pool.size());
+      h.key_size = static_cast<uint32_t>(n.key.size());
+      key_pool += n.key;
       if (n.children.size() < kIndexFrom) continue;
-      for (const auto& child : n.children) n.child_ids.push_back(child.second);
+      h.ids_begin = static_cast<uint32_t>(child_ids.size());
+      h.ids_count = static_cast<uint32_t>(n.children.size());
+      for (const auto& child : n.children) child_ids.push_back(child.second);
       size_t size = 4;
       while (size < n.children.size() * 2) size *= 2;
-      n.table.assign(size, Node::Slot{});
-      for (size_t c = 0; c < n.children.size(); ++c) {
-        uint64_t h = hash(n.children[c].first);
-        size_t slot = h & (size - 1);
-        while (n.table[slot].child >= 0) slot = (slot + 1) & (size - 1);
-        n.table[slot] = Node::Slot{static_cast<int32_t>(c), static_cast<uint32_t>(h >> 32)};
+      h.slot_begin = static_cast<uint32_t>(slots.size());
+      h.slot_count = static_cast<uint32_t>(size);
+      slots.resize(slots.size() + size);
+      Slot* table = slots.data() + h.slot_begin;
+      for (const auto& child : n.children) {
+        uint64_t k = hash(child.first);
+        size_t slot = k & (size - 1);
+        while (table[slot].child >= 0) slot = (slot + 1) & (size - 1);
+        table[slot] = Slot{child.second, static_cast<uint32_t>(k >> 32)};
       }
     }
+    nodes = {};  // only intern() needs them
   }
-  int findChild(const Node& n, std::string_view key) const {
-    if (n.table.empty()) return -1;
-    size_t mask = n.table.size() - 1;
+  // The child of indexed node `n` named `key`, or -1.
+  int findChild(const Hot& n, std::string_view key) const {
+    size_t mask = n.slot_count - 1;
+    const Slot* table = slots.data() + n.slot_begin;
     uint64_t h = hash(key);
     const uint32_t tag = static_cast<uint32_t>(h >> 32);
     for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
-      const Node::Slot& entry = n.table[slot];
+      const Slot& entry = table[slot];
       if (entry.child < 0) return -1;
-      if (entry.tag == tag && n.children[static_cast<size_t>(entry.child)].first == key)
-        return n.children[static_cast<size_t>(entry.child)].second;
+      if (entry.tag == tag && this->key(hot[static_cast<size_t>(entry.child)]) == key) {
+        return entry.child;
+      }
     }
   }
 };
@@ -602,27 +639,29 @@ uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
     out = ctx.root;
     r = kTrieView;
   } else {
-    const PathTrie::Node& node = ctx.trie->nodes[i];
+    const PathTrie& trie = *ctx.trie;
+    const PathTrie::Hot& node = trie.hot[i];
     size_t p = static_cast<size_t>(node.parent);
     View pv;
     r = resolveTrie(ctx, node.parent, pv);
     if (r == kTrieView) {
       if (isFalsy(pv)) {
         out = pv;
-      } else if (pv.type() == JType::kObject && ctx.trie->nodes[p].table.empty()) {
-        r = pv.member(node.key, out) ? kTrieView : kTrieUndefined;
+      } else if (pv.type() == JType::kObject && trie.hot[p].slot_count == 0) {
+        r = pv.member(trie.key(node), out) ? kTrieView : kTrieUndefined;
       } else if (pv.type() == JType::kObject) {
         if (!(s.entries[p].state & 4)) {
           // Match every member against the wanted keys once. Every wanted key is settled by this
           // pass (found or undefined), so later lookups of siblings are memo hits.
-          const PathTrie::Node& parent = ctx.trie->nodes[p];
-          for (int child : parent.child_ids) {
-            TrieScratch::Entry& c = s.entries[static_cast<size_t>(child)];
+          const PathTrie::Hot& parent = trie.hot[p];
+          const int32_t* ids = trie.child_ids.data() + parent.ids_begin;
+          for (uint32_t k = 0; k < parent.ids_count; ++k) {
+            TrieScratch::Entry& c = s.entries[static_cast<size_t>(ids[k])];
             c.stamp = gen;
             c.state = kTrieUndefined;
           }
           pv.forEachMember([&](std::string_view key, View value) {
-            int c = ctx.trie->findChild(parent, key);
+            int c = trie.findChild(parent, key);
             if (c < 0) return;
             TrieScratch::Entry& ce = s.entries[static_cast<size_t>(c)];
             if (ce.state == kTrieView) return;  // first occurrence wins
@@ -639,7 +678,7 @@ uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
         r = kTrieUndefined;
       } else {
         View next;
-        Step st = stepInto(pv, node.key, next);
+        Step st = stepInto(pv, trie.key(node), next);
         if (st == Step::kUndefined) {
           r = kTrieUndefined;
         } else if (st == Step::kComputed) {
@@ -1919,7 +1958,7 @@ namespace {
 // Points `ctx` at the root's trie and this thread's memo, invalidating the memo's entries.
 void beginApply(Ctx& ctx, const RootNode& root, simdjson::dom::element event) {
   thread_local TrieScratch scratch;
-  size_t n = root.trie.nodes.size();
+  size_t n = root.trie.hot.size();
   if (scratch.entries.size() < n) scratch.entries.resize(n);
   if (++scratch.gen == 0) {
     for (TrieScratch::Entry& e : scratch.entries) e.stamp = 0;
