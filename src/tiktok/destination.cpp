@@ -1,5 +1,7 @@
 #include "tiktok/destination.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
@@ -194,9 +196,16 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
 }
 
 std::string Destination::buildBody(std::span<const TikTokEvent> events) const {
-  std::vector<std::string_view> items;
-  items.reserve(events.size());
-  for (const auto& event : events) items.emplace_back(event.item);
+  // The item views of a small batch (the common single event) stay on the stack.
+  constexpr size_t kInline = 16;
+  std::array<std::string_view, kInline> inlineItems;
+  std::vector<std::string_view> heapItems;
+  std::span<std::string_view> items(inlineItems.data(), std::min(events.size(), kInline));
+  if (events.size() > kInline) {
+    heapItems.resize(events.size());
+    items = heapItems;
+  }
+  for (size_t i = 0; i < events.size(); ++i) items[i] = events[i].item;
   static const BatchKey kEmpty;
   return buildRequestBody(events.empty() ? kEmpty : events.front().key, settings_.partnerName,
                           items);

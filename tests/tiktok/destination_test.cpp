@@ -157,8 +157,9 @@ TEST(Destination, BatchKeyAndBody) {
   auto config = baseConfig();
   config.settings.testEventCode = "TEST1";
   config.subscriptions.push_back(subscription("", R"({"event":"A"})"));
-  config.subscriptions.push_back(
-      subscription("", R"({"event":"B","event_source":"crm","test_event_code":"OWN","lead_fields":{"lead_id":"L1"}})"));
+  config.subscriptions.push_back(subscription(
+      "",
+      R"({"event":"B","event_source":"crm","test_event_code":"OWN","lead_fields":{"lead_id":"L1"}})"));
   auto destination = Destination::create(config);
   ASSERT_TRUE(destination.has_value());
   auto r = run(*destination, R"({"type":"track"})");
@@ -184,6 +185,13 @@ TEST(Destination, BatchKeyAndBody) {
   EXPECT_FALSE(body.contains("partner_name"));  // D1
   EXPECT_EQ(body.at("data").as_array().size(), 3u);
   EXPECT_EQ(destination->buildBody(three).find("secret-token"), std::string::npos);
+  // Beyond the batch size buildBody() keeps on the stack: every item, in order.
+  std::vector<TikTokEvent> many(20, a);
+  many[19].item = R"({"last":true})";
+  json::array data = json::parse(destination->buildBody(many)).as_object().at("data").as_array();
+  ASSERT_EQ(data.size(), 20u);
+  EXPECT_EQ(data[0], json::parse(a.item));
+  EXPECT_EQ(data[19], json::parse(R"({"last":true})"));
 
   std::string_view items[] = {a.item};
   std::string withPartner = buildRequestBody(a.key, "Acme", items);
