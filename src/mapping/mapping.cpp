@@ -927,24 +927,29 @@ struct ConstNode final : CompiledNode {
   json::value value;
 };
 
+// `node->eval(ctx, payload)`, read straight from the trie memo when `trie_id` (trieIdOf(node))
+// is set: no virtual call for the common `@path` children.
+[[gnu::always_inline]] inline Val evalNode(const Ctx& ctx, const CompiledNode& node, int trie_id,
+                                           View payload) {
+  if (trie_id >= 0) {
+    View v;
+    uint8_t r = resolveTrie(ctx, trie_id, v);
+    if (r == kTrieView) return Val::of(v);
+    if (r == kTrieUndefined) return Val::undefined();
+  }
+  return node.eval(ctx, payload);
+}
+
 struct ObjectNode final : CompiledNode {
   std::vector<std::pair<std::string, NodePtr>> fields;
-  // Per field: its trie node when the field is an `@path` read from the event, else -1. Such a
-  // field is resolved here from the memo, without the virtual call and the Val of eval().
-  std::vector<int> trie_ids;
+  std::vector<int> trie_ids;  // trieIdOf() each field (see evalNode())
 
   Val eval(const Ctx& ctx, View payload) const override {
     return Val::own(json::value(build(ctx, payload)));
   }
   // Field `i` evaluated: its value, or undefined.
   Val field(const Ctx& ctx, size_t i, View payload) const {
-    if (int id = trie_ids[i]; id >= 0) {
-      View v;
-      uint8_t r = resolveTrie(ctx, id, v);
-      if (r == kTrieView) return Val::of(v);
-      if (r == kTrieUndefined) return Val::undefined();
-    }
-    return fields[i].second->eval(ctx, payload);
+    return evalNode(ctx, *fields[i].second, trie_ids[i], payload);
   }
   json::object build(const Ctx& ctx, View payload) const {
     json::object out(ctx.sp);
@@ -989,6 +994,12 @@ struct PathNode final : CompiledNode {
   }
 };
 
+// The trie node of `node` when it is an `@path` read from the event, else -1.
+int trieIdOf(const CompiledNode* node) {
+  const auto* path = dynamic_cast<const PathNode*>(node);
+  return path ? path->trie_id : -1;
+}
+
 // The compiled mapping and the trie of its event paths.
 struct RootNode final : CompiledNode {
   NodePtr inner;
@@ -1000,17 +1011,18 @@ struct RootNode final : CompiledNode {
 struct IfNode final : CompiledNode {
   bool blank_mode = false;
   NodePtr condition;
-  NodePtr then_node;  // null when absent
-  NodePtr else_node;  // null when absent or falsy
+  NodePtr then_node;                                  // null when absent
+  NodePtr else_node;                                  // null when absent or falsy
+  int condition_id = -1, then_id = -1, else_id = -1;  // trieIdOf() each
   Val eval(const Ctx& ctx, View payload) const override {
-    Val c = condition->eval(ctx, payload);
+    Val c = evalNode(ctx, *condition, condition_id, payload);
     bool cond = false;
     if (!c.isUndefined()) {
       View v = c.get();
       cond = v.type() != JType::kNull && (!blank_mode || !looseEqualsEmptyString(v));
     }
-    if (cond && then_node) return then_node->eval(ctx, payload);
-    if (!cond && else_node) return else_node->eval(ctx, payload);
+    if (cond && then_node) return evalNode(ctx, *then_node, then_id, payload);
+    if (!cond && else_node) return evalNode(ctx, *else_node, else_id, payload);
     return Val::undefined();
   }
 };
@@ -1570,8 +1582,7 @@ class Compiler {
         NodePtr child = compile(kv.value(), join(at, kv.key()));
         if (!child) return nullptr;
         if (!dynamic_cast<ConstNode*>(child.get())) all_const = false;
-        const auto* path = dynamic_cast<const PathNode*>(child.get());
-        node->trie_ids.push_back(path ? path->trie_id : -1);
+        node->trie_ids.push_back(trieIdOf(child.get()));
         node->fields.emplace_back(std::string(kv.key()), std::move(child));
       }
       if (all_const) return constant(v);
@@ -1717,6 +1728,9 @@ class Compiler {
       if (!else_node) return nullptr;
       if (specTruthy(*e)) node->else_node = std::move(else_node);  // mapping-kit: `if (opts.else)`
     }
+    node->condition_id = trieIdOf(node->condition.get());
+    node->then_id = trieIdOf(node->then_node.get());
+    node->else_id = trieIdOf(node->else_node.get());
     return node;
   }
 
