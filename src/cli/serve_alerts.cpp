@@ -1,8 +1,8 @@
 // Wires src/ops/alerts into `sluice serve`: once the log and delivery run, a sampler reads every
 // destination's figures (DeliveryService::stats(), the backlog behind its cursor and the age of
-// its oldest undelivered event) every alerts.sample_interval; the volume history lives in
-// <storage.path>/ops-history.db; webhooks go out through their own HTTP client. SIGHUP applies
-// the new alerts settings.
+// its oldest undelivered event) every alerts.sample_interval; the volume history and the active
+// alerts (restored at start) live in <storage.path>/ops-history.db; webhooks go out through their
+// own HTTP client. SIGHUP applies the new alerts settings.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -60,9 +60,21 @@ struct AlertsParts {
   std::unique_ptr<ops::alerts::AlertsService> service;
 };
 
+std::string canaryKey(const std::string& destination) { return "canary/" + destination; }
+
+// A canary alert is resolved by the canary's next success; a destination whose canary is off
+// (or that is disabled) will not have one, so its alert (restored from before a restart) ends here.
+void resolveCanariesTurnedOff(ops::alerts::AlertsView& alerts, const config::Config& config) {
+  for (const config::DestinationConfig& d : config.destinations) {
+    if (!d.enabled || !d.canaryEnabled) {
+      alerts.resolveExternal(canaryKey(d.name), "the canary is turned off");
+    }
+  }
+}
+
 CanaryCallback canaryAlerts(std::shared_ptr<ops::alerts::AlertsView> alerts) {
   return [alerts](const std::string& destination, bool ok, const std::string& message) {
-    const std::string key = "canary/" + destination;
+    const std::string key = canaryKey(destination);
     if (ok) {
       alerts->resolveExternal(key, "the canary passed");
     } else {
@@ -87,6 +99,10 @@ AlertsWiring addAlerts(ServeApp& app) {
   component.start = [parts, &app, historyPath]() -> Result<void> {
     auto history = ops::alerts::VolumeHistory::open(historyPath, app.clock().nowMs());
     if (!history) return fail(history.error());
+    auto state = ops::alerts::AlertState::open(historyPath);
+    if (!state) return fail(state.error());
+    if (auto restored = parts->service->restore(std::move(*state)); !restored) return restored;
+    resolveCanariesTurnedOff(*parts->service, app.config());
     store::EventLog* log = &app.log();
     delivery::DeliveryService* delivery = &app.delivery();
     parts->service->start(std::move(*history), [log, delivery] {
@@ -111,6 +127,7 @@ AlertsWiring addAlerts(ServeApp& app) {
   };
   component.reload = [parts](const config::Config& config) {
     parts->service->reload(alertsSettings(config.alerts));
+    resolveCanariesTurnedOff(*parts->service, config);
   };
   component.stop = [parts] { parts->service->stop(); };
   app.addComponent(std::move(component));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "ops/alerts/alert_state.h"
+
 namespace sluice::ops::alerts {
 namespace {
 
@@ -54,6 +56,11 @@ bool AlertCentre::raiseLocked(const std::string& key, const AlertSpec& spec, Ale
   alert.spec = spec;
   alert.startedMs = clock_.nowMs();
   active_.emplace(key, alert);
+  if (state_ != nullptr) {
+    if (auto r = state_->save(key, alert); !r) {
+      spdlog::warn("alerts: cannot record the active alert {}: {}", alert.id, r.error().message);
+    }
+  }
   *started = alert;
   return true;
 }
@@ -64,6 +71,12 @@ bool AlertCentre::resolveLocked(const std::string& key, const std::string& messa
   if (it == active_.end()) return false;
   Alert alert = std::move(it->second);
   active_.erase(it);
+  if (state_ != nullptr) {
+    if (auto r = state_->remove(key); !r) {
+      spdlog::warn("alerts: cannot record the resolution of alert {}: {}", alert.id,
+                   r.error().message);
+    }
+  }
   alert.resolvedMs = std::max<EpochMs>(clock_.nowMs(), alert.startedMs + 1);
   alert.resolvedMessage = message;
   recent_.push_front(alert);
@@ -82,6 +95,17 @@ void AlertCentre::announce(const Alert& alert) {
                  alert.resolvedMessage.empty() ? "" : ": ", alert.resolvedMessage, alert.id);
   }
   if (notifier_ != nullptr) notifier_->notify(alert);
+}
+
+void AlertCentre::restore(const std::vector<std::pair<std::string, Alert>>& active) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, alert] : active) {
+    if (!alert.active()) continue;
+    active_[key] = alert;
+    nextId_ = std::max(nextId_, alert.id + 1);
+    spdlog::info("alert still active from before the restart: {} {} (id {})", alert.spec.kind,
+                 subject(alert.spec), alert.id);
+  }
 }
 
 bool AlertCentre::raise(const AlertSpec& spec) { return raiseExternal(alertKey(spec), spec); }

@@ -12,11 +12,14 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
 
 namespace sluice::ops::alerts {
+
+class AlertState;
 
 enum class Severity { kWarning, kCritical };
 const char* severityName(Severity severity);  // "warning", "critical"
@@ -32,7 +35,7 @@ struct AlertSpec {
 };
 
 struct Alert {
-  uint64_t id = 0;  // increasing within the process
+  uint64_t id = 0;  // increasing within the process; a restored alert keeps its own
   AlertSpec spec;
   EpochMs startedMs = 0;
   EpochMs resolvedMs = 0;  // 0 while active
@@ -63,6 +66,14 @@ class AlertCentre {
 
   // Notified of every transition (may be null); must outlive the centre. Set before use.
   void setNotifier(AlertNotifier* notifier) { notifier_ = notifier; }
+  // Where active alerts are kept across restarts (may be null): a row written at every start,
+  // deleted at every resolution, under the centre's lock (a failure is logged, the alert goes on).
+  // Must outlive the centre. Set before use.
+  void setState(AlertState* state) { state_ = state; }
+  // Takes back the alerts that were active when the process stopped (AlertState::load()), as
+  // active, without a notification: a condition that still holds updates them, one that is clear
+  // resolves them (one "resolved" message). New ids continue after theirs. Before use.
+  void restore(const std::vector<std::pair<std::string, Alert>>& active);
 
   // Starts the alert now unless the same key is active (then only its message is updated).
   // Returns true when it started.
@@ -101,6 +112,7 @@ class AlertCentre {
   const Clock& clock_;
   const size_t recentLimit_;
   AlertNotifier* notifier_ = nullptr;
+  AlertState* state_ = nullptr;
   mutable std::mutex mutex_;
   uint64_t nextId_ = 1;                          // GUARDED_BY(mutex_)
   std::map<std::string, Alert> active_;          // GUARDED_BY(mutex_)

@@ -43,6 +43,24 @@ void AlertsService::attach(std::unique_ptr<VolumeHistory> history) {
   history_ = std::move(history);
 }
 
+Result<void> AlertsService::restore(std::unique_ptr<AlertState> state) {
+  auto active = state->load();
+  if (!active) return fail(active.error());
+  for (const auto& [key, alert] : *active) {
+    if (alert.spec.kind == "volume_drop") {
+      detector_.restoreFiring(alert.spec.destination, alert.spec.event);
+    }
+    // The first sample resolves the alerts of destinations that are no longer running.
+    if (std::find(known_.begin(), known_.end(), alert.spec.destination) == known_.end()) {
+      known_.push_back(alert.spec.destination);
+    }
+  }
+  centre_.restore(*active);
+  state_ = std::move(state);
+  centre_.setState(state_.get());
+  return ok();
+}
+
 void AlertsService::start(std::unique_ptr<VolumeHistory> history, SampleSource source) {
   attach(std::move(history));
   source_ = std::move(source);

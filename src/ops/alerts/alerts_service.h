@@ -18,6 +18,7 @@
 #include "core/result.h"
 #include "delivery/dispatcher.h"
 #include "ops/alerts/alert_centre.h"
+#include "ops/alerts/alert_state.h"
 #include "ops/alerts/drop_detector.h"
 #include "ops/alerts/volume_history.h"
 #include "ops/alerts/webhooks.h"
@@ -75,6 +76,12 @@ class AlertsService final : public AlertsView {
   void start(std::unique_ptr<VolumeHistory> history, SampleSource source);
   // Uses `history` without a thread: the caller drives sampleOnce() (tests).
   void attach(std::unique_ptr<VolumeHistory> history);
+  // Takes the alerts that were active when the process stopped from `state` and keeps every
+  // later start and resolution there. A restored delivery alert resolves once its condition has
+  // been clear for resolveAfterMs, a volume drop once the series recovered, one of a destination
+  // that is gone at the first sample; an external one (canary) when its owner resolves it. Fails
+  // (nothing restored, no state kept) when the state cannot be read. Before start()/sampleOnce().
+  Result<void> restore(std::unique_ptr<AlertState> state);
   // Stops the thread, flushes the history, lets queued webhooks go out (bounded). Idempotent.
   void stop();
   // New settings (SIGHUP); webhooks apply to messages sent from now on.
@@ -110,6 +117,7 @@ class AlertsService final : public AlertsView {
 
   const Clock& clock_;
   delivery::HttpClient* client_;
+  std::unique_ptr<AlertState> state_;  // declared before centre_, which keeps a pointer to it
   AlertCentre centre_;
   std::unique_ptr<WebhookNotifier> webhooks_;
   std::unique_ptr<VolumeHistory> history_;

@@ -152,6 +152,12 @@ std::vector<DropTransition> DropDetector::evaluate(const VolumeHistory& history,
   return out;
 }
 
+void DropDetector::restoreFiring(const std::string& destination, const std::string& event) {
+  State& state = states_[{destination, event}];
+  state = State{};
+  state.firing = true;
+}
+
 bool DropDetector::firing(const std::string& destination, const std::string& event) const {
   auto it = states_.find({destination, event});
   return it != states_.end() && it->second.firing;

@@ -74,6 +74,9 @@ class DropDetector {
 
   // Whether a series' alert is firing now.
   bool firing(const std::string& destination, const std::string& event) const;
+  // Marks a series' alert as firing (restored after a restart): it resolves once the series has
+  // recovered for recoverForMs, judged against the baseline computed from then on.
+  void restoreFiring(const std::string& destination, const std::string& event);
 
  private:
   struct State {

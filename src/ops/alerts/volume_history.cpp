@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "ops/alerts/sqlite_text.h"
 #include "store/sqlite_handles.h"
 
 namespace sluice::ops::alerts {
@@ -38,16 +39,6 @@ constexpr size_t kMaxPoints = 1'500;
 EpochMs floorTo(EpochMs t, int64_t step) {
   const EpochMs r = t % step;
   return r < 0 ? t - r - step : t - r;
-}
-
-std::string columnText(sqlite3_stmt* stmt, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)))
-              : std::string();
-}
-
-void bindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
 VolumeCounts& operator+=(VolumeCounts& a, const VolumeCounts& b) {

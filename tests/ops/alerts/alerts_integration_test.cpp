@@ -1,7 +1,8 @@
 // The real `sluice serve` binary, the fake TikTok (MockServer) refusing the token with code 40105,
 // and a local webhook receiver (a real http::Server in this process): the "paused" alert reaches
 // both webhooks (generic JSON and Slack) once, and resolves once after the token is fixed and
-// SIGHUP reloads the configuration. Every wait is bounded.
+// SIGHUP reloads the configuration; across restarts of the server it is neither forgotten nor
+// started again. Every wait is bounded.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -82,51 +83,57 @@ std::string orderEvent(int i, EpochMs timeMs) {
          "\"price\":19.99,\"quantity\":1}]}}";
 }
 
-TEST(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsFixed) {
+// A destination at the fake TikTok with `token`, fast probes, and both webhooks of `receiver`.
+std::string destinationAndAlertsYaml(const std::string& trackUrl, const WebhookReceiver& receiver,
+                                     const std::string& token) {
+  return "destinations:\n"
+         "  - name: tiktok\n"
+         "    type: tiktok-conversions\n"
+         "    settings:\n"
+         "      access_token: " +
+         token +
+         "\n"
+         "      pixel_code: CALERT00000000000000\n"
+         "      api_url: " +
+         trackUrl +
+         "\n"
+         "    batch:\n"
+         "      linger: 50ms\n"
+         "    flow:\n"
+         "      backoff_base: 50ms\n"
+         "      backoff_cap: 500ms\n"
+         "      paused_probe_interval: 1s\n"
+         "      request_timeout: 2s\n"
+         "alerts:\n"
+         "  sample_interval: 100ms\n"
+         "  resolve_after: 2s\n"
+         "  webhook_timeout: 2s\n"
+         "  webhooks:\n"
+         "    - url: " +
+         receiver.url("/json") +
+         "\n"
+         "      headers:\n"
+         "        X-Hook-Token: hook-secret\n"
+         "    - url: " +
+         receiver.url("/slack") +
+         "\n"
+         "      format: slack\n";
+}
+
+// The fake TikTok refusing every token but "good-token" with 40105.
+std::unique_ptr<MockServer> startRefusingMock() {
   MockServerOptions mockOptions;
   mockOptions.holdMs = 5'000;
   auto scenario = mocktiktok::parseScenario("- mode: code:40105\n  except_token: good-token\n");
-  ASSERT_TRUE(scenario) << scenario.error().toString();
-  mockOptions.scenario = *scenario;
+  EXPECT_TRUE(scenario) << scenario.error().toString();
+  if (scenario) mockOptions.scenario = *scenario;
   auto mock = MockServer::start(SystemClock::instance(), mockOptions);
-  ASSERT_TRUE(mock) << mock.error().toString();
-  WebhookReceiver receiver;
+  EXPECT_TRUE(mock) << mock.error().toString();
+  return mock ? std::move(*mock) : nullptr;
+}
 
-  TempDir dir;
-  ServeSpec spec;
-  spec.extraYaml =
-      "destinations:\n"
-      "  - name: tiktok\n"
-      "    type: tiktok-conversions\n"
-      "    settings:\n"
-      "      access_token: bad-token\n"
-      "      pixel_code: CALERT00000000000000\n"
-      "      api_url: " +
-      (*mock)->trackUrl() +
-      "\n"
-      "    batch:\n"
-      "      linger: 50ms\n"
-      "    flow:\n"
-      "      backoff_base: 50ms\n"
-      "      backoff_cap: 500ms\n"
-      "      paused_probe_interval: 1s\n"
-      "      request_timeout: 2s\n"
-      "alerts:\n"
-      "  sample_interval: 100ms\n"
-      "  resolve_after: 2s\n"
-      "  webhook_timeout: 2s\n"
-      "  webhooks:\n"
-      "    - url: " +
-      receiver.url("/json") +
-      "\n"
-      "      headers:\n"
-      "        X-Hook-Token: hook-secret\n"
-      "    - url: " +
-      receiver.url("/slack") +
-      "\n"
-      "      format: slack\n";
-  SluiceServer server(dir.path(), spec);
-  ASSERT_TRUE(server.start()) << server.stderrText();
+// 100 orders in one batch.
+bool postOrders(const SluiceServer& server) {
   std::string batch = "{\"batch\":[";
   for (int i = 0; i < 100; ++i) {
     if (i > 0) batch += ',';
@@ -134,11 +141,55 @@ TEST(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsF
   }
   batch += "]}";
   auto reply = server.post("/v1/batch", batch);
-  ASSERT_TRUE(reply.has_value());
-  ASSERT_EQ(reply->status, 200) << reply->body;
+  return reply && reply->status == 200;
+}
 
-  ASSERT_TRUE(waitFor([&] { return receiver.count("paused", "firing") >= 1; }, 20'000))
-      << server.stderrText();
+// Replaces the destination's token in the server's configuration file.
+void replaceToken(const SluiceServer& server, const std::string& from, const std::string& to) {
+  std::string yaml;
+  {
+    std::ifstream in(server.configPath());
+    std::stringstream text;
+    text << in.rdbuf();
+    yaml = text.str();
+  }
+  yaml.replace(yaml.find(from), from.size(), to);
+  std::ofstream(server.configPath()) << yaml;
+}
+
+// The server delivering 100 orders with a refused token: the paused alert has fired once.
+class AlertsIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mock_ = startRefusingMock();
+    ASSERT_TRUE(mock_);
+    ServeSpec spec;
+    spec.extraYaml = destinationAndAlertsYaml(mock_->trackUrl(), receiver_, "bad-token");
+    server_ = std::make_unique<SluiceServer>(dir_.path(), spec);
+    ASSERT_TRUE(server_->start()) << server_->stderrText();
+    ASSERT_TRUE(postOrders(*server_));
+    ASSERT_TRUE(waitFor([&] { return receiver_.count("paused", "firing") >= 1; }, 20'000))
+        << server_->stderrText();
+  }
+  // Once the token is fixed: one "resolved" message, the events delivered, and (3 s later) still
+  // one "firing" and one "resolved" in all.
+  void expectResolvedAndDelivered() {
+    ASSERT_TRUE(waitFor([&] { return receiver_.count("paused", "resolved") >= 1; }, 20'000))
+        << server_->stderrText();
+    ASSERT_TRUE(waitFor([&] { return mock_->mock().stats().eventsAccepted >= 100; }, 10'000));
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    EXPECT_EQ(receiver_.count("paused", "firing"), 1u);
+    EXPECT_EQ(receiver_.count("paused", "resolved"), 1u);
+  }
+  std::unique_ptr<MockServer> mock_;
+  WebhookReceiver receiver_;
+  TempDir dir_;
+  std::unique_ptr<SluiceServer> server_;
+};
+
+TEST_F(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsFixed) {
+  SluiceServer& server = *server_;
+  WebhookReceiver& receiver = receiver_;
   ASSERT_TRUE(waitFor([&] { return !receiver.bodies("/slack").empty(); }, 5'000));
   const std::string slack(
       boost::json::parse(receiver.bodies("/slack")[0]).at("text").as_string().c_str());
@@ -158,22 +209,9 @@ TEST(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsF
   }
 
   // Fix the token and reload.
-  std::string yaml;
-  {
-    std::ifstream in(server.configPath());
-    std::stringstream text;
-    text << in.rdbuf();
-    yaml = text.str();
-  }
-  yaml.replace(yaml.find("bad-token"), 9, "good-token");
-  std::ofstream(server.configPath()) << yaml;
+  replaceToken(server, "bad-token", "good-token");
   server.signal(SIGHUP);
-  ASSERT_TRUE(waitFor([&] { return receiver.count("paused", "resolved") >= 1; }, 20'000))
-      << server.stderrText();
-  ASSERT_TRUE(waitFor([&] { return (*mock)->mock().stats().eventsAccepted >= 100; }, 10'000));
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  EXPECT_EQ(receiver.count("paused", "firing"), 1u);
-  EXPECT_EQ(receiver.count("paused", "resolved"), 1u);
+  expectResolvedAndDelivered();
   size_t slackResolved = 0;
   for (const auto& body : receiver.bodies("/slack")) {
     slackResolved +=
@@ -190,6 +228,33 @@ TEST(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenIsF
   EXPECT_EQ(log.find("good-token"), std::string::npos);
   EXPECT_EQ(log.find("hook-secret"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(server.dataDir() + "/ops-history.db"));
+}
+
+TEST_F(AlertsIntegrationTest, AnAlertFiringAcrossARestartResolvesOnceAfterIt) {
+  SluiceServer& server = *server_;
+  WebhookReceiver& receiver = receiver_;
+  // Stopped while the alert fires; started again still paused (the token is still refused).
+  ASSERT_EQ(server.stop(), 0);
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  ASSERT_TRUE(waitFor(
+      [&] { return server.stderrText().find("alert still active") != std::string::npos; }, 5'000))
+      << server.stderrText();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(receiver.count("paused", "firing"), 1u);  // not started a second time
+  // Stopped again, the token fixed, started: the alert of the first run resolves, once.
+  ASSERT_EQ(server.stop(), 0);
+  replaceToken(server, "bad-token", "good-token");
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  expectResolvedAndDelivered();
+  uint64_t firingId = 0, resolvedId = 0;
+  for (const auto& body : receiver.bodies("/json")) {
+    const auto json = boost::json::parse(body).as_object();
+    if (json.at("alert").at("kind").as_string() != "paused") continue;
+    (json.at("status").as_string() == "firing" ? firingId : resolvedId) =
+        json.at("alert").at("id").to_number<uint64_t>();
+  }
+  EXPECT_EQ(firingId, resolvedId);
+  EXPECT_EQ(server.stop(), 0);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #include "ops/alerts/alerts_service.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
 
 namespace sluice::ops::alerts {
 namespace {
@@ -19,21 +21,23 @@ struct Recorder final : AlertNotifier {
   }
 };
 
+AlertsSettings testSettings() {
+  AlertsSettings s;
+  s.resolveAfterMs = 30'000;
+  s.backlogMaxAgeMs = 10 * 60'000;
+  s.errorRateAbove = 0.5;
+  s.errorRateWindowMs = 60'000;
+  s.errorRateMinRequests = 10;
+  return s;
+}
+
 class AlertsServiceTest : public ::testing::Test {
  protected:
   AlertsServiceTest() : clock_(1'717'200'000'000), service_(clock_, settings(), nullptr) {
     service_.attach(VolumeHistory::open("", clock_.nowMs()).value());
     service_.centre().setNotifier(&recorder_);
   }
-  static AlertsSettings settings() {
-    AlertsSettings s;
-    s.resolveAfterMs = 30'000;
-    s.backlogMaxAgeMs = 10 * 60'000;
-    s.errorRateAbove = 0.5;
-    s.errorRateWindowMs = 60'000;
-    s.errorRateMinRequests = 10;
-    return s;
-  }
+  static AlertsSettings settings() { return testSettings(); }
   // Samples every 5 s for `ms`, with `sample` giving the figures.
   void run(int64_t ms, const std::function<DestinationSample()>& sample) {
     for (int64_t t = 0; t < ms; t += 5'000) {
@@ -142,7 +146,7 @@ TEST_F(AlertsServiceTest, APausedDestinationHasThePausedAlertNotAnErrorRateToo) 
 }
 
 TEST_F(AlertsServiceTest, WithPausedAlertsTurnedOffAPauseCountsInTheErrorRate) {
-  AlertsSettings settings = AlertsServiceTest::settings();
+  AlertsSettings settings = testSettings();
   settings.pausedEnabled = false;
   service_.reload(settings);
   DestinationSample s{"tiktok", {}, 0, 0};
@@ -174,6 +178,103 @@ TEST_F(AlertsServiceTest, RemovedDestinationResolvesAndHistoryIsFed) {
     if (!v.is_null()) received += v.to_number<uint64_t>();
   }
   EXPECT_EQ(received, 20u);
+}
+
+// One process's alerts with their state in `path` (as `sluice serve` keeps them in
+// ops-history.db), sampled with the fake clock.
+struct Process {
+  Process(FakeClock& clock, const std::string& path) : service(clock, testSettings(), nullptr) {
+    service.attach(VolumeHistory::open("", clock.nowMs()).value());
+    auto state = AlertState::open(path);
+    EXPECT_TRUE(state) << state.error().toString();
+    if (state) {
+      EXPECT_TRUE(service.restore(std::move(*state)));
+    }
+    service.centre().setNotifier(&recorder);
+  }
+  Recorder recorder;
+  AlertsService service;
+};
+
+class AlertRestartTest : public ::testing::Test {
+ protected:
+  AlertRestartTest()
+      : clock_(1'717'200'000'000),
+        path_((std::filesystem::temp_directory_path() /
+               ("sluice-alert-state-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db"))
+                  .string()) {
+    removeFiles();
+  }
+  ~AlertRestartTest() override { removeFiles(); }
+  void removeFiles() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+  void run(Process& p, int64_t ms, const std::vector<DestinationSample>& samples) {
+    for (int64_t t = 0; t < ms; t += 5'000) {
+      p.service.sampleOnce(samples);
+      clock_.advanceMs(5'000);
+    }
+  }
+  FakeClock clock_;
+  std::string path_;
+};
+
+TEST_F(AlertRestartTest, AnAlertFiringAtARestartResolvesOnceAndIsNotStartedAgain) {
+  DestinationSample paused{"tiktok", {}, 100, 0};
+  paused.stats.paused = true;
+  uint64_t id = 0;
+  {
+    Process first(clock_, path_);
+    run(first, 20'000, {paused});
+    ASSERT_EQ(first.recorder.count("paused", true), 1u);
+    id = first.recorder.seen.at(0).id;
+  }  // stopped while the alert fires
+  {
+    Process second(clock_, path_);
+    const auto active = second.service.centre().active();
+    ASSERT_EQ(active.size(), 1u);
+    EXPECT_EQ(active[0].id, id);
+    run(second, 60'000, {paused});  // still paused: no second "started"
+    EXPECT_TRUE(second.recorder.seen.empty());
+    EXPECT_EQ(second.service.centre().active().at(0).id, id);
+  }
+  {
+    Process third(clock_, path_);
+    DestinationSample resumed = paused;
+    resumed.stats.paused = false;
+    run(third, 3 * 60'000, {resumed});  // resumed: one "resolved" for the alert of the first run
+    EXPECT_EQ(third.recorder.count("paused", true), 0u);
+    ASSERT_EQ(third.recorder.count("paused", false), 1u);
+    EXPECT_EQ(third.recorder.seen.at(0).id, id);
+  }
+  Process fourth(clock_, path_);  // nothing left to restore
+  EXPECT_TRUE(fourth.service.centre().active().empty());
+}
+
+TEST_F(AlertRestartTest, RestoredAlertsOfAGoneDestinationOrADropThatRecoveredResolve) {
+  {
+    Process first(clock_, path_);
+    DestinationSample paused{"old", {}, 0, 0};
+    paused.stats.paused = true;
+    run(first, 10'000, {paused});
+    first.service.centre().raise(
+        AlertSpec{"volume_drop", "tiktok", "Purchase", Severity::kCritical, "drop"});
+    ASSERT_EQ(first.service.centre().active().size(), 2u);
+  }
+  Process second(clock_, path_);
+  ASSERT_EQ(second.service.centre().active().size(), 2u);
+  // "old" is no longer configured: its alert resolves at the first sample.
+  second.service.sampleOnce({DestinationSample{"tiktok", {}, 0, 0}});
+  EXPECT_EQ(second.recorder.count("paused", false), 1u);
+  // The restored drop is firing in the detector: turning detection off resolves it, which only
+  // happens for a series the detector knows to be firing.
+  AlertsSettings off = testSettings();
+  off.volumeDrop.enabled = false;
+  second.service.reload(off);
+  clock_.advanceMs(60'000);
+  second.service.sampleOnce({DestinationSample{"tiktok", {}, 0, 0}});
+  EXPECT_EQ(second.recorder.count("volume_drop", false), 1u);
 }
 
 }  // namespace
