@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/dedup_index.h"
 #include "store/sqlite_handles.h"
 
 namespace sluice::store {
@@ -173,34 +175,12 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
   return db;
 }
 
-// The dedup table lives in its own file, `dedup.db`, attached as schema `dd`. Its keys are random
-// (messageIds), so each new key dirties a page of its own; a 1 KB page there (instead of the 4 KB
-// of events.db) makes every commit write a quarter of the bytes for it. The file holds only
-// de-duplication state: when a crash loses its last commits (it is committed after events.db, in
-// the same transaction, and synced less strictly), the worst outcome is that a retried event is
-// stored twice; an acknowledged event is never lost. It is recreated empty when missing.
-constexpr const char* kDedupSchema = "dd";
-constexpr int kDedupPageSize = 1024;
+// The WAL holding this many times SqliteLogOptions::checkpointPages makes the writer restart it.
+constexpr int kWalRestartFactor = 4;
 
-Result<void> attachDedup(sqlite3* db, const std::string& file, bool configure) {
-  auto attach = prepare(db, "ATTACH DATABASE ?1 AS dd");
-  if (!attach) return fail(attach.error());
-  bindText(attach->get(), 1, file);
-  int rc = sqlite3_step(attach->get());
-  if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "attach " + file));
-  if (!configure) return ok();
-  const std::string pageSize = "PRAGMA dd.page_size=" + std::to_string(kDedupPageSize);
-  for (const char* sql : {pageSize.c_str(), "PRAGMA dd.journal_mode=WAL",
-                          "PRAGMA dd.synchronous=NORMAL", "PRAGMA dd.cache_size=-65536",
-                          "CREATE TABLE IF NOT EXISTS dd.dedup("
-                          "  source TEXT NOT NULL,"
-                          "  message_id TEXT NOT NULL,"
-                          "  first_seen INTEGER NOT NULL,"
-                          "  PRIMARY KEY (source, message_id)) WITHOUT ROWID"}) {
-    if (auto r = exec(db, sql); !r) return r;
-  }
-  return ok();
-}
+// Files of the de-duplication database of schema version 1 (`dedup.db` attached as `dd`), removed
+// once its state has moved into events.db (migration 1 -> 2).
+constexpr const char* kLegacyDedupFiles[] = {"dedup.db", "dedup.db-wal", "dedup.db-shm"};
 
 // ---------------------------------------------------------------------------------------------
 // Schema and migrations. Each entry migrates from version i to i + 1; user_version records the
@@ -226,6 +206,11 @@ constexpr const char* kMigrations[] = {
     "  reason TEXT NOT NULL,"
     "  payload BLOB NOT NULL);"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    // 1 -> 2: de-duplication keys appended beside the events (filled by fillDedupKeys()).
+    "CREATE TABLE dedup_keys("
+    "  seq INTEGER PRIMARY KEY,"
+    "  first_seen INTEGER NOT NULL,"
+    "  keys BLOB NOT NULL);",
 };
 static_assert(std::size(kMigrations) == kSqliteLogSchemaVersion);
 
@@ -237,7 +222,58 @@ Result<int> userVersion(sqlite3* db) {
   return sqlite3_column_int(stmt->get(), 0);
 }
 
-Result<void> migrate(sqlite3* db) {
+// A `dedup_keys.keys` blob: (key, seq) pairs of 2 x 8 bytes in native byte order.
+void appendKeyPair(std::string& blob, uint64_t key, Seq seq) {
+  char bytes[16];
+  std::memcpy(bytes, &key, 8);
+  std::memcpy(bytes + 8, &seq, 8);
+  blob.append(bytes, sizeof bytes);
+}
+
+// Migration 1 -> 2: the de-duplication state of the window, rebuilt from the events themselves
+// (version 1 kept it in dedup.db, keyed by pair without seq): events received after `cutoffMs`,
+// in rows of up to 1,000 keys stamped with the newest receivedAt among them.
+Result<void> fillDedupKeys(sqlite3* db, EpochMs cutoffMs) {
+  auto select = prepare(db,
+                        "SELECT seq, source, message_id, received_at FROM events"
+                        " WHERE received_at > ?1 AND message_id != '' ORDER BY seq");
+  auto insert = prepare(db, "INSERT INTO dedup_keys(seq, first_seen, keys) VALUES (?1, ?2, ?3)");
+  if (!select) return fail(select.error());
+  if (!insert) return fail(insert.error());
+  sqlite3_bind_int64(select->get(), 1, cutoffMs);
+  std::string blob;
+  Seq lastSeq = 0;
+  EpochMs newestMs = 0;
+  auto flush = [&]() -> Result<void> {
+    if (blob.empty()) return ok();
+    sqlite3_stmt* i = insert->get();
+    sqlite3_bind_int64(i, 1, static_cast<sqlite3_int64>(lastSeq));
+    sqlite3_bind_int64(i, 2, newestMs);
+    sqlite3_bind_blob(i, 3, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(i);
+    sqlite3_reset(i);
+    blob.clear();
+    newestMs = 0;
+    if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate dedup keys"));
+    return ok();
+  };
+  int rc;
+  while ((rc = sqlite3_step(select->get())) == SQLITE_ROW) {
+    sqlite3_stmt* s = select->get();
+    lastSeq = static_cast<Seq>(sqlite3_column_int64(s, 0));
+    newestMs = std::max<EpochMs>(newestMs, sqlite3_column_int64(s, 3));
+    appendKeyPair(blob, dedupKey(columnText(s, 1), columnText(s, 2)), lastSeq);
+    if (blob.size() >= 1000 * 16) {
+      if (auto r = flush(); !r) return r;
+    }
+  }
+  if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate dedup keys"));
+  return flush();
+}
+
+// Brings the schema to this build's version in one transaction. `dedupCutoffMs`: the start of the
+// de-duplication window, for the steps that rebuild its state.
+Result<void> migrate(sqlite3* db, EpochMs dedupCutoffMs) {
   if (auto r = exec(db, "BEGIN IMMEDIATE"); !r) return r;
   auto version = userVersion(db);
   if (!version) {
@@ -251,9 +287,11 @@ Result<void> migrate(sqlite3* db) {
                                           std::to_string(kSqliteLogSchemaVersion) + ")");
   }
   for (int v = *version; v < kSqliteLogSchemaVersion; ++v) {
-    if (auto r = exec(db, kMigrations[v]); !r) {
+    auto step = exec(db, kMigrations[v]);
+    if (step && v == 1) step = fillDedupKeys(db, dedupCutoffMs);
+    if (!step) {
       (void)exec(db, "ROLLBACK");
-      return r;
+      return step;
     }
   }
   if (*version != kSqliteLogSchemaVersion) {
@@ -310,10 +348,8 @@ class SqliteLog final : public EventLog {
     EpochMs dedupCutoffMs = 0;
     bool started = false;
     Seq maxSeq = 0;      // events above it are still needed by some cursor
-    int phase = 0;       // 0 events, 1 dedup, 2 quarantine, 3 done
+    int phase = 0;       // 0 events, 1 dedup keys, 2 quarantine, 3 done
     uint64_t deleted = 0;
-    std::string dedupSource;  // resume key of the dedup sweep
-    std::string dedupMessageId;
     std::promise<Result<uint64_t>> promise;
   };
   // What one transaction of the writer did, applied in memory only after it commits.
@@ -322,8 +358,7 @@ class SqliteLog final : public EventLog {
     Seq lastSeq = 0;
     int retentionPhase = 0;
     uint64_t retentionDeleted = 0;
-    std::string dedupSource;
-    std::string dedupMessageId;
+    bool dedupKeysAdded = false;  // the timeline must learn this commit
   };
 
   Result<void> openReadOnly();
@@ -342,6 +377,12 @@ class SqliteLog final : public EventLog {
                                                std::vector<CursorOp>& cursorOps,
                                                RetentionJob* retention, TxnResult& result);
   tl::expected<void, DbError> runRetentionChunk(RetentionJob& job, TxnResult& result);
+  // Whether the event stored as `seq` is (source, messageId): confirms an index hit. An event no
+  // longer in the log (retention) cannot be checked; the hash decides then.
+  tl::expected<bool, DbError> storedPairIs(Seq seq, const NewEvent& event);
+  // Rebuilds dedupIndex_ and dedupTimeline_ from the dedup_keys table (on open, and after a
+  // transaction that touched them failed).
+  Result<void> loadDedupState();
   // Why writes are refused now, if they are (free-space floor, recent I/O error, closed).
   std::optional<Error> refusal();
   std::optional<uint64_t> freeBytes();
@@ -359,10 +400,15 @@ class SqliteLog final : public EventLog {
 
   // The writer thread's connection and statements (used by that thread only, after open()).
   DbPtr writeDb_;
-  StmtPtr beginStmt_, commitStmt_, rollbackStmt_, insertEventStmt_, dedupStmt_,
-      insertQuarantineStmt_, setCursorStmt_, dropCursorStmt_, setMetaStmt_, minCursorStmt_,
-      deleteEventsStmt_, dedupBoundaryStmt_, deleteDedupRangeStmt_, deleteDedupTailStmt_,
-      deleteQuarantineStmt_;
+  StmtPtr beginStmt_, commitStmt_, rollbackStmt_, insertEventStmt_, insertDedupKeyStmt_,
+      storedPairStmt_, insertQuarantineStmt_, setCursorStmt_, dropCursorStmt_, setMetaStmt_,
+      minCursorStmt_, deleteEventsStmt_, deleteDedupKeysStmt_, deleteQuarantineStmt_;
+  // The de-duplication window in memory (writer thread only). Stale until loaded, and again after
+  // a failed transaction that had already changed it.
+  DedupIndex dedupIndex_;
+  DedupTimeline dedupTimeline_{options_.dedupWindowMs};
+  std::string txnKeys_;  // the keys of the transaction being written (a dedup_keys blob)
+  bool dedupStale_ = true;
 
   // The queue the writer drains.
   std::mutex mutex_;
@@ -442,9 +488,12 @@ Result<void> SqliteLog::open() {
     std::string sql = "PRAGMA max_page_count=" + std::to_string(options_.maxPageCountForTesting);
     if (auto r = exec(w, sql.c_str()); !r) return r;
   }
-  if (auto r = migrate(w); !r) return r;
-  const std::string dedupFile = sqliteDedupFile(options_.directory);
-  if (auto r = attachDedup(w, dedupFile, true); !r) return r;
+  if (auto r = migrate(w, clock_->nowMs() - std::max<int64_t>(0, options_.dedupWindowMs)); !r) {
+    return r;
+  }
+  for (const char* legacy : kLegacyDedupFiles) {
+    std::filesystem::remove(std::filesystem::path(options_.directory) / legacy, ec);
+  }
   if (auto r = prepareWriterStatements(); !r) return r;
 
   // The last sequence number: the rowid b-tree's maximum (O(log n)), or the recorded high-water
@@ -455,7 +504,6 @@ Result<void> SqliteLog::open() {
   auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
   if (!checkpointer) return fail(checkpointer.error());
   checkpointDb_ = std::move(*checkpointer);
-  if (auto r = attachDedup(checkpointDb_.get(), dedupFile, false); !r) return r;
   // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
   sqlite3_wal_hook(w, &SqliteLog::walHook, this);
 
@@ -529,12 +577,9 @@ Result<void> SqliteLog::prepareWriterStatements() {
       {&insertEventStmt_,
        "INSERT INTO events(seq, source, message_id, type, name, received_at, timestamp, json)"
        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
-      // One statement decides and records: it changes a row only when the pair is new or its
-      // previous sighting has left the window.
-      {&dedupStmt_,
-       "INSERT INTO dd.dedup(source, message_id, first_seen) VALUES (?1, ?2, ?3)"
-       " ON CONFLICT(source, message_id) DO UPDATE SET first_seen = excluded.first_seen"
-       " WHERE dedup.first_seen <= ?4"},
+      {&insertDedupKeyStmt_,
+       "INSERT INTO dedup_keys(seq, first_seen, keys) VALUES (?1, ?2, ?3)"},
+      {&storedPairStmt_, "SELECT source, message_id FROM events WHERE seq = ?1"},
       {&insertQuarantineStmt_,
        "INSERT INTO quarantine(source, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4)"},
       {&setCursorStmt_,
@@ -548,14 +593,11 @@ Result<void> SqliteLog::prepareWriterStatements() {
       {&deleteEventsStmt_,
        "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
        " WHERE received_at < ?1 AND seq <= ?2 LIMIT ?3)"},
-      {&dedupBoundaryStmt_,
-       "SELECT source, message_id FROM dd.dedup WHERE (source, message_id) > (?1, ?2)"
-       " ORDER BY source, message_id LIMIT 1 OFFSET ?3"},
-      {&deleteDedupRangeStmt_,
-       "DELETE FROM dd.dedup WHERE (source, message_id) > (?1, ?2)"
-       " AND (source, message_id) <= (?3, ?4) AND first_seen <= ?5"},
-      {&deleteDedupTailStmt_,
-       "DELETE FROM dd.dedup WHERE (source, message_id) > (?1, ?2) AND first_seen <= ?3"},
+      // The oldest rows first (seq order is arrival order); stops at the first one still in the
+      // window, so a chunk that deletes fewer than its size ends the sweep.
+      {&deleteDedupKeysStmt_,
+       "DELETE FROM dedup_keys WHERE seq IN (SELECT seq FROM dedup_keys ORDER BY seq LIMIT ?2)"
+       " AND first_seen <= ?1"},
       {&deleteQuarantineStmt_,
        "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine"
        " WHERE received_at < ?1 ORDER BY id LIMIT ?2)"},
@@ -568,15 +610,17 @@ Result<void> SqliteLog::prepareWriterStatements() {
   return ok();
 }
 
-int SqliteLog::walHook(void* self, sqlite3*, const char* name, int pages) {
+int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
   auto* log = static_cast<SqliteLog*>(self);
-  // The threshold is in events.db pages; dedup.db's pages are smaller, so its WAL may hold more
-  // of them for the same size (and a dedup page rewritten often is checkpointed once).
-  int64_t threshold = log->options_.checkpointPages;
-  if (name != nullptr && std::string_view(name) == kDedupSchema) {
-    threshold = threshold * 4096 / kDedupPageSize;
+  if (pages >= log->options_.checkpointPages * kWalRestartFactor) {
+    // Under sustained writes the passive checkpointer never catches up with the writer, and the
+    // WAL can only start over once it has; without this it grows by the size of every write.
+    // Here, on the writer (between transactions), finish the copy and restart the WAL. Most
+    // frames were copied already, so this is short; it waits for readers (busy timeout).
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    return SQLITE_OK;
   }
-  if (pages >= threshold) {
+  if (pages >= log->options_.checkpointPages) {
     std::lock_guard lock(log->checkpointMutex_);
     if (!log->checkpointWanted_) {
       log->checkpointWanted_ = true;
@@ -659,6 +703,13 @@ void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<Cu
   // Appends are refused as a whole, before anything is written, when the store cannot take them.
   std::optional<Error> refused;
   if (!appends.empty()) refused = refusal();
+  if (!appends.empty() && !refused && dedupStale_) {
+    if (auto loaded = loadDedupState(); loaded) {
+      dedupStale_ = false;
+    } else {
+      refused = loaded.error();
+    }
+  }
 
   TxnResult result;
   auto written = writeTransaction(appends, refused.has_value(), cursorOps, retention, result);
@@ -695,8 +746,6 @@ void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<Cu
     retention->started = true;
     retention->phase = result.retentionPhase;
     retention->deleted += result.retentionDeleted;
-    retention->dedupSource = std::move(result.dedupSource);
-    retention->dedupMessageId = std::move(result.dedupMessageId);
     if (retention->phase >= 3) retention->promise.set_value(retention->deleted);
   }
 }
@@ -722,23 +771,21 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     if (writeAppends) {
       const EpochMs now = clock_->nowMs();
       const bool dedup = options_.dedupWindowMs > 0;
-      const EpochMs expiredAtOrBefore = now - options_.dedupWindowMs;
+      if (dedup) dedupIndex_.setFloor(dedupTimeline_.advance(now - options_.dedupWindowMs));
       result.outcomes.resize(appends.size());
       for (size_t i = 0; i < appends.size(); ++i) {
         AppendOutcome& outcome = result.outcomes[i];
         for (const NewEvent& event : appends[i].request.events) {
+          uint64_t key = 0;
           if (dedup && !event.messageId.empty()) {
-            sqlite3_stmt* s = dedupStmt_.get();
-            StmtUse use(s);
-            bindText(s, 1, event.source);
-            bindText(s, 2, event.messageId);
-            sqlite3_bind_int64(s, 3, now);
-            sqlite3_bind_int64(s, 4, expiredAtOrBefore);
-            rc = sqlite3_step(s);
-            if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "dedup"));
-            if (sqlite3_changes(writeDb_.get()) == 0) {
-              ++outcome.duplicates;
-              continue;
+            key = dedupKey(event.source, event.messageId);
+            if (Seq seen = dedupIndex_.find(key); seen != 0) {
+              auto same = storedPairIs(seen, event);
+              if (!same) return tl::unexpected(same.error());
+              if (*same) {
+                ++outcome.duplicates;
+                continue;
+              }
             }
           }
           sqlite3_stmt* s = insertEventStmt_.get();
@@ -754,6 +801,12 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
           rc = sqlite3_step(s);
           if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert event"));
           ++outcome.stored;
+          if (key != 0) {
+            // In memory at once, so that a repeat later in this transaction is caught; undone by
+            // a reload if the transaction fails.
+            dedupIndex_.put(key, seq);
+            appendKeyPair(txnKeys_, key, seq);
+          }
         }
         for (const QuarantinedEvent& rejected : appends[i].request.rejected) {
           sqlite3_stmt* s = insertQuarantineStmt_.get();
@@ -767,6 +820,18 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
           if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert quarantine"));
           ++outcome.quarantined;
         }
+      }
+      if (!txnKeys_.empty()) {
+        // This transaction's keys, one row (seq: the last event's).
+        sqlite3_stmt* k = insertDedupKeyStmt_.get();
+        StmtUse use(k);
+        sqlite3_bind_int64(k, 1, static_cast<sqlite3_int64>(seq));
+        sqlite3_bind_int64(k, 2, now);
+        sqlite3_bind_blob(k, 3, txnKeys_.data(), static_cast<int>(txnKeys_.size()), SQLITE_STATIC);
+        rc = sqlite3_step(k);
+        txnKeys_.clear();
+        if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert dedup keys"));
+        result.dedupKeysAdded = true;
       }
       if (seq != result.lastSeq) {
         // The high-water mark, so that sequence numbers are never reused even when retention
@@ -797,6 +862,7 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     rc = sqlite3_step(commitStmt_.get());
     if (rc == SQLITE_DONE) {
       result.lastSeq = seq;
+      if (result.dedupKeysAdded) dedupTimeline_.note(clock_->nowMs(), seq);
       return {};
     }
     outcome = tl::unexpected(stepError(rc, "commit"));
@@ -805,14 +871,59 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     StmtUse use(rollbackStmt_.get());
     sqlite3_step(rollbackStmt_.get());
   }
+  txnKeys_.clear();
+  if (writeAppends && options_.dedupWindowMs > 0) dedupStale_ = true;
   return outcome;
+}
+
+tl::expected<bool, DbError> SqliteLog::storedPairIs(Seq seq, const NewEvent& event) {
+  sqlite3_stmt* s = storedPairStmt_.get();
+  StmtUse use(s);
+  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq));
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return true;
+  if (rc != SQLITE_ROW) return tl::unexpected(stepError(rc, "dedup check"));
+  return columnText(s, 0) == event.source && columnText(s, 1) == event.messageId;
+}
+
+Result<void> SqliteLog::loadDedupState() {
+  dedupIndex_.clear();
+  dedupTimeline_.clear();
+  if (options_.dedupWindowMs <= 0) return ok();
+  const EpochMs cutoffMs = clock_->nowMs() - options_.dedupWindowMs;
+  {
+    // Sized once for every key there (an upper bound of those in the window): no rebuilds.
+    auto total = prepare(writeDb_.get(), "SELECT coalesce(sum(length(keys)), 0) FROM dedup_keys");
+    if (!total) return fail(total.error());
+    if (sqlite3_step(total->get()) == SQLITE_ROW) {
+      dedupIndex_.reserve(static_cast<size_t>(sqlite3_column_int64(total->get(), 0) / 16));
+    }
+  }
+  auto stmt = prepare(writeDb_.get(), "SELECT seq, first_seen, keys FROM dedup_keys ORDER BY seq");
+  if (!stmt) return fail(stmt.error());
+  sqlite3_stmt* s = stmt->get();
+  std::vector<std::pair<uint64_t, Seq>> pairs;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const EpochMs firstSeenMs = sqlite3_column_int64(s, 1);
+    if (firstSeenMs <= cutoffMs) continue;
+    const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 2));
+    const size_t count = static_cast<size_t>(sqlite3_column_bytes(s, 2)) / 16;
+    pairs.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      std::memcpy(&pairs[i].first, blob + i * 16, 8);
+      std::memcpy(&pairs[i].second, blob + i * 16 + 8, 8);
+    }
+    dedupIndex_.putAll(pairs);
+    dedupTimeline_.note(firstSeenMs, static_cast<Seq>(sqlite3_column_int64(s, 0)));
+  }
+  if (rc != SQLITE_DONE) return fail(sqliteError(writeDb_.get(), rc, "load dedup keys"));
+  return ok();
 }
 
 tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnResult& result) {
   sqlite3* w = writeDb_.get();
   result.retentionPhase = job.phase;
-  result.dedupSource = job.dedupSource;
-  result.dedupMessageId = job.dedupMessageId;
   Seq maxSeq = job.maxSeq;
   int rc;
   if (!job.started) {
@@ -841,51 +952,16 @@ tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnR
     return {};
   }
   if (result.retentionPhase == 1) {
-    if (options_.dedupWindowMs <= 0) {
-      result.retentionPhase = 2;
-      sqlite3_stmt* s = deleteDedupTailStmt_.get();  // de-duplication was turned off: clear all
-      StmtUse use(s);
-      bindText(s, 1, "");
-      bindText(s, 2, "");
-      sqlite3_bind_int64(s, 3, std::numeric_limits<int64_t>::max());
-      rc = sqlite3_step(s);
-      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (dedup)"));
-      return {};
-    }
-    // Walks the dedup table in key order, one chunk of keys per transaction.
-    std::optional<std::pair<std::string, std::string>> boundary;
-    {
-      sqlite3_stmt* s = dedupBoundaryStmt_.get();
-      StmtUse use(s);
-      bindText(s, 1, result.dedupSource);
-      bindText(s, 2, result.dedupMessageId);
-      sqlite3_bind_int(s, 3, chunk - 1);
-      rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) {
-        boundary.emplace(columnText(s, 0), columnText(s, 1));
-      } else if (rc != SQLITE_DONE) {
-        return tl::unexpected(stepError(rc, "retention (dedup)"));
-      }
-    }
-    sqlite3_stmt* s = boundary ? deleteDedupRangeStmt_.get() : deleteDedupTailStmt_.get();
+    // De-duplication keys past the window (all of them when de-duplication is off).
+    sqlite3_stmt* s = deleteDedupKeysStmt_.get();
     StmtUse use(s);
-    bindText(s, 1, result.dedupSource);
-    bindText(s, 2, result.dedupMessageId);
-    if (boundary) {
-      bindText(s, 3, boundary->first);
-      bindText(s, 4, boundary->second);
-      sqlite3_bind_int64(s, 5, job.dedupCutoffMs);
-    } else {
-      sqlite3_bind_int64(s, 3, job.dedupCutoffMs);
-    }
+    sqlite3_bind_int64(s, 1,
+                       options_.dedupWindowMs > 0 ? job.dedupCutoffMs
+                                                  : std::numeric_limits<int64_t>::max());
+    sqlite3_bind_int(s, 2, chunk);
     rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (dedup)"));
-    if (boundary) {
-      result.dedupSource = boundary->first;
-      result.dedupMessageId = boundary->second;
-    } else {
-      result.retentionPhase = 2;
-    }
+    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (dedup keys)"));
+    if (sqlite3_changes(w) < chunk) result.retentionPhase = 2;
     return {};
   }
   if (result.retentionPhase == 2) {
@@ -1159,10 +1235,10 @@ void SqliteLog::close() {
     sqlite3_wal_checkpoint_v2(writeDb_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
                               nullptr);
     for (StmtPtr* s :
-         {&beginStmt_, &commitStmt_, &rollbackStmt_, &insertEventStmt_, &dedupStmt_,
-          &insertQuarantineStmt_, &setCursorStmt_, &dropCursorStmt_, &setMetaStmt_,
-          &minCursorStmt_, &deleteEventsStmt_, &dedupBoundaryStmt_, &deleteDedupRangeStmt_,
-          &deleteDedupTailStmt_, &deleteQuarantineStmt_}) {
+         {&beginStmt_, &commitStmt_, &rollbackStmt_, &insertEventStmt_, &insertDedupKeyStmt_,
+          &storedPairStmt_, &insertQuarantineStmt_, &setCursorStmt_, &dropCursorStmt_,
+          &setMetaStmt_, &minCursorStmt_, &deleteEventsStmt_, &deleteDedupKeysStmt_,
+          &deleteQuarantineStmt_}) {
       s->reset();
     }
     writeDb_.reset();
@@ -1179,10 +1255,6 @@ std::optional<uint64_t> statvfsFreeBytes(const std::string& directory) {
 
 std::string sqliteLogFile(const std::string& directory) {
   return (std::filesystem::path(directory) / "events.db").string();
-}
-
-std::string sqliteDedupFile(const std::string& directory) {
-  return (std::filesystem::path(directory) / "dedup.db").string();
 }
 
 Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options) {

@@ -22,7 +22,7 @@ using FreeSpaceFunction = std::function<std::optional<uint64_t>(const std::strin
 std::optional<uint64_t> statvfsFreeBytes(const std::string& directory);
 
 struct SqliteLogOptions {
-  // The directory that holds the log: `events.db`, `dedup.db` and their -wal/-shm files.
+  // The directory that holds the log: `events.db` and its -wal/-shm files.
   std::string directory;
   // When false, opening fails with kNotFound unless the log already exists (for read-only tools).
   bool createIfMissing = true;
@@ -52,7 +52,9 @@ struct SqliteLogOptions {
   int retentionChunkRows = 5'000;
   // Quarantined payloads longer than this are truncated.
   size_t maxQuarantinePayloadBytes = 512 * 1024;
-  // The WAL is checkpointed (passively, off the writer thread) once it holds this many pages.
+  // The WAL is checkpointed (passively, off the writer thread) once it holds this many pages; at
+  // four times as many the writer finishes the checkpoint and restarts the WAL itself, so that
+  // sustained writes cannot grow it without bound.
   int checkpointPages = 8'192;
   // For tests: caps the database size (PRAGMA max_page_count) to provoke SQLITE_FULL. 0: no cap.
   int64_t maxPageCountForTesting = 0;
@@ -63,12 +65,10 @@ struct SqliteLogOptions {
 // Returns an error (and no log) when the directory or the database cannot be used.
 Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options);
 
-// The database files inside a log directory: the events (with cursors and quarantine), and the
-// de-duplication state.
+// The database file inside a log directory: events, de-duplication keys, cursors, quarantine.
 std::string sqliteLogFile(const std::string& directory);
-std::string sqliteDedupFile(const std::string& directory);
 
 // The schema version this build writes (stored in PRAGMA user_version).
-inline constexpr int kSqliteLogSchemaVersion = 1;
+inline constexpr int kSqliteLogSchemaVersion = 2;
 
 }  // namespace sluice::store

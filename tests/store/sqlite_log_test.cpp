@@ -5,10 +5,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "store/dedup_index.h"
 #include "store/store_test_util.h"
 
 namespace sluice::store {
@@ -303,21 +306,138 @@ TEST_F(SqliteLogTest, RetentionExpiresDedupEntriesPastTheWindow) {
   ASSERT_TRUE(log->applyRetention(0).has_value());
 
   sqlite3* db = nullptr;
-  ASSERT_EQ(
-      sqlite3_open_v2(sqliteDedupFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-      SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT source, message_id FROM dedup", -1, &stmt, nullptr),
+  ASSERT_EQ(sqlite3_open_v2(sqliteLogFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
             SQLITE_OK);
-  std::vector<std::string> left;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    left.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)) + std::string("/") +
-                   reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)));
-  }
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT seq FROM dedup_keys", -1, &stmt, nullptr), SQLITE_OK);
+  std::vector<int64_t> left;
+  while (sqlite3_step(stmt) == SQLITE_ROW) left.push_back(sqlite3_column_int64(stmt, 0));
   sqlite3_finalize(stmt);
   sqlite3_close(db);
-  EXPECT_EQ(left, std::vector<std::string>{"t/late"});
+  EXPECT_EQ(left, std::vector<int64_t>{11});  // the row of "late", the 11th event
   EXPECT_EQ(log->appendSync(request({makeEvent("t", "late", 2)}))->duplicates, 1u);
+  // The expired ones are new again.
+  EXPECT_EQ(log->appendSync(request({makeEvent("s", "m0", 3)}))->stored, 1u);
+}
+
+TEST_F(SqliteLogTest, DedupWindowSurvivesReopenWithItsAge) {
+  SqliteLogOptions o = options();
+  o.dedupWindowMs = 10'000;
+  {
+    auto log = open(o);
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "old", 1)})));
+    clock_.advanceMs(6'000);
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "young", 2)})));
+  }
+  clock_.advanceMs(5'000);  // "old" was first seen 11 s ago, "young" 5 s ago
+  auto log = open(o);
+  auto outcome = log->appendSync(request({makeEvent("s", "old", 3), makeEvent("s", "young", 3)}));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->stored, 1u);
+  EXPECT_EQ(outcome->duplicates, 1u);
+  EXPECT_EQ(all(*log).back().messageId, "old");
+}
+
+TEST_F(SqliteLogTest, AFailedTransactionLeavesNoDedupTrace) {
+  SqliteLogOptions o = options();
+  o.maxPageCountForTesting = 40;
+  o.ioErrorRetryAfterMs = 1'000;
+  auto log = open(o);
+  std::vector<NewEvent> big;
+  for (int i = 0; i < 100; ++i) {
+    NewEvent e = makeEvent("s", "big" + std::to_string(i), 2);
+    e.json = std::string(4000, 'j');
+    big.push_back(std::move(e));
+  }
+  ASSERT_FALSE(log->appendSync(request(big)).has_value());  // SQLITE_FULL part-way through
+  clock_.advanceMs(1'000);
+  // The first events of the failed request were in the index before the failure; they must not
+  // be taken for duplicates now.
+  auto retried = log->appendSync(request({big[0], big[1]}));
+  ASSERT_TRUE(retried.has_value()) << retried.error().toString();
+  EXPECT_EQ(retried->stored, 2u);
+  EXPECT_EQ(retried->duplicates, 0u);
+}
+
+TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {
+  const std::string file = sqliteLogFile(dir_.path());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  const EpochMs now = clock_.nowMs();
+  const std::string v1 =
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE events(seq INTEGER PRIMARY KEY, source TEXT NOT NULL, message_id TEXT NOT NULL,"
+      " type TEXT NOT NULL, name TEXT NOT NULL, received_at INTEGER NOT NULL,"
+      " timestamp INTEGER NOT NULL, json TEXT NOT NULL);"
+      "CREATE INDEX events_received_at ON events(received_at);"
+      "CREATE TABLE cursors(consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+      "CREATE TABLE quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
+      " received_at INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+      "INSERT INTO events VALUES (1, 's', 'stale', 'track', 'E', " +
+      std::to_string(now - 25 * 3'600'000LL) + ", 0, '{}');"
+      "INSERT INTO events VALUES (2, 's', 'recent', 'track', 'E', " +
+      std::to_string(now - 3'600'000LL) + ", 0, '{}');"
+      "PRAGMA user_version=1;";
+  ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::ofstream(dir_.path() + "/dedup.db") << "version 1 dedup state";
+
+  auto log = open();  // default window: 24 h
+  auto outcome = log->appendSync(request({makeEvent("s", "recent", 1), makeEvent("s", "stale", 1)}));
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().toString();
+  EXPECT_EQ(outcome->duplicates, 1u);  // "recent" is inside the window
+  EXPECT_EQ(outcome->stored, 1u);      // "stale" is not
+  EXPECT_EQ(*log->lastSeq(), 3u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/dedup.db"));
+}
+
+TEST(DedupIndexTest, FindsWhatWasPutAboveTheFloorAcrossGrowth) {
+  DedupIndex index;
+  constexpr Seq kCount = 200'000;
+  for (Seq seq = 1; seq <= kCount; ++seq) {
+    index.put(dedupKey("s", "m" + std::to_string(seq)), seq);
+  }
+  EXPECT_EQ(index.find(dedupKey("s", "m1")), 1u);
+  EXPECT_EQ(index.find(dedupKey("s", "m123456")), 123'456u);
+  EXPECT_EQ(index.find(dedupKey("s", "absent")), 0u);
+  EXPECT_EQ(index.find(dedupKey("t", "m1")), 0u);  // the source is part of the key
+  index.put(dedupKey("s", "m1"), kCount + 1);      // seen again after expiry: moves up
+  index.setFloor(kCount / 2);
+  EXPECT_EQ(index.find(dedupKey("s", "m2")), 0u);
+  EXPECT_EQ(index.find(dedupKey("s", "m1")), kCount + 1);
+  EXPECT_EQ(index.find(dedupKey("s", "m150000")), 150'000u);
+  // Expired slots are reclaimed when the table next rebuilds instead of growing it forever.
+  const size_t before = index.memoryBytes();
+  for (Seq seq = kCount + 2; seq <= kCount + 120'000; ++seq) {
+    index.put(dedupKey("s", "n" + std::to_string(seq)), seq);
+  }
+  EXPECT_LE(index.memoryBytes(), before);
+  EXPECT_EQ(index.find(dedupKey("s", "m199999")), 199'999u);
+}
+
+TEST(DedupIndexTest, KeysAreStableAndSeparateSourceFromMessageId) {
+  EXPECT_EQ(dedupKey("web", "abc"), dedupKey("web", "abc"));
+  EXPECT_NE(dedupKey("web", "abc"), dedupKey("webabc", ""));
+  EXPECT_NE(dedupKey("we", "babc"), dedupKey("web", "abc"));
+  EXPECT_NE(dedupKey("", ""), 0u);
+}
+
+TEST(DedupTimelineTest, FloorIsTheLastSeqFirstSeenAtOrBeforeTheCutoff) {
+  DedupTimeline timeline(24 * 3'600'000);  // a day: stretches of a second
+  timeline.note(1'000, 10);
+  timeline.note(1'500, 12);  // same second: one stretch ending at 1.5 s
+  timeline.note(5'000, 20);
+  EXPECT_EQ(timeline.advance(999), 0u);
+  EXPECT_EQ(timeline.advance(1'499), 0u);
+  EXPECT_EQ(timeline.advance(1'500), 12u);
+  EXPECT_EQ(timeline.advance(4'999), 12u);
+  EXPECT_EQ(timeline.advance(6'000), 20u);
+
+  DedupTimeline fine(1'000);  // a one-second window: stretches of a millisecond
+  fine.note(1'000, 1);
+  fine.note(1'001, 2);
+  EXPECT_EQ(fine.advance(1'000), 1u);
 }
 
 TEST_F(SqliteLogTest, QuarantineIsStoredListedNewestFirstAndExpires) {
