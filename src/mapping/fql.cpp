@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mapping/js_number.h"
+#include "mapping/keys.h"
 
 namespace sluice::mapping {
 
@@ -730,7 +731,7 @@ TriggerEvent::TriggerEvent(simdjson::dom::element event) {
   if (event.get_object().get(object)) return;
   for (auto member : object) {
     for (size_t i = 0; i < kFields; ++i) {
-      if (member.key == kBaseKeys[i]) {
+      if (sameKey(member.key, kBaseKeys[i])) {
         if (!present_[i]) {  // the first occurrence, as a lookup finds it
           present_[i] = true;
           fields_[i] = member.value;

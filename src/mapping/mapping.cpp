@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "mapping/js_number.h"
+#include "mapping/keys.h"
 
 namespace sluice::mapping {
 
@@ -297,7 +298,7 @@ struct PathTrie {
     for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
       const Slot& entry = table[slot];
       if (entry.child < 0) return -1;
-      if (entry.tag == tag && this->key(hot[static_cast<size_t>(entry.child)]) == key) {
+      if (entry.tag == tag && sameKey(this->key(hot[static_cast<size_t>(entry.child)]), key)) {
         return entry.child;
       }
     }
@@ -1200,7 +1201,7 @@ struct ArrayPathNode final : CompiledNode {
     const size_t n = first_keys.size();
     element.forEachMember([&](std::string_view key, View value) {
       for (size_t k = 0; k < n; ++k) {
-        if (first_keys[k] == key) {
+        if (sameKey(first_keys[k], key)) {
           if (!has[k]) {  // the first occurrence wins, as in a lookup
             has[k] = true;
             found[k] = value;

@@ -10,6 +10,7 @@
 
 #include "core/time.h"
 #include "mapping/js_number.h"
+#include "mapping/keys.h"
 #include "tiktok/json_writer.h"
 #include "tiktok/pii.h"
 
@@ -216,7 +217,7 @@ static_assert(std::size(kVehicleFields) <= kMaxObjectFields);
 
 const Field* findField(std::span<const Field> fields, std::string_view key) {
   for (const Field& field : fields) {
-    if (field.key == key) return &field;
+    if (mapping::sameKey(field.key, key)) return &field;
   }
   return nullptr;
 }

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 
+#include "mapping/keys.h"
+
 namespace sluice::mapping {
 namespace {
 
@@ -225,6 +227,21 @@ TEST_F(MappingTest, ArrayPathMapsEachItem) {
 // result must equal a lookup per field: first occurrence of a duplicate key, paths continuing
 // below the first key (and stopping at a falsy value), keys shared by two fields, and elements
 // that are not objects (which take the per-field route).
+// sameKey() agrees with == for every length up to 24 and a difference at every position.
+TEST(KeysTest, SameKeyIsStringEquality) {
+  for (size_t n = 0; n <= 24; ++n) {
+    std::string a(n, 'k');
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + i);
+    EXPECT_TRUE(sameKey(a, std::string(a)));
+    EXPECT_FALSE(sameKey(a, a + "x"));
+    for (size_t i = 0; i < n; ++i) {
+      std::string b = a;
+      b[i] = '_';
+      EXPECT_FALSE(sameKey(a, b)) << n << " " << i;
+    }
+  }
+}
+
 TEST_F(MappingTest, ArrayPathItemOfPathsEqualsOneLookupPerField) {
   const char* event = R"({"list":[{"a":1,"a":2,"n":{"m":"x"},"z":0},
                           {"n":0,"a":null},"text",null,7,[{"a":3}],{}]})";
