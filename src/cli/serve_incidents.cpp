@@ -1,8 +1,10 @@
 // Wires src/ops/incidents into `sluice serve`: the incident monitor (samples delivery every
 // incidents.sample_interval into <storage.path>/incidents.db) and the canary runner (its own HTTPS
-// client), started after the log and delivery and stopped before them.
+// clients, with the destinations' connect timeouts), started after the log and delivery and
+// stopped before them.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,7 +27,6 @@ struct IncidentsPart {
   std::mutex mutex;
   const Clock* clock = nullptr;
   std::unique_ptr<ops::incidents::IncidentStore> store;  // set by start(), kept until destroyed
-  std::unique_ptr<delivery::BeastHttpClient> client;
   std::unique_ptr<ops::incidents::IncidentMonitor> monitor;
   std::unique_ptr<ops::incidents::CanaryRunner> canary;
 };
@@ -48,11 +49,15 @@ std::function<std::string()> addIncidents(ServeApp& app, CanaryCallback onCanary
         *part->store, app.log(), [service] { return service->stats(); }, app.clock(),
         config.incidents);
     if (auto r = part->monitor->start(); !r) return r;
-    delivery::HttpClientOptions options;
-    options.userAgent = "sluice-canary";
-    part->client = delivery::makeBeastHttpClient(options);
+    // The canary's clients connect with the destination's own connect_timeout, as its dispatcher.
+    auto makeClient = [](std::chrono::milliseconds connectTimeout) {
+      delivery::HttpClientOptions options;
+      options.userAgent = "sluice-canary";
+      options.connectTimeout = connectTimeout;
+      return std::unique_ptr<delivery::HttpClient>(delivery::makeBeastHttpClient(options));
+    };
     part->canary =
-        std::make_unique<ops::incidents::CanaryRunner>(*part->client, *part->store, app.clock());
+        std::make_unique<ops::incidents::CanaryRunner>(makeClient, *part->store, app.clock());
     if (onCanary) {
       part->canary->setListener([onCanary](const ops::incidents::CanaryResult& result) {
         onCanary(result.destination, result.ok,
@@ -73,7 +78,6 @@ std::function<std::string()> addIncidents(ServeApp& app, CanaryCallback onCanary
     if (part->canary) part->canary->stop();
     if (part->monitor) part->monitor->stop();
     part->canary.reset();
-    part->client.reset();
     part->monitor.reset();
   };
   app.addComponent(std::move(component));

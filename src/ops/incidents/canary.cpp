@@ -93,8 +93,18 @@ CanaryResult judgeCanary(const config::DestinationConfig& destination, EpochMs t
   return result;
 }
 
+CanaryRunner::CanaryRunner(ClientFactory makeClient, IncidentStore& store, const Clock& clock)
+    : makeClient_(std::move(makeClient)), store_(store), clock_(clock) {}
+
 CanaryRunner::CanaryRunner(delivery::HttpClient& client, IncidentStore& store, const Clock& clock)
-    : client_(client), store_(store), clock_(clock) {}
+    : sharedClient_(&client), store_(store), clock_(clock) {}
+
+delivery::HttpClient& CanaryRunner::clientFor(const config::DestinationConfig& destination) {
+  if (sharedClient_ != nullptr) return *sharedClient_;
+  std::unique_ptr<delivery::HttpClient>& client = clients_[destination.flow.connectTimeoutMs];
+  if (!client) client = makeClient_(std::chrono::milliseconds(destination.flow.connectTimeoutMs));
+  return *client;
+}
 
 CanaryRunner::~CanaryRunner() { stop(); }
 
@@ -147,7 +157,7 @@ Result<CanaryResult> CanaryRunner::runNow(const config::DestinationConfig& desti
       std::optional<delivery::HttpOutcome> outcome;
     };
     auto waiter = std::make_shared<Waiter>();
-    client_.post(std::move(*request), [waiter](delivery::HttpOutcome outcome) {
+    clientFor(destination).post(std::move(*request), [waiter](delivery::HttpOutcome outcome) {
       std::lock_guard lock(waiter->mutex);
       waiter->outcome = std::move(outcome);
       waiter->done.notify_all();

@@ -3,13 +3,17 @@
 // without one), so that TikTok shows it under "Test events" and never counts it as a conversion.
 // The event is built through tiktok::Destination (a valid v1.3 body with the destination's pixel,
 // token and partner name), sent with the runner's own HTTP client (never through the event log or
-// the dispatcher), and its reply judged by the destination's reply classifier. Every result is
+// the dispatcher) under the destination's own timeouts (flow.connect_timeout for the connection,
+// flow.request_timeout for the exchange), and its reply judged by the destination's reply
+// classifier. Every result is
 // recorded in the incident log and passed to a listener (alerts raise/resolve "canary failed").
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -41,6 +45,15 @@ class CanaryRunner {
   // runner.
   using Listener = std::function<void(const CanaryResult& result)>;
 
+  // Makes an HTTP client whose connections time out after `connectTimeout`.
+  using ClientFactory = std::function<std::unique_ptr<delivery::HttpClient>(
+      std::chrono::milliseconds connectTimeout)>;
+
+  // Canaries go through clients made by `makeClient`, one per distinct flow.connect_timeout of the
+  // destinations (made at their first canary, kept until the runner is destroyed). `store` and
+  // `clock` must outlive the runner.
+  CanaryRunner(ClientFactory makeClient, IncidentStore& store, const Clock& clock);
+  // Every canary goes through `client` (tests: a fake client has no connect timeout of its own).
   // `client`, `store` and `clock` must outlive the runner.
   CanaryRunner(delivery::HttpClient& client, IncidentStore& store, const Clock& clock);
   ~CanaryRunner();  // stop()s
@@ -76,8 +89,11 @@ class CanaryRunner {
     EpochMs lastRunMs = 0;
   };
   void threadMain();
+  delivery::HttpClient& clientFor(const config::DestinationConfig& destination);  // runMutex_ held
 
-  delivery::HttpClient& client_;
+  delivery::HttpClient* sharedClient_ = nullptr;  // set: every canary uses it
+  ClientFactory makeClient_;
+  std::map<int64_t, std::unique_ptr<delivery::HttpClient>> clients_;  // GUARDED_BY(runMutex_)
   IncidentStore& store_;
   const Clock& clock_;
   mutable std::mutex mutex_;

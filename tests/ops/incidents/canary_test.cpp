@@ -1,14 +1,20 @@
 // Canary events with the fake HTTP client and a FakeClock: the request TikTok would receive, the
-// verdicts, what is recorded, the listener, and the schedule.
+// verdicts, what is recorded, the listener, and the schedule; the destination's own timeouts, with
+// the real HTTPS client against a server that never completes the TLS handshake.
 #include "ops/incidents/canary.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <random>
 
 #include "core/clock.h"
+#include "delivery/http_client.h"
 #include "delivery/http_client_fake.h"
 #include "ops/incidents/report.h"
 
@@ -199,6 +205,88 @@ TEST_F(CanaryTest, AnUnansweredCanaryTimesOutAndStopCancelsTheWait) {
   EXPECT_EQ(result.error().code, ErrorCode::kCancelled);
   EXPECT_TRUE(store_->canaryResults("", 10)->empty());
   client_.completeAll(FakeHttpClient::tikTokCode(0));  // a late reply is harmless
+}
+
+TEST_F(CanaryTest, EachConnectTimeoutHasItsOwnClient) {
+  std::vector<int64_t> made;
+  std::vector<FakeHttpClient*> clients;
+  CanaryRunner runner(
+      [&](std::chrono::milliseconds connectTimeout) {
+        made.push_back(connectTimeout.count());
+        auto client = std::make_unique<FakeHttpClient>();
+        client->setResponder(
+            [](const delivery::HttpPost&) { return FakeHttpClient::tikTokCode(0); });
+        clients.push_back(client.get());
+        return std::unique_ptr<delivery::HttpClient>(std::move(client));
+      },
+      *store_, clock_);
+  auto a = destination("a"), b = destination("b"), c = destination("c");
+  a.flow.connectTimeoutMs = 700;
+  b.flow.connectTimeoutMs = 700;
+  c.flow.connectTimeoutMs = 2'500;
+  c.flow.requestTimeoutMs = 9'000;
+  for (const auto* d : {&a, &b, &c, &a}) {
+    auto result = runner.runNow(*d);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_TRUE(result->ok);
+  }
+  EXPECT_EQ(made, (std::vector<int64_t>{700, 2'500}));
+  ASSERT_EQ(clients.size(), 2u);
+  EXPECT_EQ(clients[0]->sentCount(), 3u);
+  ASSERT_EQ(clients[1]->sentCount(), 1u);
+  EXPECT_EQ(clients[1]->sent().at(0).timeout, std::chrono::milliseconds(9'000));
+}
+
+// A TCP listener that never accepts: connections complete in the kernel's backlog, and a TLS
+// handshake on them never gets an answer.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+TEST_F(CanaryTest, TheDestinationsConnectTimeoutBoundsTheConnection) {
+  SilentListener silent;
+  CanaryRunner runner(
+      [](std::chrono::milliseconds connectTimeout) {
+        delivery::HttpClientOptions options;
+        options.connectTimeout = connectTimeout;
+        return std::unique_ptr<delivery::HttpClient>(delivery::makeBeastHttpClient(options));
+      },
+      *store_, clock_);
+  auto d = destination("slow");
+  d.settings.apiUrl =
+      "https://127.0.0.1:" + std::to_string(silent.port()) + "/open_api/v1.3/event/track/";
+  d.flow.connectTimeoutMs = 300;
+  d.flow.requestTimeoutMs = 300;
+  const auto start = std::chrono::steady_clock::now();
+  auto result = runner.runNow(d);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_FALSE(result->ok);
+  EXPECT_EQ(result->code, "timeout") << result->message;
+  // 300 ms configured; the client's default connect timeout is 5 s.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2'500));
 }
 
 }  // namespace
