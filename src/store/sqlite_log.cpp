@@ -504,6 +504,9 @@ Result<void> SqliteLog::open() {
   auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
   if (!checkpointer) return fail(checkpointer.error());
   checkpointDb_ = std::move(*checkpointer);
+  // A connection learns that the file is in WAL mode only when it first reads it; until then
+  // every checkpoint it is asked for does nothing (and reports -1 frames).
+  if (auto r = exec(checkpointDb_.get(), "SELECT count(*) FROM sqlite_master"); !r) return r;
   // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
   sqlite3_wal_hook(w, &SqliteLog::walHook, this);
 

@@ -392,6 +392,25 @@ TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/dedup.db"));
 }
 
+TEST_F(SqliteLogTest, ThePassiveCheckpointerCopiesTheWalIntoTheDatabase) {
+  SqliteLogOptions o = options();
+  o.checkpointPages = 64;  // ~100 pages are written below: over this, under the writer's 4x
+  auto log = open(o);
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 100; ++i) {
+    NewEvent e = makeEvent("s", "page" + std::to_string(i), 1);
+    e.json = std::string(3500, 'p');
+    events.push_back(std::move(e));
+  }
+  ASSERT_TRUE(log->appendSync(request(events)));
+  // Copied by the checkpointer thread while the log stays open.
+  const auto file = sqliteLogFile(dir_.path());
+  for (int i = 0; i < 500 && std::filesystem::file_size(file) < 300'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(std::filesystem::file_size(file), 300'000u);
+}
+
 TEST(DedupIndexTest, FindsWhatWasPutAboveTheFloorAcrossGrowth) {
   DedupIndex index;
   constexpr Seq kCount = 200'000;
