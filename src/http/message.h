@@ -33,6 +33,9 @@ struct Response {
   std::string contentType = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Retry-After, ...)
   std::string body;
+  // Close the connection without writing a reply (everything above is ignored): how a fake peer
+  // plays a dropped connection. The client sees the connection end before any response.
+  bool dropConnection = false;
 };
 
 // Completes a request. Must be called exactly once, from any thread.

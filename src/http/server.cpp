@@ -263,6 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void onResponse(uint64_t requestId, Response response) {
     if (requestId != requestId_ || state_ != State::kHandling) return;  // late or repeated
+    if (response.dropConnection) return close();  // close() ends the in-flight count too
     shared_->inFlight.fetch_sub(1, std::memory_order_relaxed);
     const bool keep = keepAlive_ && !shared_->stopping.load(std::memory_order_acquire);
     write(std::move(response), keep);

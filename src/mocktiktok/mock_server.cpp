@@ -110,8 +110,12 @@ Result<std::unique_ptr<MockServer>> MockServer::start(const Clock& clock,
         raw->timer.at(now + std::chrono::milliseconds(raw->options.holdMs), std::move(responder),
                       http::Response{504, "text/html", {}, "<html><body>504</body></html>"});
         return;
-      case Decision::Kind::kDrop:
-        return;  // the responder is dropped unanswered
+      case Decision::Kind::kDrop: {
+        http::Response dropped;
+        dropped.dropConnection = true;  // the connection closes with no reply
+        responder(std::move(dropped));
+        return;
+      }
     }
   });
 

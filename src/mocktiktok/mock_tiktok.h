@@ -34,7 +34,7 @@ struct Decision {
     kRespondLater,  // send `response` after delayMs (slow mode)
     kHold,          // answer nothing until the client gives up (timeout mode); the server answers
                     // 504 after its hold limit so that nothing stays open for ever
-    kDrop,          // never answer (drop mode)
+    kDrop,          // close the connection without a reply (drop mode)
   };
   Kind kind = Kind::kRespond;
   http::Response response;

@@ -97,9 +97,18 @@ TEST(MockServer, SlowHeldAndChangedScenario) {
   HttpOutcome patient = send(*client, server->trackUrl(), batch(1), 5s);
   EXPECT_EQ(504, patient.status);
 
+  // Drop mode closes the connection at once: the client sees it end before any reply.
+  send(*client, "http://" + server->address() + "/mock/scenario", "[{duration: 1h, mode: drop}]");
+  started = std::chrono::steady_clock::now();
+  HttpOutcome dropped = send(*client, server->trackUrl(), batch(1), 5s);
+  EXPECT_EQ(TransportError::kReset, dropped.error) << dropped.errorMessage;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);  // not the 5 s timeout
+
   send(*client, "http://" + server->address() + "/mock/scenario", "[{mode: \"http500\"}]");
   EXPECT_EQ(500, send(*client, server->trackUrl(), batch(1)).status);
-  EXPECT_EQ(2u, server->mock().stats().held);
+  // Two held, and the dropped request twice: it arrived on a kept-alive connection, and a client
+  // sends once more on a fresh connection when a reused one ends before any byte of the reply.
+  EXPECT_EQ(4u, server->mock().stats().held);
 }
 
 TEST(MockServer, ThroughputWithThousandEventBodies) {
