@@ -183,12 +183,15 @@ struct Val {
   explicit Val(json::value&& v) : kind(Kind::kOwned), owned(std::in_place, std::move(v)) {}
 };
 
+}  // namespace
+
 // Paths read from the event itself form a trie, so that a prefix shared by many paths
 // (`properties`, `context.traits`) and a path read twice (`@if` exists/then) are looked up once
 // per event. An object from which many keys are wanted (kIndexFrom or more) has its members
-// matched against all of them in one pass instead of one scan per key.
+// matched against all of them in one pass instead of one scan per key. Mappings compiled with
+// the same PathTable share one trie.
 struct PathTrie {
-  // Built by intern(); finalize() lays it out flat for evaluation and drops them.
+  // Built by intern(); finalize() lays them out flat for evaluation (again after more interns).
   struct Node {
     int parent = -1;
     std::string key;
@@ -196,8 +199,8 @@ struct PathTrie {
   };
   std::vector<Node> nodes{Node{}};  // node 0: the event
 
-  // What evaluation reads, in a few contiguous arrays (one mapping's trie is a few kB, and every
-  // subscription has its own, so they must stay small to stay in cache).
+  // What evaluation reads, in a few contiguous arrays (a destination's trie is a few kB and must
+  // stay in cache).
   struct Hot {
     int32_t parent = -1;
     uint32_t key_begin = 0;  // into key_pool
@@ -287,7 +290,6 @@ struct PathTrie {
         table[slot] = Slot{child.second, static_cast<uint32_t>(k >> 32)};
       }
     }
-    nodes = {};  // only intern() needs them
   }
   // The child of indexed node `n` named `key`, or -1.
   int findChild(const Hot& n, std::string_view key) const {
@@ -304,6 +306,8 @@ struct PathTrie {
     }
   }
 };
+
+namespace {
 
 // Per-thread memo of trie lookups, one entry per trie node; an entry is valid when its stamp
 // equals the current apply's generation.
@@ -1004,7 +1008,7 @@ int trieIdOf(const CompiledNode* node) {
 // The compiled mapping and the trie of its event paths.
 struct RootNode final : CompiledNode {
   NodePtr inner;
-  PathTrie trie;
+  std::shared_ptr<const PathTrie> trie;  // shared with the mappings of the same PathTable
   std::vector<std::string> keys;  // top-level keys when `inner` is a plain object
   Val eval(const Ctx& ctx, View payload) const override { return inner->eval(ctx, payload); }
 };
@@ -1526,6 +1530,7 @@ struct ExcludeWhenNullNode final : CompiledNode {
 
 class Compiler {
  public:
+  explicit Compiler(PathTrie& trie) : trie_(trie) {}
   Result<NodePtr> compileRoot(const json::value& spec) {
     NodePtr node = compile(spec, "");
     if (!node) return fail(ErrorCode::kInvalidArgument, std::move(error_));
@@ -1939,24 +1944,32 @@ class Compiler {
   std::string error_;
   int depth_ = 0;
   int item_scope_ = 0;
-
- public:
-  PathTrie trie_;
+  PathTrie& trie_;
 };
 
 }  // namespace
 
+PathTable::PathTable() : trie_(std::make_shared<PathTrie>()) {}
+PathTable::PathTable(PathTable&&) noexcept = default;
+PathTable& PathTable::operator=(PathTable&&) noexcept = default;
+PathTable::~PathTable() = default;
+
 Result<Mapping> Mapping::compile(const boost::json::value& spec) {
+  PathTable own;
+  return compile(spec, own);
+}
+
+Result<Mapping> Mapping::compile(const boost::json::value& spec, PathTable& paths) {
   if (!spec.is_object()) {
     return fail(ErrorCode::kInvalidArgument, "mapping: must be an object");
   }
-  Compiler compiler;
+  Compiler compiler(*paths.trie_);
   auto inner = compiler.compileRoot(spec);
   if (!inner) return fail(std::move(inner.error()));
+  paths.trie_->finalize();
   auto root = std::make_unique<RootNode>();
   root->inner = std::move(*inner);
-  root->trie = std::move(compiler.trie_);
-  root->trie.finalize();
+  root->trie = paths.trie_;
   if (auto* obj = dynamic_cast<const ObjectNode*>(root->inner.get())) {
     for (const auto& field : obj->fields) root->keys.push_back(field.first);
   } else if (auto* constant = dynamic_cast<const ConstNode*>(root->inner.get());
@@ -1973,13 +1986,13 @@ namespace {
 // Points `ctx` at the root's trie and this thread's memo, invalidating the memo's entries.
 void beginApply(Ctx& ctx, const RootNode& root, simdjson::dom::element event) {
   thread_local TrieScratch scratch;
-  size_t n = root.trie.hot.size();
+  size_t n = root.trie->hot.size();
   if (scratch.entries.size() < n) scratch.entries.resize(n);
   if (++scratch.gen == 0) {
     for (TrieScratch::Entry& e : scratch.entries) e.stamp = 0;
     scratch.gen = 1;
   }
-  ctx.trie = &root.trie;
+  ctx.trie = root.trie.get();
   ctx.scratch = &scratch;
   ctx.root = View::of(event);
 }

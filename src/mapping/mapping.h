@@ -16,12 +16,33 @@
 namespace sluice::mapping {
 
 struct CompiledNode;  // mapping.cpp
+struct PathTrie;      // mapping.cpp
+
+// The event paths of mappings compiled together (a destination's subscriptions), kept in one
+// table: the paths they share are stored and matched once, and the table stays in cache while
+// events rotate between the mappings. Compiling into a table changes it, so every mapping of a
+// table is compiled before any of them is applied (apply() itself only reads the table). A
+// mapping keeps its table alive; a failed compile may leave unused paths in it.
+class PathTable {
+ public:
+  PathTable();
+  PathTable(PathTable&&) noexcept;
+  PathTable& operator=(PathTable&&) noexcept;
+  ~PathTable();
+
+ private:
+  friend class Mapping;
+  std::shared_ptr<PathTrie> trie_;
+};
 
 class Mapping {
  public:
   // Compiles a mapping: a JSON object whose values are plain values or directives. On error the
   // message names the JSON path of the offending directive, e.g. `email: @path must be a string`.
+  // The mapping has a table of its own.
   static Result<Mapping> compile(const boost::json::value& spec);
+  // The same, with its event paths added to `paths` (see PathTable).
+  static Result<Mapping> compile(const boost::json::value& spec, PathTable& paths);
 
   // Resolves the mapping against `event`. Keys whose value resolves to "undefined" (a missing path,
   // an @if without a matching branch) are left out of the result, as mapping-kit does. The result

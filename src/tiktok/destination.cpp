@@ -61,6 +61,9 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
                         "' is not a region libphonenumber knows (use ISO 3166 codes, e.g. US)"));
   }
 
+  // The subscriptions' mappings share one table of event paths (they read mostly the same ones).
+  mapping::PathTable paths;
+
   // Presets: "all" (every documented preset), "none", or names.
   std::vector<bool> enabled(documentedPresets().size(), false);
   for (size_t i = 0; i < config.presets.size(); ++i) {
@@ -84,7 +87,7 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     if (!enabled[i]) continue;
     const Preset& preset = documentedPresets()[i];
     auto trigger = mapping::Trigger::parse(preset.trigger);
-    auto compiled = mapping::Mapping::compile(presetMapping(preset));
+    auto compiled = mapping::Mapping::compile(presetMapping(preset), paths);
     if (!trigger || !compiled) {
       return fail(configError(at, "presets",
                               "internal error compiling preset " + std::string(preset.name)));
@@ -121,7 +124,7 @@ Result<Destination> Destination::create(const config::DestinationConfig& config)
     }
     boost::json::object mappingSpec =
         sub.mergeDefaults ? mergeDefaults(spec.get_object()) : std::move(spec.as_object());
-    auto compiled = mapping::Mapping::compile(mappingSpec);
+    auto compiled = mapping::Mapping::compile(mappingSpec, paths);
     if (!compiled)
       return fail(configError(sub.mappingPosition, entry + ".mapping", compiled.error().message));
     destination.addSubscription(sub.name.empty() ? entry : sub.name, std::move(trigger),

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "mapping/keys.h"
 
@@ -320,6 +321,55 @@ TEST_F(MappingTest, CompileErrorsNameThePath) {
   ASSERT_FALSE(m.has_value());
   EXPECT_EQ(m.error().message.substr(0, 14), "a.@literal.@li");
   EXPECT_NE(m.error().message.find("nested too deeply"), std::string::npos);
+}
+
+// Mappings compiled into one PathTable give what each gives with a table of its own, applied
+// in any order: also the first one, whose parent object (`properties`) only becomes matched in
+// one pass (4 or more wanted keys) when the second adds its paths, and after a failed compile.
+TEST_F(MappingTest, MappingsSharingAPathTableEqualMappingsAlone) {
+  const char* specs[] = {
+      R"({"e":{"@path":"$.properties.email"},"z":{"@path":"$.properties.zero.x"},
+          "t":{"@path":"$.context.traits.email"}})",
+      R"({"a":{"@path":"$.properties.a"},"b":{"@path":"$.properties.b"},
+          "e":{"@if":{"exists":{"@path":"$.properties.email"},"then":{"@path":"$.properties.c"},
+          "else":{"@path":"$.userId"}}},"n":{"@path":"$.properties.n.a.b"}})",
+      R"({"u":{"@path":"$.userId"},"s":{"@path":"$.properties.s"}})",
+  };
+  const char* events[] = {
+      kEvent,
+      R"({"userId":"u","properties":{"email":"1","email":"2","a":[1],"b":false,"c":"c","s":0}})",
+      R"({"properties":0,"context":{"traits":null}})",
+      "{}",
+  };
+  PathTable table;
+  std::vector<Mapping> shared, alone;
+  for (const char* spec : specs) {
+    auto m = Mapping::compile(json::parse(spec), table);
+    ASSERT_TRUE(m) << m.error().message;
+    shared.push_back(std::move(*m));
+    alone.push_back(std::move(*Mapping::compile(json::parse(spec))));
+    EXPECT_FALSE(Mapping::compile(json::parse(R"({"x":{"@path":"$.properties.q.r"},
+                                                  "y":{"@if":{"then":1}}})"),
+                                  table));
+  }
+  std::vector<simdjson::padded_string> texts;
+  std::vector<simdjson::dom::parser> parsers(std::size(events));
+  std::vector<simdjson::dom::element> docs;
+  for (size_t e = 0; e < std::size(events); ++e) {
+    texts.emplace_back(std::string(events[e]));
+    docs.push_back(parsers[e].parse(texts.back()).value());
+  }
+  for (size_t round = 0; round < 2; ++round) {
+    for (size_t e = 0; e < docs.size(); ++e) {
+      for (size_t k = 0; k < shared.size(); ++k) {
+        size_t i = round == 0 ? k : shared.size() - 1 - k;
+        EXPECT_EQ(json::serialize(shared[i].apply(docs[e])), json::serialize(alone[i].apply(docs[e])))
+            << "mapping " << i << ", event " << e;
+      }
+    }
+  }
+  EXPECT_EQ(json::serialize(shared[1].apply(docs[1])),
+            R"({"a":[1],"b":false,"e":"c"})");
 }
 
 TEST_F(MappingTest, ResultUsesTheGivenStorage) {
