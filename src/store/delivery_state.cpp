@@ -50,16 +50,6 @@ CREATE TABLE IF NOT EXISTS paused (
   since_ms INTEGER NOT NULL);
 )sql";
 
-std::string columnText(sqlite3_stmt* stmt, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)))
-              : std::string();
-}
-
-void bindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
-
 class SqliteDeliveryState final : public DeliveryState {
  public:
   SqliteDeliveryState(DbPtr db, const Clock& clock) : db_(std::move(db)), clock_(clock) {}

@@ -1,10 +1,13 @@
-// Owning handles for SQLite's C objects, shared by every SQLite file of the project (the event
-// log, the delivery state, the alerts' volume history, the incident log).
+// Owning handles for SQLite's C objects, and the text helpers of their statements, shared by every
+// SQLite file of the project (the event log, the delivery state, the alerts' volume history and
+// state, the incident log).
 #pragma once
 
 #include <sqlite3.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace sluice::store {
 
@@ -16,5 +19,26 @@ struct SqliteStmtFinalizer {
 };
 using SqliteDbPtr = std::unique_ptr<sqlite3, SqliteDbCloser>;
 using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtFinalizer>;
+
+// Column `column` of the current row of `stmt` as a string (empty for NULL).
+inline std::string columnText(sqlite3_stmt* stmt, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+  if (text == nullptr) return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+// How bindText() hands a text to SQLite.
+enum class SqliteText {
+  kCopy,    // SQLite copies it: the caller's text may go away at once (temporaries)
+  kBorrow,  // SQLite keeps the pointer (no copy): the text must stay valid and unchanged as long
+            // as the statement is stepped with this binding
+};
+
+// Binds `text` to parameter `index` (1-based) of `stmt`.
+inline void bindText(sqlite3_stmt* stmt, int index, std::string_view text,
+                     SqliteText how = SqliteText::kCopy) {
+  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()),
+                    how == SqliteText::kCopy ? SQLITE_TRANSIENT : SQLITE_STATIC);
+}
 
 }  // namespace sluice::store

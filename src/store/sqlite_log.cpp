@@ -126,14 +126,10 @@ Result<StmtPtr> prepare(sqlite3* db, std::string_view sql) {
   return StmtPtr(stmt);
 }
 
+// The log's texts (the events of the batch being written, literals) outlive each step: SQLite
+// borrows them instead of copying (store::bindText, hidden here by this name).
 void bindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-}
-
-std::string columnText(sqlite3_stmt* stmt, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-  if (text == nullptr) return {};
-  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+  store::bindText(stmt, index, text, SqliteText::kBorrow);
 }
 
 std::string columnBlob(sqlite3_stmt* stmt, int column) {

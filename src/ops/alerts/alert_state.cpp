@@ -2,10 +2,13 @@
 
 #include <sqlite3.h>
 
-#include "ops/alerts/sqlite_text.h"
+#include "store/sqlite_handles.h"
 
 namespace sluice::ops::alerts {
 namespace {
+
+using store::bindText;
+using store::columnText;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS active_alerts (

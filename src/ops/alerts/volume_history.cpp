@@ -9,7 +9,6 @@
 #include <set>
 #include <utility>
 
-#include "ops/alerts/sqlite_text.h"
 #include "store/sqlite_handles.h"
 
 namespace sluice::ops::alerts {
@@ -17,6 +16,8 @@ namespace {
 
 using DbPtr = store::SqliteDbPtr;
 using StmtPtr = store::SqliteStmtPtr;
+using store::bindText;
+using store::columnText;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS minutes (

@@ -54,15 +54,8 @@ constexpr const char* kIncidentColumns =
     "codes, items_delayed, items_dead, items_expired, max_backlog_events, max_backlog_age_ms "
     "FROM incidents";
 
-std::string columnText(sqlite3_stmt* stmt, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)))
-              : std::string();
-}
-
-void bindText(sqlite3_stmt* stmt, int index, const std::string& text) {
-  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
+using store::bindText;
+using store::columnText;
 
 // Codes as "key=count" lines (keys never hold '=' or a newline: codes, http_NNN, error names).
 std::string encodeCodes(const std::map<std::string, uint64_t>& codes) {
