@@ -16,6 +16,7 @@
 #include "cli/serve_app.h"
 #include "cli/serve_ops.h"
 #include "config/config.h"
+#include "http/admin_throttle.h"
 
 namespace sluice::cli {
 namespace {
@@ -74,10 +75,12 @@ int runServe(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   ServeApp app(std::move(*config));
-  addMetrics(app);
+  // One count of wrong admin tokens per client address for every admin-protected route.
+  auto adminThrottle = std::make_shared<http::AdminThrottle>(app.clock());
+  addMetrics(app, adminThrottle);
   auto alerts = addAlerts(app);
   auto incidentsJson = addIncidents(app, alerts.onCanary);
-  addDashboard(app, alerts.json, incidentsJson);
+  addDashboard(app, adminThrottle, alerts.json, incidentsJson);
   if (auto started = app.start(); !started) {
     spdlog::error("cannot start: {}", started.error().message);
     return 1;

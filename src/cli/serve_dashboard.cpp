@@ -5,19 +5,23 @@
 
 #include "cli/serve_app.h"
 #include "cli/serve_ops.h"
+#include "http/admin_throttle.h"
 #include "ops/dashboard/dashboard.h"
 
 namespace sluice::cli {
 
-void addDashboard(ServeApp& app, std::function<std::string()> alertsJson,
+void addDashboard(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle,
+                  std::function<std::string()> alertsJson,
                   std::function<std::string()> incidentsJson) {
   // Kept by the routes and the component, so the dashboard outlives every request that reached
   // it: stop() only hides it (new requests get 503) and stops its threads.
   struct Holder {
+    std::shared_ptr<http::AdminThrottle> throttle;  // outlives the dashboard
     std::unique_ptr<ops::dashboard::Dashboard> dashboard;
     std::atomic<ops::dashboard::Dashboard*> current{nullptr};
   };
   auto holder = std::make_shared<Holder>();
+  holder->throttle = std::move(throttle);
   app.addRoutes([holder](http::Router& router) {
     ops::dashboard::addDashboardRoutes(router, [holder] { return holder->current.load(); });
   });
@@ -29,8 +33,8 @@ void addDashboard(ServeApp& app, std::function<std::string()> alertsJson,
   component.name = "dashboard";
   component.start = [holder, &app, providers]() -> Result<void> {
     auto dashboard = std::make_unique<ops::dashboard::Dashboard>(
-        app.log(), app.delivery(), app.config(), app.clock(), ops::dashboard::DashboardOptions{},
-        providers);
+        app.log(), app.delivery(), app.config(), app.clock(), *holder->throttle,
+        ops::dashboard::DashboardOptions{}, providers);
     if (auto started = dashboard->start(); !started) return started;
     holder->dashboard = std::move(dashboard);
     holder->current = holder->dashboard.get();

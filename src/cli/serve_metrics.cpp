@@ -6,12 +6,13 @@
 
 #include "cli/serve_app.h"
 #include "cli/serve_ops.h"
+#include "http/admin_throttle.h"
 #include "ops/metrics/metrics.h"
 #include "ops/metrics/snapshot.h"
 
 namespace sluice::cli {
 
-void addMetrics(ServeApp& app) {
+void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
   // Shared by the route, the component and the probe pointer; the app keeps the first two (and so
   // the object) until it is destroyed, after its server and ingestion API are gone.
   auto metrics = std::make_shared<ops::metrics::Metrics>();
@@ -20,8 +21,9 @@ void addMetrics(ServeApp& app) {
   metrics->addSources(sources);
   app.setIngestProbe(metrics.get());
   const std::string adminToken = app.config().server.adminToken;
-  app.addRoutes([metrics, adminToken](http::Router& router) {
-    router.add("/metrics", metrics->handler(adminToken));
+  // The route keeps `throttle` alive as long as the app keeps the route.
+  app.addRoutes([metrics, adminToken, throttle](http::Router& router) {
+    router.add("/metrics", metrics->handler(adminToken, *throttle));
   });
   const std::string storagePath = app.config().storage.path;
   ServeApp::Component component;

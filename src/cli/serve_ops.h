@@ -10,13 +10,21 @@ namespace sluice::ops::alerts {
 class AlertsView;
 }  // namespace sluice::ops::alerts
 
+namespace sluice::http {
+class AdminThrottle;
+}  // namespace sluice::http
+
 namespace sluice::cli {
 
 class ServeApp;
 
-void addMetrics(ServeApp& app);  // GET /metrics and the ingestion probe (serve_metrics.cpp)
+// Every admin-protected route counts wrong tokens in the one `throttle` it is given (per client
+// address, http::adminCheck), so a guesser gains nothing by switching routes.
+// GET /metrics and the ingestion probe (serve_metrics.cpp).
+void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle);
 // `/` and `/api/...` (serve_dashboard.cpp); the JSON of the alerts and incidents parts, when given.
-void addDashboard(ServeApp& app, std::function<std::string()> alertsJson = {},
+void addDashboard(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle,
+                  std::function<std::string()> alertsJson = {},
                   std::function<std::string()> incidentsJson = {});
 // The incident log and canary events (serve_incidents.cpp). `onCanary(destination, ok, message)`
 // hears every canary result (for a "canary failed" alert); returns the incidents JSON for the API.

@@ -3,8 +3,12 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
+
+#include "http/admin_throttle.h"
+#include "http/server.h"
 
 namespace sluice::http {
 namespace {
@@ -57,6 +61,28 @@ Response adminUnauthorized() {
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
   response.body = R"({"success":false,"error":"admin token required"})";
   return response;
+}
+
+Response adminThrottled(int64_t waitMs) {
+  const int64_t seconds = (std::max<int64_t>(1, waitMs) + 999) / 1000;
+  Response response =
+      jsonError(429, "too many wrong admin tokens; try again in " + std::to_string(seconds) + " s");
+  response.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return response;
+}
+
+std::optional<Response> adminCheck(const Request& request, std::string_view adminToken,
+                                   AdminThrottle& throttle) {
+  if (adminToken.empty()) return std::nullopt;
+  const bool presents = !request.header("authorization").empty() ||
+                        !cookieValue(request.header("cookie"), kAdminCookie).empty();
+  if (!presents) return adminUnauthorized();
+  if (const int64_t waitMs = throttle.tryAttempt(request.peerAddress); waitMs > 0) {
+    return adminThrottled(waitMs);
+  }
+  if (!adminAuthorized(request, adminToken)) return adminUnauthorized();
+  throttle.succeeded(request.peerAddress);
+  return std::nullopt;
 }
 
 }  // namespace sluice::http

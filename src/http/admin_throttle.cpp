@@ -1,4 +1,4 @@
-#include "ops/dashboard/login_throttle.h"
+#include "http/admin_throttle.h"
 
 #include <arpa/inet.h>
 
@@ -6,12 +6,12 @@
 #include <cmath>
 #include <cstdio>
 
-namespace sluice::ops::dashboard {
+namespace sluice::http {
 
-LoginThrottle::LoginThrottle(const Clock& clock, LoginThrottleOptions options)
+AdminThrottle::AdminThrottle(const Clock& clock, AdminThrottleOptions options)
     : clock_(clock), options_(options) {}
 
-std::string LoginThrottle::addressKey(const std::string& address) {
+std::string AdminThrottle::addressKey(const std::string& address) {
   unsigned char bytes[16];
   if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), bytes) != 1) {
     return address;
@@ -27,13 +27,13 @@ std::string LoginThrottle::addressKey(const std::string& address) {
   return key;
 }
 
-double LoginThrottle::tokensAt(const Bucket& bucket, int64_t nowNs) const {
+double AdminThrottle::tokensAt(const Bucket& bucket, int64_t nowNs) const {
   const double refillNs = static_cast<double>(std::max<int64_t>(1, options_.refillMs)) * 1e6;
   return std::min(options_.burst,
                   bucket.tokens + static_cast<double>(nowNs - bucket.updatedNs) / refillNs);
 }
 
-void LoginThrottle::makeRoomLocked(int64_t nowNs) {
+void AdminThrottle::makeRoomLocked(int64_t nowNs) {
   // A full bucket says nothing an absent one would not: forget those first, then the stalest.
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     it = tokensAt(it->second, nowNs) >= options_.burst ? buckets_.erase(it) : std::next(it);
@@ -46,7 +46,7 @@ void LoginThrottle::makeRoomLocked(int64_t nowNs) {
   }
 }
 
-int64_t LoginThrottle::tryAttempt(const std::string& address) {
+int64_t AdminThrottle::tryAttempt(const std::string& address) {
   const std::string key = addressKey(address);
   const int64_t now = clock_.monotonicNs();
   std::lock_guard lock(mutex_);
@@ -67,10 +67,10 @@ int64_t LoginThrottle::tryAttempt(const std::string& address) {
       1, static_cast<int64_t>(std::ceil(missing * static_cast<double>(options_.refillMs))));
 }
 
-void LoginThrottle::succeeded(const std::string& address) {
+void AdminThrottle::succeeded(const std::string& address) {
   std::lock_guard lock(mutex_);
   auto it = buckets_.find(addressKey(address));
   if (it != buckets_.end()) it->second.tokens = std::min(options_.burst, it->second.tokens + 1);
 }
 
-}  // namespace sluice::ops::dashboard
+}  // namespace sluice::http

@@ -1,9 +1,11 @@
-// Throttling of failed dashboard logins per client address: each address has a small token
-// bucket (`burst` attempts, one more every `refillMs`); an attempt takes a token, a successful one
-// gives it back, so only failures use up the bucket. An address without a token is told how long
-// to wait (the dashboard answers 429 with Retry-After) and its attempt is not checked at all, so
-// the admin token cannot be guessed faster than the refill rate from one address. IPv6 addresses
-// count by their /64 network (one host usually holds a whole /64). Thread-safe.
+// Throttling of failed admin-token attempts per client address, shared by every route behind the
+// admin token (the dashboard's login and API, /metrics; see adminCheck() in admin_auth.h): each
+// address has a small token bucket (`burst` attempts, one more every `refillMs`); an attempt takes
+// a token, a successful one gives it back, so only failures use up the bucket. An address without
+// a token is told how long to wait (429 with Retry-After) and its attempt is not checked at all, so
+// the admin token cannot be guessed faster than the refill rate from one address, whichever route
+// it tries. IPv6 addresses count by their /64 network (one host usually holds a whole /64).
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -13,18 +15,18 @@
 
 #include "core/clock.h"
 
-namespace sluice::ops::dashboard {
+namespace sluice::http {
 
-struct LoginThrottleOptions {
+struct AdminThrottleOptions {
   double burst = 5;              // failed attempts an address may make in a row
   int64_t refillMs = 12'000;     // then one more every refillMs (5 a minute)
   size_t maxAddresses = 10'000;  // addresses remembered at most (memory bound)
 };
 
-class LoginThrottle {
+class AdminThrottle {
  public:
   // `clock` (monotonicNs) must outlive the throttle.
-  explicit LoginThrottle(const Clock& clock, LoginThrottleOptions options = {});
+  explicit AdminThrottle(const Clock& clock, AdminThrottleOptions options = {});
 
   // Reserves an attempt for `address` (the connection's peer address): returns 0 when it may try
   // now (a token is taken), else the milliseconds until it may (nothing is taken; > 0).
@@ -45,9 +47,9 @@ class LoginThrottle {
   void makeRoomLocked(int64_t nowNs);                          // REQUIRES(mutex_)
 
   const Clock& clock_;
-  const LoginThrottleOptions options_;
+  const AdminThrottleOptions options_;
   std::mutex mutex_;
   std::map<std::string, Bucket> buckets_;  // GUARDED_BY(mutex_), by addressKey()
 };
 
-}  // namespace sluice::ops::dashboard
+}  // namespace sluice::http

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clock.h"
+#include "http/admin_throttle.h"
+
 namespace sluice::http {
 namespace {
 
@@ -32,6 +35,63 @@ TEST(AdminAuth, UnauthorizedReplyHidesTheToken) {
   const Response response = adminUnauthorized();
   EXPECT_EQ(response.status, 401);
   EXPECT_EQ(response.body.find("s3cret"), std::string::npos);
+}
+
+std::string retryAfter(const Response& response) {
+  for (const auto& [name, value] : response.headers) {
+    if (name == "Retry-After") return value;
+  }
+  return {};
+}
+
+Request from(std::string address, std::string name, std::string value) {
+  Request request = withHeader(std::move(name), std::move(value));
+  request.peerAddress = std::move(address);
+  return request;
+}
+
+TEST(AdminCheck, WrongTokensUseUpTheAddressesAttemptsThen429WithoutComparing) {
+  FakeClock clock(1'717'243'200'000);
+  AdminThrottle throttle(clock, AdminThrottleOptions{2, 10'000, 100});
+  const std::string a = "192.0.2.1";
+  // Right tokens give their attempt back: any number of them never throttles.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FALSE(adminCheck(from(a, "authorization", "Bearer s3cret"), "s3cret", throttle));
+  }
+  // A header and a forged cookie count against the same address.
+  auto wrong = adminCheck(from(a, "authorization", "Bearer guess"), "s3cret", throttle);
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  wrong = adminCheck(from(a, "cookie", "sluice_admin=guess"), "s3cret", throttle);
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto throttled = adminCheck(from(a, "authorization", "Bearer s3cret"), "s3cret", throttle);
+  ASSERT_TRUE(throttled);
+  EXPECT_EQ(throttled->status, 429);
+  EXPECT_EQ(retryAfter(*throttled), "10");
+  EXPECT_EQ(throttled->body.find("s3cret"), std::string::npos);
+  // Presenting nothing guesses nothing: 401, not counted, not throttled.
+  auto none = adminCheck(from(a, "accept", "*/*"), "s3cret", throttle);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  // Another address is not affected; the throttled one may try again once a token refilled.
+  EXPECT_FALSE(adminCheck(from("192.0.2.2", "authorization", "Bearer s3cret"), "s3cret", throttle));
+  clock.advanceMs(10'000);
+  EXPECT_FALSE(adminCheck(from(a, "authorization", "Bearer s3cret"), "s3cret", throttle));
+}
+
+TEST(AdminCheck, OpenWithoutATokenAndNeverCounted) {
+  FakeClock clock(1'717'243'200'000);
+  AdminThrottle throttle(clock, AdminThrottleOptions{1, 10'000, 100});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(adminCheck(from("192.0.2.1", "authorization", "Bearer x"), "", throttle));
+  }
+}
+
+TEST(AdminCheck, ThrottledReplyRoundsRetryAfterUp) {
+  const Response response = adminThrottled(1'001);
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(retryAfter(response), "2");
 }
 
 }  // namespace

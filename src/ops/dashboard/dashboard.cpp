@@ -138,15 +138,15 @@ json::object jobJson(const RetryJob& job) {
 }  // namespace
 
 Dashboard::Dashboard(store::EventLog& log, delivery::DeliveryService& delivery,
-                     config::Config config, const Clock& clock, DashboardOptions options,
-                     DashboardProviders providers)
+                     config::Config config, const Clock& clock, http::AdminThrottle& throttle,
+                     DashboardOptions options, DashboardProviders providers)
     : log_(log),
       delivery_(delivery),
       clock_(clock),
       options_(options),
       providers_(std::move(providers)),
       history_(options.historyMinutes),
-      loginThrottle_(clock, options.login),
+      throttle_(throttle),
       config_(std::move(config)) {}
 
 Dashboard::~Dashboard() { stop(); }
@@ -445,12 +445,13 @@ http::Response Dashboard::route(const http::Request& request) {
         std::string(http::kAdminCookie) + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
     return response;
   }
-  const bool authorized = http::adminAuthorized(request, adminToken);
   if (path == "/") {
     if (request.method != "GET" && request.method != "HEAD") return methodNotAllowed("GET");
-    return authorized ? fileReply(200, "index.html") : fileReply(401, "login.html");
+    auto denied = http::adminCheck(request, adminToken, throttle_);
+    if (!denied) return fileReply(200, "index.html");
+    return denied->status == 401 ? fileReply(401, "login.html") : std::move(*denied);
   }
-  if (!authorized) return http::adminUnauthorized();
+  if (auto denied = http::adminCheck(request, adminToken, throttle_)) return std::move(*denied);
   if (path == "/dashboard.js") return fileReply(200, "dashboard.js");
   if (path.substr(0, kDestinationsPrefix.size()) == kDestinationsPrefix) {
     return destinationRoute(request);
@@ -489,26 +490,19 @@ http::Response Dashboard::login(const http::Request& request) {
   }
   const std::string typed(token->as_string());
   if (adminToken.empty()) return jsonReply(200, R"({"success":true,"required":false})");
-  // An address that failed too often is not even checked until its bucket refills.
-  if (const int64_t waitMs = loginThrottle_.tryAttempt(request.peerAddress); waitMs > 0) {
-    const int64_t seconds = (waitMs + 999) / 1000;
-    auto response = http::jsonError(
-        429, "too many failed logins; try again in " + std::to_string(seconds) + " s");
-    response.headers.emplace_back("Retry-After", std::to_string(seconds));
-    return response;
-  }
-  // A cookie value cannot hold these; such a token works only as an Authorization header.
+  // A cookie value cannot hold these; such a token works only as an Authorization header (it is
+  // refused without being compared, so the answer tells nothing).
   for (unsigned char c : typed) {
     if (c <= 0x20 || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\') {
       return http::adminUnauthorized();
     }
   }
+  // The typed token is checked like a header from the same address, so it counts against the same
+  // throttle (an address that failed too often is not even checked until its bucket refills).
   http::Request probe;
+  probe.peerAddress = request.peerAddress;
   probe.headers.emplace_back("authorization", "Bearer " + typed);
-  if (typed.empty() || !http::adminAuthorized(probe, adminToken)) {
-    return http::adminUnauthorized();
-  }
-  loginThrottle_.succeeded(request.peerAddress);
+  if (auto denied = http::adminCheck(probe, adminToken, throttle_)) return std::move(*denied);
   auto response = jsonReply(200, R"({"success":true,"required":true})");
   response.headers.emplace_back("Set-Cookie", std::string(http::kAdminCookie) + "=" + typed +
                                                   "; Path=/; HttpOnly; SameSite=Strict");

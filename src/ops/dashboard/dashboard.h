@@ -11,7 +11,9 @@
 //   /api/alerts, /api/incidents           from the providers the wiring gives GET  /api/config
 //   config::maskedSummary (no secret) POST /api/login {"token":"..."}, POST /api/logout
 //
-// Failed logins are throttled per client address (LoginThrottle): 429 with Retry-After.
+// Wrong tokens (typed at the login, or sent as a header or cookie to any route) are throttled per
+// client address by the http::AdminThrottle shared with the server's other admin routes: 429 with
+// Retry-After.
 //
 // A sampler thread records the growth of DeliveryService::stats() per minute (ThroughputHistory)
 // and counts the events received per source by reading what the log appended since the previous
@@ -31,10 +33,10 @@
 
 #include "config/config.h"
 #include "core/clock.h"
+#include "http/admin_throttle.h"
 #include "http/message.h"
 #include "http/server.h"
 #include "ops/dashboard/dlq_retrier.h"
-#include "ops/dashboard/login_throttle.h"
 #include "ops/dashboard/throughput_history.h"
 #include "store/event_log.h"
 
@@ -54,7 +56,6 @@ struct DashboardOptions {
   size_t historyMinutes = 1'440;
   size_t maxEventsPerSample = 20'000;  // source counting reads at most this many events per sample
   DlqRetrierOptions retry;
-  LoginThrottleOptions login;  // failed logins per client address
 };
 
 // JSON texts from the other operations parts, filled in by the wiring. An empty function answers
@@ -66,9 +67,11 @@ struct DashboardProviders {
 
 class Dashboard {
  public:
-  // `log`, `delivery` and `clock` must outlive the dashboard. Call start() to sample.
+  // `log`, `delivery`, `clock` and `throttle` (wrong admin tokens per address, shared with the
+  // other admin routes) must outlive the dashboard. Call start() to sample.
   Dashboard(store::EventLog& log, delivery::DeliveryService& delivery, config::Config config,
-            const Clock& clock, DashboardOptions options = {}, DashboardProviders providers = {});
+            const Clock& clock, http::AdminThrottle& throttle, DashboardOptions options = {},
+            DashboardProviders providers = {});
   ~Dashboard();  // stop()s
 
   Dashboard(const Dashboard&) = delete;
@@ -118,7 +121,7 @@ class Dashboard {
   const DashboardOptions options_;
   DashboardProviders providers_;
   ThroughputHistory history_;
-  LoginThrottle loginThrottle_;
+  http::AdminThrottle& throttle_;
 
   mutable std::mutex configMutex_;
   config::Config config_;      // GUARDED_BY(configMutex_)

@@ -302,20 +302,22 @@ std::string Metrics::render() const {
   return out.str();
 }
 
-http::Handler Metrics::handler(std::string adminToken) {
-  return
-      [this, adminToken = std::move(adminToken)](http::Request&& request, http::Responder respond) {
-        if (!http::adminAuthorized(request, adminToken)) return respond(http::adminUnauthorized());
-        if (request.method != "GET" && request.method != "HEAD") {
-          http::Response response = http::jsonError(405, "use GET");
-          response.headers.emplace_back("Allow", "GET");
-          return respond(std::move(response));
-        }
-        http::Response response;
-        response.contentType = kContentType;
-        response.body = render();
-        respond(std::move(response));
-      };
+http::Handler Metrics::handler(std::string adminToken, http::AdminThrottle& throttle) {
+  return [this, adminToken = std::move(adminToken), &throttle](http::Request&& request,
+                                                               http::Responder respond) {
+    if (auto denied = http::adminCheck(request, adminToken, throttle)) {
+      return respond(std::move(*denied));
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      http::Response response = http::jsonError(405, "use GET");
+      response.headers.emplace_back("Allow", "GET");
+      return respond(std::move(response));
+    }
+    http::Response response;
+    response.contentType = kContentType;
+    response.body = render();
+    respond(std::move(response));
+  };
 }
 
 }  // namespace sluice::ops::metrics

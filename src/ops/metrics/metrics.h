@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "delivery/dispatcher.h"
+#include "http/admin_throttle.h"
 #include "http/message.h"
 #include "ingest/probe.h"
 
@@ -78,9 +79,11 @@ class Metrics final : public ingest::IngestProbe {
   // The text exposition (format 0.0.4) of every family: ingestion, then the snapshot's.
   std::string render() const;
 
-  // The GET /metrics handler: 401 without the admin token (when one is set), else render() as
-  // text/plain; version=0.0.4. `this` must outlive the handler.
-  http::Handler handler(std::string adminToken);
+  // The GET /metrics handler: 401 without the admin token (when one is set), 429 while the
+  // client's address is throttled for wrong tokens (http::adminCheck with `throttle`, shared with
+  // the other admin routes), else render() as text/plain; version=0.0.4. `this` and `throttle`
+  // must outlive the handler.
+  http::Handler handler(std::string adminToken, http::AdminThrottle& throttle);
 
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -1,12 +1,11 @@
 // Unit tests of the dashboard's pure parts: the per-minute history, the HTTP reply parsing of
-// `sluice status`, the status text, the embedded web files and the login throttle.
+// `sluice status`, the status text and the embedded web files.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "ops/dashboard/embedded_files.h"
 #include "ops/dashboard/http_get.h"
-#include "ops/dashboard/login_throttle.h"
 #include "ops/dashboard/status_report.h"
 #include "ops/dashboard/throughput_history.h"
 
@@ -202,55 +201,6 @@ TEST(EmbeddedFilesTest, EveryWebFileIsCompiledIn) {
   EXPECT_EQ(findEmbeddedFile("missing.html"), nullptr);
   EXPECT_EQ(contentTypeFor("a.js"), "text/javascript; charset=utf-8");
   EXPECT_EQ(contentTypeFor("a.html"), "text/html; charset=utf-8");
-}
-
-TEST(LoginThrottleTest, FailuresUseUpTheBucketWhichRefillsOverTime) {
-  FakeClock clock(kStart);
-  LoginThrottle throttle(clock, LoginThrottleOptions{3, 10'000, 100});
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(throttle.tryAttempt("192.0.2.7"), 0) << i;
-  EXPECT_EQ(throttle.tryAttempt("192.0.2.7"), 10'000);
-  EXPECT_EQ(throttle.tryAttempt("192.0.2.8"), 0);  // another address has its own bucket
-  clock.advanceMs(4'000);
-  EXPECT_EQ(throttle.tryAttempt("192.0.2.7"), 6'000);
-  clock.advanceMs(6'000);
-  EXPECT_EQ(throttle.tryAttempt("192.0.2.7"), 0);  // one attempt refilled
-  EXPECT_GT(throttle.tryAttempt("192.0.2.7"), 0);
-}
-
-TEST(LoginThrottleTest, SuccessGivesTheAttemptBack) {
-  FakeClock clock(kStart);
-  LoginThrottle throttle(clock, LoginThrottleOptions{2, 10'000, 100});
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_EQ(throttle.tryAttempt("198.51.100.1"), 0) << i;
-    throttle.succeeded("198.51.100.1");
-  }
-  EXPECT_EQ(throttle.tryAttempt("198.51.100.1"), 0);
-  EXPECT_EQ(throttle.tryAttempt("198.51.100.1"), 0);
-  EXPECT_GT(throttle.tryAttempt("198.51.100.1"), 0);
-}
-
-TEST(LoginThrottleTest, Ipv6CountsPerSlash64AndMappedIpv4AsIpv4) {
-  EXPECT_EQ(LoginThrottle::addressKey("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
-  EXPECT_EQ(LoginThrottle::addressKey("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
-  EXPECT_EQ(LoginThrottle::addressKey("::ffff:192.0.2.1"), "192.0.2.1");
-  EXPECT_EQ(LoginThrottle::addressKey("192.0.2.1"), "192.0.2.1");
-  EXPECT_EQ(LoginThrottle::addressKey("not an address"), "not an address");
-  FakeClock clock(kStart);
-  LoginThrottle throttle(clock, LoginThrottleOptions{1, 10'000, 100});
-  EXPECT_EQ(throttle.tryAttempt("2001:db8:1:2::1"), 0);
-  EXPECT_GT(throttle.tryAttempt("2001:db8:1:2::2"), 0);  // same /64: same bucket
-}
-
-TEST(LoginThrottleTest, AtMostMaxAddressesAreRememberedTheStalestForgotten) {
-  FakeClock clock(kStart);
-  LoginThrottle throttle(clock, LoginThrottleOptions{1, 60'000, 4});
-  for (int i = 1; i <= 50; ++i) {
-    EXPECT_EQ(throttle.tryAttempt("10.0.0." + std::to_string(i)), 0) << i;
-    clock.advanceMs(10);
-  }
-  // The four most recent are remembered (throttled); the first was forgotten.
-  for (int i = 47; i <= 50; ++i) EXPECT_GT(throttle.tryAttempt("10.0.0." + std::to_string(i)), 0);
-  EXPECT_EQ(throttle.tryAttempt("10.0.0.1"), 0);
 }
 
 }  // namespace

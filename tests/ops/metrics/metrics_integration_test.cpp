@@ -267,5 +267,58 @@ TEST_F(MetricsIntegrationTest, NeedsTheAdminToken) {
   EXPECT_EQ(valueOf(right->body, R"(sluice_delivery_backlog_events{destination="tiktok"})"), 0);
 }
 
+TEST_F(MetricsIntegrationTest, WrongTokensAreThrottledPerAddressAcrossAdminRoutes) {
+  const std::string right = std::string("Bearer ") + kAdminToken;
+  // Right tokens give their attempt back: scraping often never throttles.
+  for (int i = 0; i < 8; ++i) {
+    auto reply = scrape(right);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200) << i;
+  }
+  // Requests without any token guess nothing and are not counted.
+  for (int i = 0; i < 8; ++i) {
+    auto reply = scrape("");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 401) << i;
+  }
+  // Five wrong tokens from this address (the default burst), spread over the admin routes: a
+  // header on /metrics, a forged cookie on the dashboard's API, a header on the dashboard's API.
+  for (int i = 0; i < 3; ++i) {
+    auto reply = scrape("Bearer guess-" + std::to_string(i));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 401) << i;
+  }
+  auto cookie = server_->request("GET", "/api/summary", {{"Cookie", "sluice_admin=guess-3"}});
+  ASSERT_TRUE(cookie);
+  EXPECT_EQ(cookie->status, 401);
+  auto header = server_->request("GET", "/api/config", {{"Authorization", "Bearer guess-4"}});
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->status, 401);
+  // Now every admin route answers 429 with Retry-After, and does not even compare the token.
+  auto throttled = scrape("Bearer guess-5");
+  ASSERT_TRUE(throttled);
+  EXPECT_EQ(throttled->status, 429) << throttled->body;
+  const std::string retryAfter(throttled->header("retry-after"));
+  ASSERT_FALSE(retryAfter.empty());
+  EXPECT_GE(std::stoi(retryAfter), 1);
+  EXPECT_LE(std::stoi(retryAfter), 12);
+  auto rightScrape = scrape(right);
+  ASSERT_TRUE(rightScrape);
+  EXPECT_EQ(rightScrape->status, 429);
+  EXPECT_THAT(rightScrape->body, Not(HasSubstr("sluice_")));
+  auto api = server_->request("GET", "/api/summary", {{"Authorization", right}});
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 429);
+  auto login = server_->request("POST", "/api/login", {{"Content-Type", "application/json"}},
+                                std::string("{\"token\":\"") + kAdminToken + "\"}");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 429);
+  EXPECT_TRUE(login->header("set-cookie").empty());
+  // The routes outside the admin token still answer.
+  auto health = server_->request("GET", "/healthz", {});
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -226,7 +226,9 @@ TEST(MetricsTest, EventAndReplyLabelsAreCappedAndStable) {
 
 http::Response call(Metrics& metrics, const std::string& token, http::Request request) {
   std::optional<http::Response> answer;
-  metrics.handler(token)(std::move(request), [&](http::Response r) { answer = std::move(r); });
+  http::AdminThrottle throttle(SystemClock::instance());
+  metrics.handler(token, throttle)(std::move(request),
+                                   [&](http::Response r) { answer = std::move(r); });
   EXPECT_TRUE(answer.has_value());
   return answer ? *answer : http::Response{};
 }
