@@ -20,10 +20,10 @@ void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
   for (const auto& source : app.config().sources) sources.push_back(source.name);
   metrics->addSources(sources);
   app.setIngestProbe(metrics.get());
-  const std::string adminToken = app.config().server.adminToken;
+  metrics->setAdminToken(app.config().server.adminToken);
   // The route keeps `throttle` alive as long as the app keeps the route.
-  app.addRoutes([metrics, adminToken, throttle](http::Router& router) {
-    router.add("/metrics", metrics->handler(adminToken, *throttle));
+  app.addRoutes([metrics, throttle](http::Router& router) {
+    router.add("/metrics", metrics->handler(*throttle));
   });
   const std::string storagePath = app.config().storage.path;
   ServeApp::Component component;
@@ -36,6 +36,10 @@ void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
       return ops::metrics::takeSnapshot(*log, *delivery, storagePath, *clock);
     });
     return ok();
+  };
+  // A new admin token applies at once, as on the dashboard.
+  component.reload = [metrics](const config::Config& config) {
+    metrics->setAdminToken(config.server.adminToken);
   };
   // Before the log and delivery stop: later scrapes expose ingestion only.
   component.stop = [metrics] { metrics->setSnapshotSource({}); };

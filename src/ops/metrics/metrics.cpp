@@ -302,9 +302,18 @@ std::string Metrics::render() const {
   return out.str();
 }
 
-http::Handler Metrics::handler(std::string adminToken, http::AdminThrottle& throttle) {
-  return [this, adminToken = std::move(adminToken), &throttle](http::Request&& request,
-                                                               http::Responder respond) {
+void Metrics::setAdminToken(std::string token) {
+  std::lock_guard lock(tokenMutex_);
+  adminToken_ = std::move(token);
+}
+
+http::Handler Metrics::handler(http::AdminThrottle& throttle) {
+  return [this, &throttle](http::Request&& request, http::Responder respond) {
+    std::string adminToken;
+    {
+      std::lock_guard lock(tokenMutex_);
+      adminToken = adminToken_;
+    }
     if (auto denied = http::adminCheck(request, adminToken, throttle)) {
       return respond(std::move(*denied));
     }

@@ -79,11 +79,15 @@ class Metrics final : public ingest::IngestProbe {
   // The text exposition (format 0.0.4) of every family: ingestion, then the snapshot's.
   std::string render() const;
 
-  // The GET /metrics handler: 401 without the admin token (when one is set), 429 while the
-  // client's address is throttled for wrong tokens (http::adminCheck with `throttle`, shared with
-  // the other admin routes), else render() as text/plain; version=0.0.4. `this` and `throttle`
-  // must outlive the handler.
-  http::Handler handler(std::string adminToken, http::AdminThrottle& throttle);
+  // The admin token the handler asks for (empty: none, for loopback only). Set before serving and
+  // again on a configuration reload. Thread-safe.
+  void setAdminToken(std::string token);
+
+  // The GET /metrics handler: 401 without the admin token in force (when one is set), 429 while
+  // the client's address is throttled for wrong tokens (http::adminCheck with `throttle`, shared
+  // with the other admin routes), else render() as text/plain; version=0.0.4. `this` and
+  // `throttle` must outlive the handler.
+  http::Handler handler(http::AdminThrottle& throttle);
 
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -103,6 +107,8 @@ class Metrics final : public ingest::IngestProbe {
 
   mutable std::mutex sourceMutex_;    // held during a scrape's snapshot and by setSnapshotSource()
   std::function<Snapshot()> source_;  // GUARDED_BY(sourceMutex_)
+  mutable std::mutex tokenMutex_;
+  std::string adminToken_;  // GUARDED_BY(tokenMutex_)
   mutable std::mutex labelMutex_;
   mutable std::map<std::string, std::set<std::string>> admitted_;  // GUARDED_BY(labelMutex_)
 };

@@ -227,8 +227,8 @@ TEST(MetricsTest, EventAndReplyLabelsAreCappedAndStable) {
 http::Response call(Metrics& metrics, const std::string& token, http::Request request) {
   std::optional<http::Response> answer;
   http::AdminThrottle throttle(SystemClock::instance());
-  metrics.handler(token, throttle)(std::move(request),
-                                   [&](http::Response r) { answer = std::move(r); });
+  metrics.setAdminToken(token);
+  metrics.handler(throttle)(std::move(request), [&](http::Response r) { answer = std::move(r); });
   EXPECT_TRUE(answer.has_value());
   return answer ? *answer : http::Response{};
 }
@@ -240,6 +240,22 @@ http::Request get(std::vector<std::pair<std::string, std::string>> headers = {})
   request.path = "/metrics";
   request.headers = std::move(headers);
   return request;
+}
+
+TEST(MetricsTest, ANewAdminTokenAppliesToTheRunningHandler) {
+  Metrics metrics;
+  http::AdminThrottle throttle(SystemClock::instance());
+  metrics.setAdminToken("old-token-1");
+  http::Handler handler = metrics.handler(throttle);
+  auto status = [&](const std::string& token) {
+    int code = 0;
+    handler(get({{"authorization", "Bearer " + token}}), [&](http::Response r) { code = r.status; });
+    return code;
+  };
+  EXPECT_EQ(status("old-token-1"), 200);
+  metrics.setAdminToken("new-token-2");  // SIGHUP with a rotated server.admin_token
+  EXPECT_EQ(status("old-token-1"), 401);
+  EXPECT_EQ(status("new-token-2"), 200);
 }
 
 TEST(MetricsTest, HandlerNeedsTheAdminTokenWhenOneIsSet) {
