@@ -309,16 +309,19 @@ struct PathTrie {
 
 namespace {
 
-// Per-thread memo of trie lookups, one entry per trie node; an entry is valid when its stamp
-// equals the current apply's generation.
+// Per-thread memo of trie lookups, one mark and one view per trie node. A mark is the apply's
+// generation shifted left by 3 and a state in the low bits (bits 0-1: 1 undefined, 2 view,
+// 3 computed, not cached; bit 2: the node's members were matched); it is valid when its high bits
+// equal `cur`. The marks are apart from the views so that settling many keys and reading the
+// undefined ones (the vehicle and travel defaults) touch 4 bytes per node, not a whole entry.
 struct TrieScratch {
-  struct Entry {
-    uint32_t stamp = 0;
-    uint8_t state = 0;  // bits 0-1: 1 undefined, 2 view, 3 computed (not cached); bit 2: indexed
-    View view;
-  };
-  std::vector<Entry> entries;
+  static constexpr uint32_t kStateBits = 7;
+  static constexpr uint32_t kGenerations = 1u << 29;
+  std::vector<uint32_t> marks;
+  std::vector<View> views;
   uint32_t gen = 0;
+  uint32_t cur = 0;  // gen << 3
+  bool valid(uint32_t mark) const { return (mark & ~kStateBits) == cur; }
 };
 
 struct Ctx {
@@ -627,17 +630,18 @@ enum TrieResult : uint8_t { kTrieUndefined = 1, kTrieView = 2, kTrieComputed = 3
 uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out);
 
 [[gnu::always_inline]] inline uint8_t resolveTrie(const Ctx& ctx, int id, View& out) {
-  const TrieScratch::Entry& e = ctx.scratch->entries[static_cast<size_t>(id)];
-  if (e.stamp == ctx.scratch->gen && (e.state & 3)) {
-    out = e.view;
-    return e.state & 3;
+  const TrieScratch& s = *ctx.scratch;
+  const uint32_t mark = s.marks[static_cast<size_t>(id)];
+  if (s.valid(mark) && (mark & 3)) {
+    if ((mark & 3) == kTrieView) out = s.views[static_cast<size_t>(id)];
+    return static_cast<uint8_t>(mark & 3);
   }
   return resolveTrieSlow(ctx, id, out);
 }
 
 uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
   TrieScratch& s = *ctx.scratch;
-  const uint32_t gen = s.gen;
+  const uint32_t cur = s.cur;
   size_t i = static_cast<size_t>(id);
   uint8_t r;
   if (id == 0) {
@@ -655,30 +659,28 @@ uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
       } else if (pv.type() == JType::kObject && trie.hot[p].slot_count == 0) {
         r = pv.member(trie.key(node), out) ? kTrieView : kTrieUndefined;
       } else if (pv.type() == JType::kObject) {
-        if (!(s.entries[p].state & 4)) {
+        if (!(s.marks[p] & 4)) {
           // Match every member against the wanted keys once. Every wanted key is settled by this
           // pass (found or undefined), so later lookups of siblings are memo hits.
           const PathTrie::Hot& parent = trie.hot[p];
           const int32_t* ids = trie.child_ids.data() + parent.ids_begin;
           for (uint32_t k = 0; k < parent.ids_count; ++k) {
-            TrieScratch::Entry& c = s.entries[static_cast<size_t>(ids[k])];
-            c.stamp = gen;
-            c.state = kTrieUndefined;
+            s.marks[static_cast<size_t>(ids[k])] = cur | kTrieUndefined;
           }
           pv.forEachMember([&](std::string_view key, View value) {
             int c = trie.findChild(parent, key);
             if (c < 0) return;
-            TrieScratch::Entry& ce = s.entries[static_cast<size_t>(c)];
-            if (ce.state == kTrieView) return;  // first occurrence wins
-            ce.state = kTrieView;
-            ce.view = value;
+            uint32_t& mark = s.marks[static_cast<size_t>(c)];
+            if (mark == (cur | kTrieView)) return;  // first occurrence wins
+            mark = cur | kTrieView;
+            s.views[static_cast<size_t>(c)] = value;
           });
-          s.entries[p].state |= 4;
+          s.marks[p] |= 4;
         }
-        const TrieScratch::Entry& e = s.entries[i];
-        if (e.stamp == gen && (e.state & 3)) {
-          out = e.view;
-          return e.state & 3;
+        const uint32_t mark = s.marks[i];
+        if (s.valid(mark) && (mark & 3)) {
+          if ((mark & 3) == kTrieView) out = s.views[i];
+          return static_cast<uint8_t>(mark & 3);
         }
         r = kTrieUndefined;
       } else {
@@ -694,13 +696,9 @@ uint8_t resolveTrieSlow(const Ctx& ctx, int id, View& out) {
       }
     }
   }
-  TrieScratch::Entry& e = s.entries[i];
-  if (e.stamp != gen) {
-    e.stamp = gen;
-    e.state = 0;
-  }
-  e.state = static_cast<uint8_t>((e.state & 4) | r);
-  e.view = out;
+  uint32_t& mark = s.marks[i];
+  mark = cur | (s.valid(mark) ? (mark & 4) : 0) | r;
+  if (r == kTrieView) s.views[i] = out;
   return r;
 }
 
@@ -1988,11 +1986,15 @@ namespace {
 void beginApply(Ctx& ctx, const RootNode& root, simdjson::dom::element event) {
   thread_local TrieScratch scratch;
   size_t n = root.trie->hot.size();
-  if (scratch.entries.size() < n) scratch.entries.resize(n);
-  if (++scratch.gen == 0) {
-    for (TrieScratch::Entry& e : scratch.entries) e.stamp = 0;
+  if (scratch.marks.size() < n) {
+    scratch.marks.resize(n, 0);
+    scratch.views.resize(n);
+  }
+  if (++scratch.gen == TrieScratch::kGenerations) {
+    std::fill(scratch.marks.begin(), scratch.marks.end(), 0);
     scratch.gen = 1;
   }
+  scratch.cur = scratch.gen << 3;
   ctx.trie = root.trie.get();
   ctx.scratch = &scratch;
   ctx.root = View::of(event);
