@@ -1009,6 +1009,7 @@ struct RootNode final : CompiledNode {
   NodePtr inner;
   std::shared_ptr<const PathTrie> trie;  // shared with the mappings of the same PathTable
   std::vector<std::string> keys;  // top-level keys when `inner` is a plain object
+  const ObjectNode* object = nullptr;  // `inner` when it is an ObjectNode
   Val eval(const Ctx& ctx, View payload) const override { return inner->eval(ctx, payload); }
 };
 
@@ -1969,7 +1970,8 @@ Result<Mapping> Mapping::compile(const boost::json::value& spec, PathTable& path
   auto root = std::make_unique<RootNode>();
   root->inner = std::move(*inner);
   root->trie = paths.trie_;
-  if (auto* obj = dynamic_cast<const ObjectNode*>(root->inner.get())) {
+  root->object = dynamic_cast<const ObjectNode*>(root->inner.get());
+  if (const ObjectNode* obj = root->object) {
     for (const auto& field : obj->fields) root->keys.push_back(field.first);
   } else if (auto* constant = dynamic_cast<const ConstNode*>(root->inner.get());
              constant && constant->value.is_object()) {
@@ -2017,7 +2019,7 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
   if (root.keys.empty()) return;
   Ctx ctx{storage};
   beginApply(ctx, root, event);
-  if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
+  if (const ObjectNode* obj = root.object) {
     for (size_t i = 0; i < obj->fields.size(); ++i) {
       Val v = obj->field(ctx, i, View::of(event));
       if (v.isUndefined()) continue;
@@ -2040,7 +2042,7 @@ boost::json::object Mapping::apply(simdjson::dom::element event,
   if (!root_) return json::object(ctx.sp);
   const auto& root = static_cast<const RootNode&>(*root_);
   beginApply(ctx, root, event);
-  if (auto* obj = dynamic_cast<const ObjectNode*>(root.inner.get())) {
+  if (const ObjectNode* obj = root.object) {
     return obj->build(ctx, View::of(event));
   }
   Val v = root.inner->eval(ctx, View::of(event));
