@@ -82,6 +82,7 @@ Result<void> ServeApp::start() {
   logOptions.directory = config_.storage.path;
   logOptions.minFreeBytes = config_.storage.minFreeBytes;
   logOptions.dedupWindowMs = config_.storage.dedupWindowMs;
+  logOptions.dedupMaxEvents = static_cast<uint64_t>(config_.storage.dedupMaxEvents);
   logOptions.clock = const_cast<Clock*>(&clock_);
   auto log = store::openSqliteLog(logOptions);
   if (!log) {

@@ -214,6 +214,7 @@ std::string maskedSummary(const Config& c) {
   w.field("retention", formatDurationMs(c.storage.retentionMs));
   w.field("min_free_space", formatBytes(c.storage.minFreeBytes));
   w.field("dedup_window", formatDurationMs(c.storage.dedupWindowMs));
+  w.field("dedup_max_events", c.storage.dedupMaxEvents);
   w.endObject();
   w.key("logging");
   w.beginObject();

@@ -43,6 +43,7 @@ struct StorageConfig {
   int64_t retentionMs = 7LL * 86'400'000;   // raw events are kept this long (and until delivered)
   uint64_t minFreeBytes = 512ull << 20;     // below this free disk space, ingest answers 503
   int64_t dedupWindowMs = 24LL * 3'600'000; // same messageId from the same source: stored once
+  int64_t dedupMaxEvents = 10'000'000;       // the window holds at most the newest this many (0: no cap)
 };
 
 struct TikTokSettings {

@@ -707,7 +707,8 @@ void Parser::readServer(const std::vector<Entry>& root, ServerConfig& server) {
 
 void Parser::readStorage(const std::vector<Entry>& root, StorageConfig& storage) {
   std::vector<Entry> m;
-  if (!readSubMap(root, "storage", {"path", "retention", "min_free_space", "dedup_window"}, m)) {
+  if (!readSubMap(root, "storage",
+                  {"path", "retention", "min_free_space", "dedup_window", "dedup_max_events"}, m)) {
     return;
   }
   if (const Entry* e = find(m, "path")) {
@@ -732,6 +733,9 @@ void Parser::readStorage(const std::vector<Entry>& root, StorageConfig& storage)
   }
   if (const Entry* e = find(m, "dedup_window")) {
     set(storage.dedupWindowMs, duration(*e, 0, 30LL * 86'400'000));
+  }
+  if (const Entry* e = find(m, "dedup_max_events")) {
+    set(storage.dedupMaxEvents, integer(*e, 0, 1'000'000'000));
   }
 }
 

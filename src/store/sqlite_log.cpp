@@ -379,6 +379,11 @@ class SqliteLog final : public EventLog {
   // Rebuilds dedupIndex_ and dedupTimeline_ from the dedup_keys table (on open, and after a
   // transaction that touched them failed).
   Result<void> loadDedupState();
+  // The window's floor set by dedupMaxEvents when the log's last seq is `lastSeq`.
+  Seq capFloor(Seq lastSeq) const {
+    const uint64_t cap = options_.dedupMaxEvents;
+    return cap > 0 && lastSeq > cap ? lastSeq - cap : 0;
+  }
   // Why writes are refused now, if they are (free-space floor, recent I/O error, closed).
   std::optional<Error> refusal();
   std::optional<uint64_t> freeBytes();
@@ -770,7 +775,10 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     if (writeAppends) {
       const EpochMs now = clock_->nowMs();
       const bool dedup = options_.dedupWindowMs > 0;
-      if (dedup) dedupIndex_.setFloor(dedupTimeline_.advance(now - options_.dedupWindowMs));
+      if (dedup) {
+        dedupIndex_.setFloor(dedupTimeline_.advance(now - options_.dedupWindowMs));
+        dedupIndex_.setFloor(capFloor(seq));
+      }
       result.outcomes.resize(appends.size());
       for (size_t i = 0; i < appends.size(); ++i) {
         AppendOutcome& outcome = result.outcomes[i];
@@ -895,9 +903,13 @@ Result<void> SqliteLog::loadDedupState() {
     auto total = prepare(writeDb_.get(), "SELECT coalesce(sum(length(keys)), 0) FROM dedup_keys");
     if (!total) return fail(total.error());
     if (sqlite3_step(total->get()) == SQLITE_ROW) {
-      dedupIndex_.reserve(static_cast<size_t>(sqlite3_column_int64(total->get(), 0) / 16));
+      uint64_t keys = static_cast<uint64_t>(sqlite3_column_int64(total->get(), 0)) / 16;
+      if (options_.dedupMaxEvents > 0) keys = std::min(keys, options_.dedupMaxEvents);
+      dedupIndex_.reserve(static_cast<size_t>(keys));
     }
   }
+  const Seq floor = capFloor(lastSeq_.load(std::memory_order_acquire));
+  dedupIndex_.setFloor(floor);
   auto stmt = prepare(writeDb_.get(), "SELECT seq, first_seen, keys FROM dedup_keys ORDER BY seq");
   if (!stmt) return fail(stmt.error());
   sqlite3_stmt* s = stmt->get();
@@ -908,10 +920,12 @@ Result<void> SqliteLog::loadDedupState() {
     if (firstSeenMs <= cutoffMs) continue;
     const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 2));
     const size_t count = static_cast<size_t>(sqlite3_column_bytes(s, 2)) / 16;
-    pairs.resize(count);
+    pairs.clear();
     for (size_t i = 0; i < count; ++i) {
-      std::memcpy(&pairs[i].first, blob + i * 16, 8);
-      std::memcpy(&pairs[i].second, blob + i * 16 + 8, 8);
+      std::pair<uint64_t, Seq> pair;
+      std::memcpy(&pair.first, blob + i * 16, 8);
+      std::memcpy(&pair.second, blob + i * 16 + 8, 8);
+      if (pair.second > floor) pairs.push_back(pair);  // the cap's oldest are not loaded at all
     }
     dedupIndex_.putAll(pairs);
     dedupTimeline_.note(firstSeenMs, static_cast<Seq>(sqlite3_column_int64(s, 0)));

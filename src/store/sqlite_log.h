@@ -35,6 +35,10 @@ struct SqliteLogOptions {
   // The same (source, messageId) appended again within this window is acknowledged but not
   // stored. 0 disables de-duplication.
   int64_t dedupWindowMs = 24LL * 3'600'000;
+  // The window keeps at most the keys of the newest this many events (their seqs), so memory stays
+  // bounded whatever the traffic: 16 bytes per table slot, 1.4 to 2.9 slots per key (10 million:
+  // 230-460 MB at most). Older keys leave the window early. 0: no cap.
+  uint64_t dedupMaxEvents = 10'000'000;
   // Time for dedup windows, retention and retry hints; nullptr means SystemClock::instance().
   // Must outlive the log.
   Clock* clock = nullptr;

@@ -338,6 +338,29 @@ TEST_F(SqliteLogTest, DedupWindowSurvivesReopenWithItsAge) {
   EXPECT_EQ(all(*log).back().messageId, "old");
 }
 
+TEST_F(SqliteLogTest, TheWindowKeepsOnlyTheNewestKeysBeyondItsCap) {
+  SqliteLogOptions o = options();
+  o.dedupMaxEvents = 5;
+  {
+    auto log = open(o);
+    std::vector<NewEvent> events;
+    for (int i = 1; i <= 10; ++i) events.push_back(makeEvent("s", "m" + std::to_string(i), i));
+    ASSERT_TRUE(log->appendSync(request(events)));  // seqs 1..10
+    // Past the cap the oldest keys left the window; the newest five are still in it.
+    auto outcome = log->appendSync(request({makeEvent("s", "m1", 11), makeEvent("s", "m10", 11)}));
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(outcome->stored, 1u);
+    EXPECT_EQ(outcome->duplicates, 1u);
+  }
+  // The same after reopening (seq 11 is now m1 again; the cap keeps seqs 7..11).
+  auto log = open(o);
+  auto outcome = log->appendSync(request({makeEvent("s", "m6", 12), makeEvent("s", "m9", 12),
+                                          makeEvent("s", "m1", 12)}));
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->stored, 1u);      // m6 (seq 6) is out of the window
+  EXPECT_EQ(outcome->duplicates, 2u);  // m9 (seq 9) and m1 (seq 11) are in it
+}
+
 TEST_F(SqliteLogTest, AFailedTransactionLeavesNoDedupTrace) {
   SqliteLogOptions o = options();
   o.maxPageCountForTesting = 40;
