@@ -136,16 +136,7 @@ int runDlq(const DlqFlags& flags) {
 
   // retry
   std::vector<store::StoredEvent> events;
-  for (const auto& d : selected) {
-    store::StoredEvent e;
-    e.seq = d.seq;
-    e.source = d.source;
-    e.messageId = d.messageId;
-    e.receivedAtMs = d.receivedAtMs;
-    e.timestampMs = d.eventTimeMs;
-    e.json = d.eventJson;
-    events.push_back(std::move(e));
-  }
+  for (const auto& d : selected) events.push_back(store::eventOf(d));
   delivery::OneShotOptions options;
   options.timeoutMs = flags.timeoutS * 1000;
   const bool tty = ::isatty(STDERR_FILENO) == 1;

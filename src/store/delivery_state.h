@@ -39,6 +39,18 @@ struct DeadLetter {
   EpochMs createdMs = 0;
 };
 
+// The log event a dead letter keeps, to send it again (its type and name are not kept: empty).
+inline StoredEvent eventOf(const DeadLetter& letter) {
+  StoredEvent event;
+  event.seq = letter.seq;
+  event.source = letter.source;
+  event.messageId = letter.messageId;
+  event.receivedAtMs = letter.receivedAtMs;
+  event.timestampMs = letter.eventTimeMs;
+  event.json = letter.eventJson;
+  return event;
+}
+
 // An event too old to send (older than the destination's max event age), kept for export.
 struct ExpiredEvent {
   int64_t id = 0;

@@ -101,14 +101,7 @@ void DlqRetrier::run() {
     std::vector<store::StoredEvent> events;
     std::vector<int64_t> ids;
     for (const auto& d : work.letters) {
-      store::StoredEvent e;
-      e.seq = d.seq;
-      e.source = d.source;
-      e.messageId = d.messageId;
-      e.receivedAtMs = d.receivedAtMs;
-      e.timestampMs = d.eventTimeMs;
-      e.json = d.eventJson;
-      events.push_back(std::move(e));
+      events.push_back(store::eventOf(d));
       ids.push_back(d.id);
     }
     delivery::OneShotOptions options;

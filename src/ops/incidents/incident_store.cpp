@@ -172,72 +172,59 @@ Result<void> IncidentStore::writeTimelineLocked(int64_t id,
   return ok();
 }
 
-Result<int64_t> IncidentStore::insert(const Incident& incident) {
-  std::lock_guard lock(mutex_);
+Result<void> IncidentStore::inTransactionLocked(const std::function<Result<void>()>& body) {
   sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  Result<void> done = body();
+  if (done && sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    done = fail(errorLocked("commit"));
+  }
+  if (!done) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return done;
+}
+
+Result<void> IncidentStore::writeIncidentLocked(const char* sql, const Incident& incident,
+                                                std::optional<int64_t> whereId,
+                                                const std::string& what) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(),
-                         "INSERT INTO incidents(destination, state, start_ms, recovered_ms, "
-                         "end_ms, last_sample_ms, drain_ms, codes, items_delayed, items_dead, "
-                         "items_expired, max_backlog_events, max_backlog_age_ms) "
-                         "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         -1, &raw, nullptr) != SQLITE_OK) {
-    Error error = errorLocked("prepare");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
+  if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) {
+    return fail(errorLocked("prepare"));
   }
   StmtPtr stmt(raw);
   bindIncident(raw, incident);
-  if (sqlite3_step(raw) != SQLITE_DONE) {
-    Error error = errorLocked("insert incident");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
-  }
-  const int64_t id = sqlite3_last_insert_rowid(db_.get());
-  if (auto r = writeTimelineLocked(id, incident.timeline, 0); !r) {
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(r.error());
-  }
-  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Error error = errorLocked("commit");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
-  }
+  if (whereId) sqlite3_bind_int64(raw, 14, *whereId);
+  if (sqlite3_step(raw) != SQLITE_DONE) return fail(errorLocked(what));
+  return ok();
+}
+
+Result<int64_t> IncidentStore::insert(const Incident& incident) {
+  std::lock_guard lock(mutex_);
+  int64_t id = 0;
+  auto done = inTransactionLocked([&]() -> Result<void> {
+    auto row = writeIncidentLocked(
+        "INSERT INTO incidents(destination, state, start_ms, recovered_ms, end_ms, last_sample_ms, "
+        "drain_ms, codes, items_delayed, items_dead, items_expired, max_backlog_events, "
+        "max_backlog_age_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        incident, std::nullopt, "insert incident");
+    if (!row) return row;
+    id = sqlite3_last_insert_rowid(db_.get());
+    return writeTimelineLocked(id, incident.timeline, 0);
+  });
+  if (!done) return fail(done.error());
   return id;
 }
 
 Result<void> IncidentStore::update(const Incident& incident, size_t storedTimeline) {
   std::lock_guard lock(mutex_);
-  sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(),
-                         "UPDATE incidents SET destination = ?, state = ?, start_ms = ?, "
-                         "recovered_ms = ?, end_ms = ?, last_sample_ms = ?, drain_ms = ?, "
-                         "codes = ?, items_delayed = ?, items_dead = ?, items_expired = ?, "
-                         "max_backlog_events = ?, max_backlog_age_ms = ? WHERE id = ?",
-                         -1, &raw, nullptr) != SQLITE_OK) {
-    Error error = errorLocked("prepare");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
-  }
-  StmtPtr stmt(raw);
-  bindIncident(raw, incident);
-  sqlite3_bind_int64(raw, 14, incident.id);
-  if (sqlite3_step(raw) != SQLITE_DONE) {
-    Error error = errorLocked("update incident");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
-  }
-  if (auto r = writeTimelineLocked(incident.id, incident.timeline, storedTimeline); !r) {
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(r.error());
-  }
-  if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    Error error = errorLocked("commit");
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-    return fail(std::move(error));
-  }
-  return ok();
+  return inTransactionLocked([&]() -> Result<void> {
+    auto row = writeIncidentLocked(
+        "UPDATE incidents SET destination = ?, state = ?, start_ms = ?, recovered_ms = ?, "
+        "end_ms = ?, last_sample_ms = ?, drain_ms = ?, codes = ?, items_delayed = ?, "
+        "items_dead = ?, items_expired = ?, max_backlog_events = ?, max_backlog_age_ms = ? "
+        "WHERE id = ?",
+        incident, incident.id, "update incident");
+    if (!row) return row;
+    return writeTimelineLocked(incident.id, incident.timeline, storedTimeline);
+  });
 }
 
 Result<std::vector<Incident>> IncidentStore::selectLocked(const std::string& where,

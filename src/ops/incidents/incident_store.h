@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -63,6 +64,12 @@ class IncidentStore {
   Result<void> writeTimelineLocked(int64_t id, const std::vector<TimelineEntry>& entries,
                                    size_t from);
   Error errorLocked(const std::string& what);
+  // Runs `body` in one IMMEDIATE transaction: committed when it succeeds, rolled back otherwise.
+  Result<void> inTransactionLocked(const std::function<Result<void>()>& body);
+  // Runs `sql` (an INSERT or UPDATE of every incident column, bound by bindIncident(), then the
+  // row id as parameter 14 when `whereId` is given) once.
+  Result<void> writeIncidentLocked(const char* sql, const Incident& incident,
+                                   std::optional<int64_t> whereId, const std::string& what);
 
   std::mutex mutex_;
   std::unique_ptr<sqlite3, DbCloser> db_;  // GUARDED_BY(mutex_)
