@@ -15,26 +15,13 @@
 #include "core/clock.h"
 #include "core/time.h"
 #include "integration/harness.h"
+#include "integration/mock_tiktok_harness.h"
 #include "mocktiktok/mock_server.h"
 
 namespace sluice::testing {
 namespace {
 
 using mocktiktok::MockServer;
-using mocktiktok::MockServerOptions;
-
-std::unique_ptr<MockServer> startMock(const std::string& scenarioYaml = "") {
-  MockServerOptions options;
-  options.holdMs = 5'000;
-  if (!scenarioYaml.empty()) {
-    auto scenario = mocktiktok::parseScenario(scenarioYaml);
-    EXPECT_TRUE(scenario) << scenario.error().toString();
-    if (scenario) options.scenario = *scenario;
-  }
-  auto mock = MockServer::start(SystemClock::instance(), options);
-  EXPECT_TRUE(mock) << mock.error().toString();
-  return mock ? std::move(*mock) : nullptr;
-}
 
 // A destination sending to `url` with drill timings; `extra` lines go under the destination.
 std::string destinationYaml(const std::string& name, const std::string& url,

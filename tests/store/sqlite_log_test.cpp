@@ -47,6 +47,18 @@ class SqliteLogTest : public ::testing::Test {
     return r;
   }
 
+  // 100 events "<prefix>0".."<prefix>99" with a JSON body of `bytes` bytes each (a page or more).
+  static std::vector<NewEvent> largeEvents(const std::string& prefix, size_t bytes,
+                                           EpochMs receivedAtMs) {
+    std::vector<NewEvent> events;
+    for (int i = 0; i < 100; ++i) {
+      NewEvent e = makeEvent("s", prefix + std::to_string(i), receivedAtMs);
+      e.json = std::string(bytes, 'j');
+      events.push_back(std::move(e));
+    }
+    return events;
+  }
+
   static std::vector<StoredEvent> all(EventLog& log) {
     auto events = log.readAfter(0, 1'000'000);
     EXPECT_TRUE(events.has_value());
@@ -366,12 +378,7 @@ TEST_F(SqliteLogTest, AFailedTransactionLeavesNoDedupTrace) {
   o.maxPageCountForTesting = 40;
   o.ioErrorRetryAfterMs = 1'000;
   auto log = open(o);
-  std::vector<NewEvent> big;
-  for (int i = 0; i < 100; ++i) {
-    NewEvent e = makeEvent("s", "big" + std::to_string(i), 2);
-    e.json = std::string(4000, 'j');
-    big.push_back(std::move(e));
-  }
+  std::vector<NewEvent> big = largeEvents("big", 4000, 2);
   ASSERT_FALSE(log->appendSync(request(big)).has_value());  // SQLITE_FULL part-way through
   clock_.advanceMs(1'000);
   // The first events of the failed request were in the index before the failure; they must not
@@ -419,13 +426,7 @@ TEST_F(SqliteLogTest, ThePassiveCheckpointerCopiesTheWalIntoTheDatabase) {
   SqliteLogOptions o = options();
   o.checkpointPages = 64;  // ~100 pages are written below: over this, under the writer's 4x
   auto log = open(o);
-  std::vector<NewEvent> events;
-  for (int i = 0; i < 100; ++i) {
-    NewEvent e = makeEvent("s", "page" + std::to_string(i), 1);
-    e.json = std::string(3500, 'p');
-    events.push_back(std::move(e));
-  }
-  ASSERT_TRUE(log->appendSync(request(events)));
+  ASSERT_TRUE(log->appendSync(request(largeEvents("page", 3500, 1))));
   // Copied by the checkpointer thread while the log stays open.
   const auto file = sqliteLogFile(dir_.path());
   for (int i = 0; i < 500 && std::filesystem::file_size(file) < 300'000; ++i) {
@@ -601,12 +602,7 @@ TEST_F(SqliteLogTest, StorageFullFailsTheWholeRequestAndMarksTheStoreUnwritable)
   o.ioErrorRetryAfterMs = 1'000;
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "small", 1)})));
-  std::vector<NewEvent> big;
-  for (int i = 0; i < 100; ++i) {
-    NewEvent e = makeEvent("s", "big" + std::to_string(i), 2);
-    e.json = std::string(4000, 'j');
-    big.push_back(std::move(e));
-  }
+  std::vector<NewEvent> big = largeEvents("big", 4000, 2);
   auto failed = log->appendSync(request(big));
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error().code, ErrorCode::kResourceExhausted);  // SQLITE_FULL

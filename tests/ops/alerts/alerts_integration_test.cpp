@@ -19,13 +19,13 @@
 #include "core/time.h"
 #include "http/server.h"
 #include "integration/harness.h"
+#include "integration/mock_tiktok_harness.h"
 #include "mocktiktok/mock_server.h"
 
 namespace sluice::testing {
 namespace {
 
 using mocktiktok::MockServer;
-using mocktiktok::MockServerOptions;
 
 // Records the bodies POSTed to /json and /slack.
 class WebhookReceiver {
@@ -122,14 +122,7 @@ std::string destinationAndAlertsYaml(const std::string& trackUrl, const WebhookR
 
 // The fake TikTok refusing every token but "good-token" with 40105.
 std::unique_ptr<MockServer> startRefusingMock() {
-  MockServerOptions mockOptions;
-  mockOptions.holdMs = 5'000;
-  auto scenario = mocktiktok::parseScenario("- mode: code:40105\n  except_token: good-token\n");
-  EXPECT_TRUE(scenario) << scenario.error().toString();
-  if (scenario) mockOptions.scenario = *scenario;
-  auto mock = MockServer::start(SystemClock::instance(), mockOptions);
-  EXPECT_TRUE(mock) << mock.error().toString();
-  return mock ? std::move(*mock) : nullptr;
+  return startMock("- mode: code:40105\n  except_token: good-token\n");
 }
 
 // 100 orders in one batch.

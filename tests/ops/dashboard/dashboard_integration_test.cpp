@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/time.h"
 #include "integration/harness.h"
+#include "integration/mock_tiktok_harness.h"
 #include "mocktiktok/mock_server.h"
 
 namespace sluice::testing {
@@ -82,11 +83,8 @@ constexpr const char* kPoisonId = "order-7";
 class DashboardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    mocktiktok::MockServerOptions options;
-    options.holdMs = 5'000;
-    auto mock = MockServer::start(SystemClock::instance(), options);
-    ASSERT_TRUE(mock) << mock.error().toString();
-    mock_ = std::move(*mock);
+    mock_ = startMock();
+    ASSERT_NE(mock_, nullptr);
     ServeSpec spec;
     spec.extraServerYaml = std::string("  admin_token: ") + kAdminToken + "\n";
     spec.extraYaml = destinationYaml(mock_->trackUrl());

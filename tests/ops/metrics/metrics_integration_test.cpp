@@ -11,7 +11,9 @@
 
 #include "core/clock.h"
 #include "core/time.h"
+#include "exposition_text.h"
 #include "integration/harness.h"
+#include "integration/mock_tiktok_harness.h"
 #include "mocktiktok/mock_server.h"
 #include "mocktiktok/scenario.h"
 
@@ -24,19 +26,6 @@ using ::testing::Not;
 constexpr const char* kAdminToken = "metrics-admin-token-7f3a9c";
 constexpr const char* kWriteKey = "metrics-write-key-51bd02";
 constexpr const char* kAccessToken = "tiktok-access-token-e4c881";
-
-// The value of the sample written exactly as `series`, or nullopt.
-std::optional<double> valueOf(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') {
-      size_t end = text.find('\n', at);
-      return std::stod(text.substr(at + series.size() + 1, end - at - series.size() - 1));
-    }
-    at += series.size();
-  }
-  return std::nullopt;
-}
 
 std::string trackEvent(const std::string& name, const std::string& messageId, EpochMs timeMs) {
   return "{\"type\":\"track\",\"event\":\"" + name + "\",\"messageId\":\"" + messageId +
@@ -59,11 +48,8 @@ std::string messageId(char prefix, int i) {
 class MetricsIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    mocktiktok::MockServerOptions options;
-    options.holdMs = 5'000;
-    auto mock = mocktiktok::MockServer::start(SystemClock::instance(), options);
-    ASSERT_TRUE(mock) << mock.error().toString();
-    mock_ = std::move(*mock);
+    mock_ = startMock();
+    ASSERT_NE(mock_, nullptr);
     ServeSpec spec;
     spec.sources = {{"web", kWriteKey}};
     spec.extraServerYaml = std::string("  admin_token: ") + kAdminToken + "\n";

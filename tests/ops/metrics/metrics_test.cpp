@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "exposition_text.h"
 #include "ops/metrics/snapshot.h"
 #include "store/sqlite_log.h"
 
@@ -25,18 +26,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The value of the sample written exactly as `series` (name and labels), or nullopt.
-std::optional<double> valueOf(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') {
-      size_t end = text.find('\n', at);
-      return std::stod(text.substr(at + series.size() + 1, end - at - series.size() - 1));
-    }
-    at += series.size();
-  }
-  return std::nullopt;
-}
+using sluice::testing::valueOf;
 
 TEST(MetricsTest, IngestionCountersAfterKnownProbeCalls) {
   Metrics metrics;
