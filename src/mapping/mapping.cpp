@@ -2023,6 +2023,10 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
     for (size_t i = 0; i < obj->fields.size(); ++i) {
       Val v = obj->field(ctx, i, View::of(event));
       if (v.isUndefined()) continue;
+      if (v.kind == Val::Kind::kView && !v.view.j) {
+        sink.field(i, v.view.e);  // the event's own value: not copied
+        continue;
+      }
       json::value out = materialize(std::move(v), ctx.sp);
       sink.field(i, out);
     }
@@ -2050,6 +2054,11 @@ boost::json::object Mapping::apply(simdjson::dom::element event,
   json::value out = materialize(std::move(v), ctx.sp);
   if (!out.is_object()) return json::object(ctx.sp);
   return std::move(out.get_object());
+}
+
+boost::json::value copyEventValue(simdjson::dom::element value,
+                                  const boost::json::storage_ptr& storage) {
+  return elementToJson(value, storage);
 }
 
 Mapping::Mapping(Mapping&&) noexcept = default;

@@ -50,12 +50,18 @@ class Mapping {
   boost::json::object apply(simdjson::dom::element event,
                             boost::json::storage_ptr storage = {}) const;
 
-  // Receives the top-level fields of a mapping one by one (see applyFields()).
+  // Receives the top-level fields of a mapping one by one (see applyFields()). A field whose
+  // value is a value of the event itself, unchanged (an `@path`, or an `@if` branch that is one),
+  // arrives as a view of the event; any other value (computed by a directive, built by the
+  // mapping, or a constant of the mapping) arrives as a Boost.JSON value.
   class FieldSink {
    public:
     virtual ~FieldSink() = default;
-    // `index` is the field's position in fieldKey(); `value` is allocated from the storage given
-    // to applyFields() and may be moved from.
+    // `value` views the event given to applyFields() and is valid as long as its parser's
+    // document. Numbers in it are as the event wrote them: copyEventValue() gives what apply()
+    // would have put in the result.
+    virtual void field(size_t index, simdjson::dom::element value) = 0;
+    // `value` is allocated from the storage given to applyFields() and may be moved from.
     virtual void field(size_t index, boost::json::value& value) = 0;
   };
 
@@ -65,7 +71,8 @@ class Mapping {
   std::string_view fieldKey(size_t index) const;
 
   // What apply() computes, without building the result object: each top-level field whose value
-  // is defined goes to `sink`, in order. Does nothing when fieldCount() is 0.
+  // is defined goes to `sink`, in order, `index` being its position in fieldKey(); values of the
+  // event are not copied (see FieldSink). Does nothing when fieldCount() is 0.
   void applyFields(simdjson::dom::element event, const boost::json::storage_ptr& storage,
                    FieldSink& sink) const;
 
@@ -77,5 +84,11 @@ class Mapping {
   Mapping() = default;
   std::unique_ptr<CompiledNode> root_;
 };
+
+// A value of the event as apply() copies it into a result: numbers as JavaScript holds them
+// (integral values within 2^53 as int64, everything else double), strings, arrays and objects
+// copied into `storage` (scalars allocate nothing).
+boost::json::value copyEventValue(simdjson::dom::element value,
+                                  const boost::json::storage_ptr& storage = {});
 
 }  // namespace sluice::mapping

@@ -5,12 +5,15 @@
 #include <boost/json/string.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "core/time.h"
 #include "mapping/js_number.h"
 #include "mapping/keys.h"
+#include "mapping/mapping.h"
 #include "tiktok/json_writer.h"
 #include "tiktok/pii.h"
 
@@ -343,6 +346,20 @@ bool coerceTo(json::value& value, FieldType type) {
   return false;
 }
 
+// The text of a slot holding a string (a view or a value), else nullopt.
+std::optional<std::string_view> slotString(const Slot& slot) {
+  if (const auto* value = std::get_if<json::value>(&slot)) {
+    if (!value->is_string()) return std::nullopt;
+    return std::string_view(value->get_string());
+  }
+  std::string_view text;
+  if (const auto* view = std::get_if<simdjson::dom::element>(&slot);
+      view && view->get_string().get(text) == simdjson::SUCCESS) {
+    return text;
+  }
+  return std::nullopt;
+}
+
 std::string capitalized(std::string text) {
   if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
   return text;
@@ -390,28 +407,33 @@ class Validator {
   const std::vector<std::string>& errors() const { return errors_; }
 
   void validateRoot(Payload& payload) {
-    const std::optional<json::value>& event = payload.fields[kEventSlot];
-    if (!event || isEmptyAtRoot(*event)) {
+    if (isEmptyAtRoot(payload.fields[kEventSlot])) {
       errors_.push_back("The root value is missing the required field 'event'.");
     }
     for (size_t i = 0; i < kActionFieldCount; ++i) {
-      std::optional<json::value>& value = payload.fields[i];
-      if (!value) continue;
-      if (isEmptyAtRoot(*value)) {  // Segment drops null and "" at the top level
-        value.reset();
+      Slot& slot = payload.fields[i];
+      if (std::holds_alternative<std::monostate>(slot)) continue;
+      if (isEmptyAtRoot(slot)) {  // Segment drops null and "" at the top level
+        slot.emplace<std::monostate>();
         continue;
       }
       const Field& field = kFields[i];
+      if (const auto* view = std::get_if<simdjson::dom::element>(&slot)) {
+        if (keepsView(*view, field)) continue;
+        json::value copy = mapping::copyEventValue(*view, payload.storage);
+        slot.emplace<json::value>(std::move(copy));
+      }
+      json::value& value = std::get<json::value>(slot);
       PathRef path{nullptr, field.key};
       if (field.multiple) {
-        validateMultiple(*value, field, path);
+        validateMultiple(value, field, path);
       } else {
-        validateSingle(*value, field, path);
+        validateSingle(value, field, path);
       }
     }
-    const std::optional<json::value>& source = payload.fields[kEventSourceSlot];
-    if (source && source->is_string() && source->get_string() == "crm" &&
-        !payload.fields[kLeadFieldsSlot]) {
+    const std::optional<std::string_view> source = slotString(payload.fields[kEventSourceSlot]);
+    if (source && *source == "crm" &&
+        std::holds_alternative<std::monostate>(payload.fields[kLeadFieldsSlot])) {
       errors_.push_back("The root value is missing the required field 'lead_fields'.");
     }
   }
@@ -419,6 +441,41 @@ class Validator {
  private:
   static bool isEmptyAtRoot(const json::value& value) {
     return value.is_null() || (value.is_string() && value.get_string().empty());
+  }
+  // A missing slot counts as empty.
+  static bool isEmptyAtRoot(const Slot& slot) {
+    if (const auto* value = std::get_if<json::value>(&slot)) return isEmptyAtRoot(*value);
+    const auto* view = std::get_if<simdjson::dom::element>(&slot);
+    if (!view) return true;
+    std::string_view text;
+    return view->is_null() || (view->get_string().get(text) == simdjson::SUCCESS && text.empty());
+  }
+
+  // Whether validation leaves the event value `view` of `field` as it is (see buildItem()):
+  // checks it (an unknown choice is reported here) and returns true, or returns false when the
+  // value must be copied and coerced. Agrees with validateSingle()/validateMultiple() on the copy.
+  bool keepsView(simdjson::dom::element view, const Field& field) {
+    switch (view.type()) {
+      case simdjson::dom::element_type::STRING: {
+        if (field.type != T::kString) return false;
+        if (field.choices.empty()) return true;
+        if (field.multiple) return false;  // no such field; the copy's rules apply
+        std::string_view text = view.get_string().value_unsafe();
+        for (auto choice : field.choices) {
+          if (text == choice) return true;
+        }
+        enumError(field);
+        return true;
+      }
+      case simdjson::dom::element_type::INT64:
+      case simdjson::dom::element_type::UINT64:
+      case simdjson::dom::element_type::DOUBLE:
+        return field.type == T::kNumber && !field.multiple;
+      case simdjson::dom::element_type::BOOL:
+        return field.type == T::kBoolean && !field.multiple;
+      default:
+        return false;
+    }
   }
 
   void typeError(std::string preamble, FieldType type, const json::value& got) {
@@ -534,19 +591,35 @@ bool truthyString(const json::object& object, std::string_view key) {
   return s && !s->empty();
 }
 const json::value* slotValue(const Payload& payload, size_t slot) {
-  return payload.fields[slot] ? &*payload.fields[slot] : nullptr;
+  return std::get_if<json::value>(&payload.fields[slot]);
 }
-const json::string* stringSlot(const Payload& payload, size_t slot) {
-  const json::value* value = slotValue(payload, slot);
-  return (value && value->is_string()) ? &value->get_string() : nullptr;
+std::optional<std::string_view> stringSlot(const Payload& payload, size_t slot) {
+  return slotString(payload.fields[slot]);
 }
 bool truthySlot(const Payload& payload, size_t slot) {
-  const json::string* s = stringSlot(payload, slot);
+  std::optional<std::string_view> s = stringSlot(payload, slot);
   return s && !s->empty();
 }
 const json::object* objectSlot(const Payload& payload, size_t slot) {
   const json::value* value = slotValue(payload, slot);
   return (value && value->is_object()) ? &value->get_object() : nullptr;
+}
+
+// Appends a validated slot's value as JSON; a view string of a `multiple` field is its one item.
+void appendSlotJson(std::string& out, const Slot& slot, bool multiple) {
+  if (const auto* value = std::get_if<json::value>(&slot)) {
+    appendJsonValue(out, *value);
+    return;
+  }
+  const auto& view = std::get<simdjson::dom::element>(slot);
+  std::string_view text;
+  if (view.get_string().get(text) == simdjson::SUCCESS) {
+    if (multiple) out += '[';
+    appendJsonString(out, text);
+    if (multiple) out += ']';
+    return;
+  }
+  appendJsonValue(out, mapping::copyEventValue(view));  // a number or a boolean: no allocation
 }
 
 int hexValue(char c) {
@@ -630,21 +703,25 @@ void appendKey(std::string& out, std::string_view key, bool& first) {
 // Writes an array of hashed identifiers; blank values are dropped (D5). `append(out, text)`
 // appends the hash of one value, or nothing and returns false when the value is blank.
 template <typename AppendFn>
-void appendHashedList(std::string& out, const json::value* value, AppendFn append) {
+void appendHashedList(std::string& out, const Slot& slot, AppendFn append) {
   out += '[';
   bool first = true;
-  if (value && value->is_array()) {
-    for (const auto& item : value->get_array()) {
-      if (!item.is_string()) continue;
-      size_t mark = out.size();
-      out += first ? "\"" : ",\"";
-      if (!append(out, std::string_view(item.get_string()))) {
-        out.resize(mark);
-        continue;
-      }
-      first = false;
-      out += '"';
+  auto appendItem = [&](std::string_view text) {
+    size_t mark = out.size();
+    out += first ? "\"" : ",\"";
+    if (!append(out, text)) {
+      out.resize(mark);
+      return;
     }
+    first = false;
+    out += '"';
+  };
+  if (const auto* value = std::get_if<json::value>(&slot); value && value->is_array()) {
+    for (const auto& item : value->get_array()) {
+      if (item.is_string()) appendItem(item.get_string());
+    }
+  } else if (std::optional<std::string_view> text = slotString(slot)) {
+    appendItem(*text);  // a view: the list's one item
   }
   out += ']';
 }
@@ -740,9 +817,9 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   }
 
   BuiltItem built;
-  const json::string* source = stringSlot(payload, kEventSourceSlot);
+  std::optional<std::string_view> source = stringSlot(payload, kEventSourceSlot);
   built.eventSource = (source && !source->empty()) ? std::string(*source) : std::string("web");
-  if (const json::string* code = stringSlot(payload, slotOf("test_event_code"))) {
+  if (std::optional<std::string_view> code = stringSlot(payload, slotOf("test_event_code"))) {
     built.testEventCode = std::string(*code);
   }
   const bool web = built.eventSource == "web";
@@ -754,7 +831,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   appendJsonString(out, built.eventName);
 
   EpochMs eventMs = context.fallbackTimeMs;
-  if (const json::string* ts = stringSlot(payload, slotOf("timestamp"))) {
+  if (std::optional<std::string_view> ts = stringSlot(payload, slotOf("timestamp"))) {
     if (auto parsed = parseEventTime(*ts)) eventMs = *parsed;
   }
   out += ",\"event_time\":";
@@ -766,16 +843,16 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
 
   // user
   out += ",\"user\":{\"external_id\":";
-  appendHashedList(out, slotValue(payload, slotOf("external_id")), appendHashedExternalId);
+  appendHashedList(out, payload.fields[slotOf("external_id")], appendHashedExternalId);
   out += ",\"phone\":";
   std::string_view region = context.phoneDefaultRegion;
-  appendHashedList(out, slotValue(payload, slotOf("phone_number")),
+  appendHashedList(out, payload.fields[slotOf("phone_number")],
                    [region](std::string& to, std::string_view phone) {
                      return appendHashedPhone(to, phone, region);
                    });
   out += ",\"email\":";
-  appendHashedList(out, slotValue(payload, slotOf("email")), appendHashedEmail);
-  auto appendHashedString = [&](std::string_view key, const json::string* value) {
+  appendHashedList(out, payload.fields[slotOf("email")], appendHashedEmail);
+  auto appendHashedString = [&](std::string_view key, std::optional<std::string_view> value) {
     out += ",\"";
     out += key;
     out += "\":\"";
@@ -793,9 +870,12 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
     if (value) appendNormalizedLocation(out, *value);
     out += '"';
   }
-  appendHashedString("zip_code", address ? stringField(*address, "zip_code") : nullptr);
+  const json::string* zip = address ? stringField(*address, "zip_code") : nullptr;
+  appendHashedString("zip_code", zip ? std::optional<std::string_view>(*zip) : std::nullopt);
   std::string urlTtclid;
-  if (const json::string* url = stringSlot(payload, slotOf("url"))) urlTtclid = ttclidFromUrl(*url);
+  if (std::optional<std::string_view> url = stringSlot(payload, slotOf("url"))) {
+    urlTtclid = ttclidFromUrl(*url);
+  }
   if (!urlTtclid.empty()) {
     out += ",\"ttclid\":";
     appendJsonString(out, urlTtclid);
@@ -830,12 +910,12 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   out += ']';
   bool first = false;
   for (size_t slot : kPropertySlots) {
-    if (const json::value* value = slotValue(payload, slot)) {
+    if (!std::holds_alternative<std::monostate>(payload.fields[slot])) {
       appendKey(out, kFields[slot].key, first);
-      appendJsonValue(out, *value);
+      appendSlotJson(out, payload.fields[slot], kFields[slot].multiple);
     }
   }
-  const json::string* specType = stringSlot(payload, slotOf("event_spec_type"));
+  std::optional<std::string_view> specType = stringSlot(payload, slotOf("event_spec_type"));
   if (specType && web && *specType == "travel_fields") {
     if (const json::object* travel = objectSlot(payload, slotOf("travel_fields"))) {
       appendFieldsInOrder(out, *travel, kTravelFields, first);
@@ -867,8 +947,8 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   out += '}';
 
   // page
-  const json::string* url = stringSlot(payload, slotOf("url"));
-  const json::string* referrer = stringSlot(payload, slotOf("referrer"));
+  std::optional<std::string_view> url = stringSlot(payload, slotOf("url"));
+  std::optional<std::string_view> referrer = stringSlot(payload, slotOf("referrer"));
   bool hasUrl = url && !url->empty();
   bool hasReferrer = referrer && !referrer->empty();
   if (hasUrl || hasReferrer) {
@@ -900,9 +980,14 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
     }
   }
 
-  const json::value* ldu = slotValue(payload, slotOf("limited_data_use"));
-  out += (ldu && ldu->is_bool() && ldu->get_bool()) ? ",\"limited_data_use\":true}"
-                                                    : ",\"limited_data_use\":false}";
+  const Slot& ldu = payload.fields[slotOf("limited_data_use")];
+  bool limited = false;
+  if (const auto* value = std::get_if<json::value>(&ldu)) {
+    limited = value->is_bool() && value->get_bool();
+  } else if (const auto* view = std::get_if<simdjson::dom::element>(&ldu)) {
+    limited = view->get_bool().value_unsafe();  // a view of this boolean field is a boolean
+  }
+  out += limited ? ",\"limited_data_use\":true}" : ",\"limited_data_use\":false}";
   return built;
 }
 

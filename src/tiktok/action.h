@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "core/clock.h"
 #include "core/result.h"
@@ -48,14 +49,24 @@ inline constexpr size_t kActionFieldCount = 36;
 // a field of the action (Segment removes such keys from the payload).
 int actionFieldIndex(std::string_view key);
 
-// The output of the mapping, one slot per action field (indexed by actionFieldIndex()); an empty
-// slot is a field the mapping left undefined. Values may use any storage that outlives the
-// payload (Destination uses a monotonic resource per event).
+// One action field's mapped value: std::monostate when the mapping left the field undefined; a
+// view of the event's own value (what Mapping::FieldSink receives as an element), read in place
+// and copied only if validation must change it; or a Boost.JSON value the mapping computed.
+using Slot = std::variant<std::monostate, simdjson::dom::element, boost::json::value>;
+
+// The output of the mapping, one slot per action field (indexed by actionFieldIndex()). Views
+// must stay valid (their parser's document alive) and Boost.JSON values allocated, until the item
+// is built; `storage` is where validation copies the views it changes, and must outlive the
+// payload too (Destination uses a monotonic resource per event for both).
 struct Payload {
-  std::array<std::optional<boost::json::value>, kActionFieldCount> fields;
+  std::array<Slot, kActionFieldCount> fields;
+  boost::json::storage_ptr storage;
 };
 
 // Coerces and validates `payload` in place as Segment's action does, then writes the data[] item.
+// A view keeps being read in place when it already has the field's type (a string for a string
+// field, also as the one item of a `multiple` string field; a number; a boolean); anything else
+// is copied into `payload.storage` (mapping::copyEventValue) and coerced there.
 // On a validation failure returns kInvalidArgument with Segment's wording, e.g. `Price must be a
 // number but it was a string.`; never a partial item.
 Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context);

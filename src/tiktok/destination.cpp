@@ -166,13 +166,20 @@ std::vector<size_t> Destination::match(simdjson::dom::element event) const {
 Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t index,
                                            EpochMs nowMs) const {
   if (index >= subscriptions_.size()) return fail(ErrorCode::kInternal, "no such subscription");
-  // The mapped payload goes straight into one slot per action field (no intermediate object).
+  // The mapped payload goes straight into one slot per action field (no intermediate object);
+  // the event's own values stay views of `event`.
   struct Sink final : mapping::Mapping::FieldSink {
     Payload payload;
     const std::vector<int>* slots = nullptr;
+    void field(size_t i, simdjson::dom::element value) override {
+      int slot = (*slots)[i];
+      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace<simdjson::dom::element>(value);
+    }
     void field(size_t i, boost::json::value& value) override {
       int slot = (*slots)[i];
-      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace(std::move(value));
+      if (slot >= 0) {
+        payload.fields[static_cast<size_t>(slot)].emplace<boost::json::value>(std::move(value));
+      }
     }
   };
   unsigned char buffer[16384];
@@ -180,7 +187,8 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
   const Subscription& subscription = subscriptions_[index];
   Sink sink;
   sink.slots = &subscription.slots;
-  subscription.mapping.applyFields(event, boost::json::storage_ptr(&resource), sink);
+  sink.payload.storage = boost::json::storage_ptr(&resource);
+  subscription.mapping.applyFields(event, sink.payload.storage, sink);
   Payload& payload = sink.payload;
   ItemContext context;
   context.phoneDefaultRegion = settings_.phoneDefaultRegion;

@@ -75,6 +75,29 @@ bool sameJson(const json::value& a, const json::value& b, std::string& why, std:
   return true;
 }
 
+// applyFields() as one object (event values copied with copyEventValue()), and which fields
+// arrived as views of the event.
+struct FieldsResult {
+  json::object object;
+  std::set<std::string> views;
+};
+FieldsResult applyFieldsObject(const Mapping& m, simdjson::dom::element event) {
+  struct Sink final : Mapping::FieldSink {
+    const Mapping* m = nullptr;
+    FieldsResult out;
+    void field(size_t i, simdjson::dom::element value) override {
+      out.object.insert_or_assign(m->fieldKey(i), copyEventValue(value));
+      out.views.insert(std::string(m->fieldKey(i)));
+    }
+    void field(size_t i, json::value& value) override {
+      out.object.insert_or_assign(m->fieldKey(i), std::move(value));
+    }
+  } sink;
+  sink.m = &m;
+  m.applyFields(event, {}, sink);
+  return std::move(sink.out);
+}
+
 class MappingTest : public ::testing::Test {
  protected:
   json::object run(std::string_view spec, std::string_view event) {
@@ -163,6 +186,9 @@ TEST(MappingGoldenTest, DirectiveCasesAgreeWithMappingKit) {
     simdjson::dom::element doc;
     ASSERT_FALSE(parser.parse(event).get(doc));
     json::object got = m->apply(doc);
+    if (m->fieldCount() > 0) {  // the fields one by one, views included, make the same object
+      EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc).object), json::serialize(got));
+    }
     std::string why;
     EXPECT_TRUE(sameJson(json::value(got), want.at("expected"), why))
         << name << ": " << why << "\n got " << json::serialize(got);
@@ -389,6 +415,32 @@ TEST_F(MappingTest, ResultUsesTheGivenStorage) {
   simdjson::padded_string s2{std::string(R"({"properties":{"email":"b@y"}})")};
   simdjson::dom::parser p2;
   EXPECT_EQ(json::serialize(m->apply(p2.parse(s2).value())), R"({"a":"b@y"})");
+}
+
+// applyFields() hands the event's own values as views and everything else as values; together
+// they make what apply() makes.
+TEST_F(MappingTest, ApplyFieldsHandsEventValuesAsViews) {
+  auto m = Mapping::compile(json::parse(
+      R"({"path":{"@path":"$.properties.email"},"num":{"@path":"$.properties.zero"},
+          "obj":{"@path":"$.properties.n"},"missing":{"@path":"$.nope"},
+          "if":{"@if":{"exists":{"@path":"$.properties.nil"},"then":1,
+                       "else":{"@path":"$.context.traits.email"}}},
+          "const":"web","tpl":{"@template":"{{userId}}"},"built":{"x":{"@path":"$.userId"}},
+          "items":{"@arrayPath":["$.properties.items",{"id":{"@path":"$.sku"}}]},
+          "len":{"@path":"$.properties.s.length"}})"));
+  ASSERT_TRUE(m) << m.error().message;
+  simdjson::padded_string s{std::string(kEvent)};
+  simdjson::dom::element doc = parser_.parse(s).value();
+  FieldsResult r = applyFieldsObject(*m, doc);
+  EXPECT_EQ(json::serialize(r.object), json::serialize(m->apply(doc)));
+  EXPECT_EQ(r.views, (std::set<std::string>{"path", "num", "obj", "if"}));
+  EXPECT_FALSE(r.object.contains("missing"));
+  EXPECT_EQ(r.object.at("len"), json::value(5));  // computed from the event, not part of it
+  // Numbers of the event as JavaScript holds them.
+  simdjson::dom::parser p;
+  EXPECT_EQ(copyEventValue(p.parse(std::string_view("2.0")).value()), json::value(2));
+  EXPECT_TRUE(copyEventValue(p.parse(std::string_view("9007199254740993")).value()).is_double());
+  EXPECT_TRUE(copyEventValue(p.parse(std::string_view("18446744073709551615")).value()).is_double());
 }
 
 }  // namespace

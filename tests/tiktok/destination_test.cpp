@@ -217,5 +217,73 @@ TEST(Destination, PhoneDefaultRegionD10) {
                                 sha256Hex("+442079460018") + "\"]"));
 }
 
+// The event's own values reach validation as views (an `@path`), computed values as Boost.JSON
+// values: the same value must give the same item, or the same errors, either way.
+TEST(Destination, EventValuesAndComputedValuesValidateAlike) {
+  constexpr const char* kFieldsTested[] = {"event_id", "order_id",    "value",
+                                           "email",    "content_ids", "limited_data_use",
+                                           "content_type", "delivery_category", "num_items"};
+  std::string viewed = R"({"event":"E")";
+  std::string computed = R"({"event":"E")";
+  for (const char* field : kFieldsTested) {
+    std::string path = std::string(R"({"@path":"$.properties.)") + field + "\"}";
+    viewed += std::string(",\"") + field + "\":" + path;
+    // encode then decode: the same value, computed by the mapping
+    computed += std::string(",\"") + field + R"(":{"@json":{"mode":"decode","value":)" +
+                R"({"@json":{"mode":"encode","value":)" + path + "}}}}";
+  }
+  viewed += "}";
+  computed += "}";
+  auto config = baseConfig();
+  config.subscriptions.push_back(subscription("", viewed));
+  config.subscriptions.push_back(subscription("", computed));
+  auto destination = Destination::create(config);
+  ASSERT_TRUE(destination.has_value()) << destination.error().message;
+
+  constexpr const char* kValues[] = {
+      R"("abc")",   R"("")",   "12",       "12.5",        "1e21",    "9007199254740993",
+      "-0",       "true",    "false",    "null",        R"(["x"])", R"(["x","y"])",
+      "[1]",      "[true]",  "[]",       R"([null,"a"])", "{}",     R"({"a":1})",
+      R"("12")",  R"("true")", R"("in_store")", R"("product")", R"("A@B.C")", "[[1]]"};
+  size_t items = 0, errors = 0;
+  for (const char* field : kFieldsTested) {
+    for (const char* value : kValues) {
+      std::string event = std::string(R"({"properties":{")") + field + "\":" + value + "}}";
+      auto r = run(*destination, event);
+      ASSERT_EQ(r.results.size(), 2u);
+      ASSERT_EQ(r.results[0].has_value(), r.results[1].has_value()) << field << ": " << value;
+      if (r.results[0].has_value()) {
+        ++items;
+        EXPECT_EQ(r.results[0]->item, r.results[1]->item) << field << ": " << value;
+      } else {
+        ++errors;
+        EXPECT_EQ(r.results[0].error().message, r.results[1].error().message)
+            << field << ": " << value;
+      }
+    }
+  }
+  EXPECT_GT(items, 100u);  // both outcomes were exercised
+  EXPECT_GT(errors, 30u);
+
+  // A few outcomes spelled out: kept views, coerced views, an unknown choice.
+  auto itemOf = [&](const std::string& properties) {
+    auto r = run(*destination, R"({"properties":)" + properties + "}");
+    return json::parse(r.results.at(0).value().item).as_object();
+  };
+  json::object item = itemOf(
+      R"({"order_id":12,"value":"12.5","email":"A@B.C","content_ids":"x","limited_data_use":true,)"
+      R"("num_items":3,"event_id":"m1"})");
+  EXPECT_EQ(item.at("properties").at("order_id"), json::value("12"));
+  EXPECT_EQ(item.at("properties").at("value"), json::value(12.5));
+  EXPECT_EQ(item.at("properties").at("content_ids"), json::parse(R"(["x"])"));
+  EXPECT_EQ(item.at("properties").at("num_items"), json::value(3));
+  EXPECT_EQ(item.at("user").at("email"), json::parse("[\"" + sha256Hex("a@b.c") + "\"]"));
+  EXPECT_EQ(item.at("limited_data_use"), json::value(true));
+  EXPECT_EQ(item.at("event_id"), json::value("m1"));
+  auto bad = run(*destination, R"({"properties":{"delivery_category":"by_drone"}})");
+  EXPECT_EQ(bad.results.at(0).error().message,
+            R"(Delivery Category must be one of: "in_store", "curbside", or "home_delivery".)");
+}
+
 }  // namespace
 }  // namespace sluice::tiktok
