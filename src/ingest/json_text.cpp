@@ -1,6 +1,7 @@
 #include "ingest/json_text.h"
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -22,44 +23,55 @@ inline bool needsEscape(unsigned char c) { return kEscapeTable[c]; }
 constexpr uint64_t kOnes = 0x0101010101010101ull;
 constexpr uint64_t kHighs = 0x8080808080808080ull;
 
-// Whether any of the 8 bytes of `word` needs escaping (bytes below 0x20, '"' or '\\').
-inline bool wordNeedsEscape(uint64_t word) {
+// The high bit of each of the 8 bytes of `word` that needs escaping (below 0x20, '"' or '\\') is
+// set, and possibly of bytes after such a byte (borrows), never of bytes before the first one.
+inline uint64_t escapeMask(uint64_t word) {
   const uint64_t below = (word - kOnes * 0x20) & ~word;
   const uint64_t quote = word ^ (kOnes * '"');
   const uint64_t backslash = word ^ (kOnes * '\\');
   const uint64_t zeroQuote = (quote - kOnes) & ~quote;
   const uint64_t zeroBackslash = (backslash - kOnes) & ~backslash;
-  return ((below | zeroQuote | zeroBackslash) & kHighs) != 0;
+  return (below | zeroQuote | zeroBackslash) & kHighs;
 }
 
-// The index of the first byte at or after `from` that needs escaping, or text.size().
-inline size_t nextEscape(std::string_view text, size_t from) {
+}  // namespace
+
+size_t findJsonEscape(std::string_view text, size_t from) {
   size_t i = from;
   while (i + 8 <= text.size()) {
     uint64_t word;
     std::memcpy(&word, text.data() + i, 8);
-    if (wordNeedsEscape(word)) break;
+    const uint64_t mask = escapeMask(word);
+    if (mask != 0) {
+      // In memory order the first byte is the lowest one on little-endian machines.
+      if constexpr (std::endian::native == std::endian::little) {
+        return i + static_cast<size_t>(std::countr_zero(mask)) / 8;
+      }
+      break;
+    }
     i += 8;
   }
   while (i < text.size() && !needsEscape(static_cast<unsigned char>(text[i]))) ++i;
   return i;
 }
 
-}  // namespace
-
 void appendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  size_t runStart = 0;
-  size_t first = nextEscape(text, 0);
-  if (first == text.size()) {  // the common case: nothing to escape, one copy
+  if (findJsonEscape(text, 0) == text.size()) {  // the common case: nothing to escape, one copy
     out.push_back('"');
     out.append(text);
     out.push_back('"');
     return;
   }
   out.push_back('"');
+  appendJsonStringContent(out, text);
+  out.push_back('"');
+}
+
+void appendJsonStringContent(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t runStart = 0;
   while (true) {
-    const size_t i = nextEscape(text, runStart);
+    const size_t i = findJsonEscape(text, runStart);
     out.append(text.data() + runStart, i - runStart);
     if (i == text.size()) break;
     runStart = i + 1;
@@ -78,7 +90,6 @@ void appendJsonString(std::string& out, std::string_view text) {
       }
     }
   }
-  out.push_back('"');
 }
 
 }  // namespace sluice::ingest

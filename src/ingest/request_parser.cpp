@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include "core/time.h"
+#include "ingest/json_copy.h"
 #include "ingest/json_text.h"
 
 namespace sluice::ingest {
@@ -19,6 +20,7 @@ namespace {
 
 using simdjson::dom::array;
 using simdjson::dom::element;
+constexpr size_t kNoPosition = std::string_view::npos;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
@@ -51,70 +53,7 @@ std::string_view stripTrailingSlash(std::string_view path) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writing DOM values back as compact JSON
-
-// Appends `value` as compact JSON. Returns false (leaving `out` partly written) when an object or
-// array sits deeper than `maxDepth`; `depth` is the depth of `value` itself.
-bool writeValue(std::string& out, element value, size_t depth, size_t maxDepth) {
-  switch (value.type()) {
-    case element_type::OBJECT: {
-      if (depth > maxDepth) return false;
-      out.push_back('{');
-      bool first = true;
-      for (auto field : object(value)) {
-        if (!first) out.push_back(',');
-        first = false;
-        appendJsonString(out, field.key);
-        out.push_back(':');
-        if (!writeValue(out, field.value, depth + 1, maxDepth)) return false;
-      }
-      out.push_back('}');
-      return true;
-    }
-    case element_type::ARRAY: {
-      if (depth > maxDepth) return false;
-      out.push_back('[');
-      bool first = true;
-      for (element item : array(value)) {
-        if (!first) out.push_back(',');
-        first = false;
-        if (!writeValue(out, item, depth + 1, maxDepth)) return false;
-      }
-      out.push_back(']');
-      return true;
-    }
-    case element_type::STRING:
-      appendJsonString(out, value.get_string().value_unsafe());
-      return true;
-    case element_type::INT64: {
-      char buffer[24];
-      auto end = std::to_chars(buffer, buffer + sizeof buffer, value.get_int64().value_unsafe()).ptr;
-      out.append(buffer, end);
-      return true;
-    }
-    case element_type::UINT64: {
-      char buffer[24];
-      auto end =
-          std::to_chars(buffer, buffer + sizeof buffer, value.get_uint64().value_unsafe()).ptr;
-      out.append(buffer, end);
-      return true;
-    }
-    case element_type::DOUBLE: {
-      char buffer[32];
-      auto end =
-          std::to_chars(buffer, buffer + sizeof buffer, value.get_double().value_unsafe()).ptr;
-      out.append(buffer, end);
-      return true;
-    }
-    case element_type::BOOL:
-      out.append(value.get_bool().value_unsafe() ? "true" : "false");
-      return true;
-    case element_type::NULL_VALUE:
-      out.append("null");
-      return true;
-  }
-  return true;
-}
+// Quarantine
 
 // The event as sent, as compact JSON without its writeKey, cut to the quarantine bound.
 std::string quarantinePayload(element event) {
@@ -128,12 +67,12 @@ std::string quarantinePayload(element event) {
       first = false;
       appendJsonString(out, field.key);
       out.push_back(':');
-      writeValue(out, field.value, 2, SIZE_MAX);
+      appendDomValue(out, field.value, 2, SIZE_MAX);
       if (out.size() > kMaxQuarantinePayloadBytes) break;
     }
     out.push_back('}');
   } else {
-    writeValue(out, event, 1, SIZE_MAX);
+    appendDomValue(out, event, 1, SIZE_MAX);
   }
   if (out.size() > kMaxQuarantinePayloadBytes) return boundedText(out, kMaxQuarantinePayloadBytes);
   return out;
@@ -210,7 +149,7 @@ Result<SharedObject> shareObject(element value, std::string_view name) {
     std::string member;
     appendJsonString(member, field.key);
     member.push_back(':');
-    if (!writeValue(member, field.value, 3, kMaxDepth)) {
+    if (!appendDomValue(member, field.value, 3, kMaxDepth)) {
       return fail(ErrorCode::kInvalidArgument,
                   "batch '" + std::string(name) + "' nested deeper than 64 levels");
     }
@@ -229,11 +168,18 @@ std::string quoted(std::string_view text) {
 
 class EventProcessor {
  public:
-  EventProcessor(const ParseContext& context, const Envelope& envelope)
-      : context_(context), envelope_(envelope), receivedAt_(formatIsoTime(context.receivedAtMs)) {}
+  // `source` is the text of the request the events are elements of.
+  EventProcessor(const ParseContext& context, const Envelope& envelope, const JsonSource& source)
+      : context_(context),
+        envelope_(envelope),
+        source_(source),
+        receivedAt_(formatIsoTime(context.receivedAtMs)) {}
 
   // Validates and enriches `event` into `out`. Returns an empty string, or the reason it was rejected.
-  std::string process(element event, ParsedEvent& out) {
+  // `rawStart` is where the event starts in the source text (kNoPosition when unknown); unchanged
+  // members are then copied from there instead of re-serialised from the DOM.
+  std::string process(element event, size_t rawStart, ParsedEvent& out) {
+    rawEnd_ = kNoPosition;
     if (event.type() != element_type::OBJECT) return "event is not a JSON object";
     object fields(event);
     collect(fields);
@@ -325,7 +271,7 @@ class EventProcessor {
     }
     out.timestampMs = eventTime;
 
-    if (!write(fields, type, keepTimestamp, out)) return "nested deeper than 64 levels";
+    if (!write(fields, rawStart, type, keepTimestamp, out)) return "nested deeper than 64 levels";
     if (originalBytes_ > kMaxEventBytes) {
       return "event is " + std::to_string(originalBytes_) + " bytes; the limit is " +
              std::to_string(kMaxEventBytes);
@@ -333,7 +279,49 @@ class EventProcessor {
     return {};
   }
 
+  // Just past the end of the last event processed in the source text, when it was read there to
+  // its end; else kNoPosition.
+  size_t rawEnd() const { return rawEnd_; }
+
  private:
+  // Where the source text of an object is read, member by member, alongside the DOM's members.
+  struct RawCursor {
+    size_t pos = kNoPosition;  // kNoPosition: not read (any more), the DOM is written instead
+    bool first = true;
+  };
+
+  // Steps `raw` to the member whose DOM key is `key`. When the source does not show that key, the
+  // cursor stops and the rest of the object is written from the DOM.
+  void nextRawMember(RawCursor& raw, std::string_view key) const {
+    if (raw.pos == kNoPosition) return;
+    std::string_view rawKey;
+    const auto step = source_.nextMember(raw.pos, raw.first, rawKey);
+    raw.first = false;
+    // A key written with escapes cannot be compared as is; its position in the member order holds.
+    if (step != JsonSource::Step::kItem ||
+        (rawKey != key && rawKey.find('\\') == std::string_view::npos)) {
+      raw.pos = kNoPosition;
+    }
+  }
+
+  // Appends the current member's value (at `depth`) in compact form: copied from the source when
+  // the cursor is there, else (or for forms the copier leaves to the DOM) from `value`. False when
+  // it nests deeper than kMaxDepth.
+  bool appendValue(std::string& out, element value, size_t depth, RawCursor& raw) const {
+    if (raw.pos != kNoPosition) {
+      const size_t mark = out.size();
+      switch (source_.copyValue(out, raw.pos, depth, kMaxDepth)) {
+        case JsonSource::Copy::kOk: return true;
+        case JsonSource::Copy::kTooDeep: return false;
+        case JsonSource::Copy::kFallback:
+          out.resize(mark);
+          if (!source_.skipValue(raw.pos)) raw.pos = kNoPosition;
+          break;
+      }
+    }
+    return appendDomValue(out, value, depth, kMaxDepth);
+  }
+
   void collect(object fields) {
     for (Field* field : {&type_, &userId_, &anonymousId_, &previousId_, &groupId_, &event_, &name_,
                          &messageId_, &timestamp_, &originalTimestamp_, &sentAt_, &context_field_,
@@ -396,32 +384,37 @@ class EventProcessor {
     return start;
   }
 
-  // Adds the compact size of an original member that is not copied as is.
-  bool countOriginal(std::string_view key, element value) {
+  // Adds the compact size of an original member that is not copied as is. Its compact value is
+  // left in countedValue() until the next call.
+  bool countOriginal(std::string_view key, element value, RawCursor& raw) {
     scratch_.clear();
     appendJsonString(scratch_, key);
     scratch_.push_back(':');
-    if (!writeValue(scratch_, value, 2, kMaxDepth)) return false;
+    countedValueStart_ = scratch_.size();
+    if (!appendValue(scratch_, value, 2, raw)) return false;
     originalBytes_ += scratch_.size();
     return true;
   }
 
+  std::string_view countedValue() const {
+    return std::string_view(scratch_).substr(countedValueStart_);
+  }
+
   // Writes context or integrations: the event's members, then the batch's members the event lacks,
-  // then (for context) the client's address when neither has an `ip`.
-  bool writeMerged(std::string& out, std::string_view key, const Field& field,
-                   const SharedObject& shared, bool addIp) {
+  // then (for context) the client's address when neither has an `ip`. `compact` is the event's
+  // object as compact JSON (from countOriginal) when `field` is present.
+  void writeMerged(std::string& out, std::string_view key, const Field& field,
+                   const SharedObject& shared, bool addIp, std::string_view compact) {
     beginMember(out, key);
     out.push_back('{');
     size_t count = 0;
     bool hasIp = shared.hasIp;
     if (field.present) {
       for (auto member : object(field.value)) {
-        if (count++ > 0) out.push_back(',');
-        appendJsonString(out, member.key);
-        out.push_back(':');
-        if (!writeValue(out, member.value, 3, kMaxDepth)) return false;
+        ++count;
         if (member.key == "ip") hasIp = true;
       }
+      if (count > 0) out.append(compact.substr(1, compact.size() - 2));  // the members
     }
     for (const auto& [sharedKey, text] : shared.members) {
       if (field.present) {
@@ -437,10 +430,10 @@ class EventProcessor {
       appendJsonString(out, context_.clientIp);
     }
     out.push_back('}');
-    return true;
   }
 
-  bool write(object fields, std::string_view type, bool keepTimestamp, ParsedEvent& event) {
+  bool write(object fields, size_t rawStart, std::string_view type, bool keepTimestamp,
+             ParsedEvent& event) {
     std::string& out = event.json;
     out.clear();
     out.reserve(1024 + 256);
@@ -451,13 +444,15 @@ class EventProcessor {
     const bool mergeContext =
         context_field_.present || envelope_.context.present || !context_.clientIp.empty();
     const bool mergeIntegrations = integrations_.present || envelope_.integrations.present;
+    RawCursor raw{rawStart};
     for (auto member : fields) {
       ++originalMembers;
       std::string_view key = member.key;
+      nextRawMember(raw, key);
       Field* known = fieldFor(key);
       if (known != nullptr && known->position != originalMembers) {
         // A repeated known key: only the last occurrence (the one validated) is kept.
-        if (!countOriginal(key, member.value)) return false;
+        if (!countOriginal(key, member.value, raw)) return false;
         continue;
       }
       if (known == nullptr || known == &userId_ || known == &anonymousId_ ||
@@ -467,15 +462,15 @@ class EventProcessor {
           (known == &messageId_ && messageId_.present &&
            !messageId_.value.get_string().value_unsafe().empty())) {
         if (key == "writeKey" || key == "receivedAt") {
-          if (!countOriginal(key, member.value)) return false;
+          if (!countOriginal(key, member.value, raw)) return false;
           continue;
         }
         size_t start = beginMember(out, key);
-        if (!writeValue(out, member.value, 2, kMaxDepth)) return false;
+        if (!appendValue(out, member.value, 2, raw)) return false;
         originalBytes_ += out.size() - start;
         continue;
       }
-      if (!countOriginal(key, member.value)) return false;
+      if (!countOriginal(key, member.value, raw)) return false;
       if (known == &type_) {
         beginMember(out, "type");
         appendJsonString(out, type);
@@ -487,16 +482,15 @@ class EventProcessor {
         appendJsonString(out, timestampText(event.timestampMs));
       } else if (known == &context_field_) {
         if (mergeContext) {
-          if (!writeMerged(out, "context", context_field_, envelope_.context, true)) return false;
+          writeMerged(out, "context", context_field_, envelope_.context, true, countedValue());
         } else {
           beginMember(out, key);
           out.append("null");
         }
       } else if (known == &integrations_) {
         if (mergeIntegrations) {
-          if (!writeMerged(out, "integrations", integrations_, envelope_.integrations, false)) {
-            return false;
-          }
+          writeMerged(out, "integrations", integrations_, envelope_.integrations, false,
+                      countedValue());
         } else {
           beginMember(out, key);
           out.append("null");
@@ -504,6 +498,12 @@ class EventProcessor {
       }
     }
     if (originalMembers > 1) originalBytes_ += originalMembers - 1;
+    if (raw.pos != kNoPosition) {
+      std::string_view ignored;
+      if (source_.nextMember(raw.pos, raw.first, ignored) == JsonSource::Step::kEnd) {
+        rawEnd_ = raw.pos;
+      }
+    }
 
     if (!type_.seen) {
       beginMember(out, "type");
@@ -515,7 +515,7 @@ class EventProcessor {
     }
     if (timestamp_.present && !originalTimestamp_.seen) {
       beginMember(out, "originalTimestamp");
-      writeValue(out, timestamp_.value, 2, kMaxDepth);
+      appendDomValue(out, timestamp_.value, 2, kMaxDepth);
     }
     if (!timestamp_.seen) {
       beginMember(out, "timestamp");
@@ -523,17 +523,15 @@ class EventProcessor {
     }
     if (!sentAt_.seen && envelope_.sentAt.present) {
       beginMember(out, "sentAt");
-      writeValue(out, envelope_.sentAt.value, 2, kMaxDepth);
+      appendDomValue(out, envelope_.sentAt.value, 2, kMaxDepth);
     }
     beginMember(out, "receivedAt");
     appendJsonString(out, receivedAt_);
     if (!context_field_.seen && mergeContext) {
-      if (!writeMerged(out, "context", context_field_, envelope_.context, true)) return false;
+      writeMerged(out, "context", context_field_, envelope_.context, true, {});
     }
     if (!integrations_.seen && mergeIntegrations) {
-      if (!writeMerged(out, "integrations", integrations_, envelope_.integrations, false)) {
-        return false;
-      }
+      writeMerged(out, "integrations", integrations_, envelope_.integrations, false, {});
     }
     out.push_back('}');
     return true;
@@ -541,11 +539,14 @@ class EventProcessor {
 
   const ParseContext& context_;
   const Envelope& envelope_;
+  const JsonSource& source_;
+  size_t rawEnd_ = kNoPosition;
   Field type_, userId_, anonymousId_, previousId_, groupId_, event_, name_, messageId_, timestamp_,
       originalTimestamp_, sentAt_, context_field_, integrations_, properties_, traits_;
   size_t members_ = 0;
   size_t originalBytes_ = 0;
   std::string scratch_;
+  size_t countedValueStart_ = 0;
   const std::string receivedAt_;  // formatted once per request
 };
 
@@ -580,12 +581,25 @@ Error parseError(simdjson::error_code code) {
   }
 }
 
-void addEvent(EventProcessor& processor, element event, size_t index, ParsedRequest& request) {
+void addEvent(EventProcessor& processor, element event, size_t rawStart, size_t index,
+              ParsedRequest& request) {
   request.events.emplace_back();
-  std::string reason = processor.process(event, request.events.back());
+  std::string reason = processor.process(event, rawStart, request.events.back());
   if (reason.empty()) return;
   request.events.pop_back();
   request.rejected.push_back(RejectedEvent{index, std::move(reason), quarantinePayload(event)});
+}
+
+// Where the batch array starts in the envelope's source text: the value of its `member`-th member
+// (counted from 1), or kNoPosition when the source does not read as expected.
+size_t batchStart(const JsonSource& source, size_t member) {
+  size_t pos = 0;
+  std::string_view key;
+  for (size_t k = 1; k <= member; ++k) {
+    if (source.nextMember(pos, k == 1, key) != JsonSource::Step::kItem) return kNoPosition;
+    if (k < member && !source.skipValue(pos)) return kNoPosition;
+  }
+  return key == "batch" ? pos : kNoPosition;
 }
 
 }  // namespace
@@ -637,8 +651,9 @@ Result<ParsedRequest> parseRequest(std::string_view body, const ParseContext& co
       request.writeKey.assign(writeKey);
     }
     request.total = 1;
-    EventProcessor processor(context, envelope);
-    addEvent(processor, root, 0, request);
+    const JsonSource source(body);
+    EventProcessor processor(context, envelope, source);
+    addEvent(processor, root, 0, 0, request);
     return request;
   }
 
@@ -647,10 +662,14 @@ Result<ParsedRequest> parseRequest(std::string_view body, const ParseContext& co
   }
   element batch;
   bool hasBatch = false;
+  size_t batchMember = 0;  // the position of the (last) "batch" member among the envelope's
+  size_t members = 0;
   for (auto member : object(root)) {
+    ++members;
     if (member.key == "batch") {
       batch = member.value;
       hasBatch = true;
+      batchMember = members;
     } else if (member.key == "writeKey") {
       if (member.value.type() == element_type::STRING) {
         request.writeKey.assign(member.value.get_string().value_unsafe());
@@ -677,9 +696,22 @@ Result<ParsedRequest> parseRequest(std::string_view body, const ParseContext& co
   }
   request.total = count;
   request.events.reserve(count);
-  EventProcessor processor(context, envelope);
+  const JsonSource source(body);
+  size_t raw = batchStart(source, batchMember);
+  EventProcessor processor(context, envelope, source);
   size_t index = 0;
-  for (element event : events) addEvent(processor, event, index++, request);
+  for (element event : events) {
+    size_t eventStart = kNoPosition;
+    if (raw != kNoPosition && source.nextElement(raw, index == 0) == JsonSource::Step::kItem) {
+      eventStart = raw;
+    }
+    addEvent(processor, event, eventStart, index++, request);
+    raw = processor.rawEnd();
+    if (raw == kNoPosition && eventStart != kNoPosition) {
+      raw = eventStart;
+      if (!source.skipValue(raw)) raw = kNoPosition;
+    }
+  }
   return request;
 }
 

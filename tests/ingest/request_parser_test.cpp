@@ -127,6 +127,72 @@ TEST_F(ParserTest, KeepsGivenMessageIdAndUnknownFields) {
   EXPECT_EQ(event.at("s"), "q\"\\\n\xC3\xA9");
 }
 
+// Unchanged members are copied from the request text; the stored bytes are the compact form
+// (whitespace dropped, \u escapes of printable characters as UTF-8, "\/" as "/", integers as sent
+// with "-0" as 0, other numbers in std::to_chars' shortest form), whatever the way the request was
+// written.
+TEST_F(ParserTest, StoredTextIsCompactWhateverTheInputsForm) {
+  const std::string_view expected =
+      R"({"event":"E","userId":"u\"1\\","messageId":"m-1","s":"tab\t é😀 / \u0001\u001f\n","n":)"
+      R"([0,0,-0,1e+05,1e-07,1e-04,123456789012345678,18446744073709551615,129.95,1,2500,)"
+      R"(1e+21],"o":{"a":{"b":[{},[],true,false,null]}},"properties":{"price":79.95,)"
+      R"("k\"é":"v"},"context":{"page":{"url":"https://x/?a=1"},"ip":"203.0.113.9"},)"
+      R"("type":"track","timestamp":"2024-06-01T12:00:30.000Z",)"
+      R"("receivedAt":"2024-06-01T12:00:30.000Z"})";
+  std::string compact = parse(
+      R"({"event":"E","userId":"u\"1\\","messageId":"m-1",)"
+      R"("s":"tab\t \u00e9\ud83d\ude00 \/ \u0001\u001F\u000a","n":[0,-0,-0.0,1E5,1e-7,0.0001,)"
+      R"(123456789012345678,18446744073709551615,129.950,1.0,2.5e+3,)"
+      R"(1e21],"o":{"a":{"b":[{},[],true,false,null]}},)"
+      R"("properties":{"price":79.95,"k\"\u00e9":"v"},)"
+      R"("context":{"page":{"url":"https:\/\/x\/?a=1"}}})")->events.at(0).json;
+  // The same event pretty-printed, with escapes in keys too.
+  std::string pretty = parse(
+      "{\n  \"event\" : \"E\",\n  \"userId\":\"u\\\"1\\\\\" ,\t\"messageId\" : \"m-1\",\r\n"
+      "  \"s\" : \"tab\\t \\u00e9\\ud83d\\ude00 \\/ \\u0001\\u001f\\n\",\n"
+      "  \"n\" : [ 0 , -0 , -0.0 , 1e+5 , 1E-7 , 1e-4 , 123456789012345678 ,"
+      " 18446744073709551615 , 129.95 , 1 , 2500 , 1E+21 ] ,\n"
+      "  \"o\" : { \"a\" : { \"b\" : [ { } , [ ] , true , false , null ] } } ,\n"
+      "  \"properties\" : { \"price\" : 7.995e1 , \"k\\u0022\\u00e9\" : \"v\" } ,\n"
+      "  \"cont\\u0065xt\" : { \"page\" : { \"url\" : \"https://x/?a=1\" } }\n}\n")
+                           ->events.at(0).json;
+  EXPECT_EQ(compact, expected);
+  EXPECT_EQ(pretty, expected);
+}
+
+// In a batch each event is read at its own place in the text, whatever comes before the array, and
+// rejected events do not shift the ones after them.
+TEST_F(ParserTest, BatchEventsAreCopiedFromTheirOwnText) {
+  auto parsed = parse(
+      R"({ "writeKey" : "k" , "context" : {"x":[1,{"y":"\u00e9"}]},)"
+      R"( "batch" : [{"type":"track"}],)"
+      R"( "b\u0061tch" : "not this" , "batch" : [ {"type":"track","event":"A","userId":"u",)"
+      R"("context":{"a":1.50}} , {"type":"track","userId":"u"} , [1] , )"
+      R"({"type":"identify","userId":"u2","traits":{"d":[[[[]]]],"e":"\/"}}, )"
+      R"({"type":"page","userId":"u3","properties":{"p":)" +
+          std::string(62, '[') + std::string(62, ']') +
+          R"(}} , {"type":"screen","anonymousId":"a",)"
+      R"("properties":{"z":-0}} ] })",
+      Route::kBatch);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->total, 6u);
+  ASSERT_EQ(parsed->events.size(), 4u);
+  ASSERT_EQ(parsed->rejected.size(), 2u);
+  EXPECT_EQ(parsed->rejected[1].reason, "event is not a JSON object");
+  EXPECT_THAT(parsed->events[0].json,
+              ::testing::StartsWith(
+                  R"({"type":"track","event":"A","userId":"u","context":{"a":1.5,)"));
+  EXPECT_NE(parsed->events[0].json.find(R"("x":[1,{"y":"é"}])"), std::string::npos);
+  EXPECT_THAT(parsed->events[1].json,
+              ::testing::StartsWith(
+                  R"({"type":"identify","userId":"u2","traits":{"d":[[[[]]]],"e":"/"},)"));
+  EXPECT_THAT(parsed->events[2].json,
+              ::testing::StartsWith(R"({"type":"page","userId":"u3","properties":{"p":)" +
+                                    std::string(62, '[') + std::string(62, ']') + "},"));
+  EXPECT_THAT(parsed->events[3].json,
+              ::testing::StartsWith(R"({"type":"screen","anonymousId":"a","properties":{"z":0},)"));
+}
+
 TEST_F(ParserTest, EmptyOrNullMessageIdIsAssigned) {
   EXPECT_THAT(std::string(accept(R"({"event":"E","userId":"u","messageId":""})")
                               .at("messageId").as_string()),
