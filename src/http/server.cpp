@@ -93,6 +93,8 @@ Response jsonError(int status, std::string_view message) {
 namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// The largest read buffer a connection gets for a request body (see Session::readBody).
+constexpr std::uint64_t kBodyReadBytes = 64 * 1024;
 
 class Session;
 
@@ -198,6 +200,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void readBody() {
     if (state_ != State::kReading) return;
+    // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes), and the
+    // parser empties the buffer after every read, so a buffer left at its header-sized capacity
+    // reads a large body ~600 bytes per recvmsg. Bodies that do not fit get a read buffer of up
+    // to kBodyReadBytes; it stays with the connection.
+    auto length = parser_->content_length();
+    if (!length || *length > buffer_.capacity() - buffer_.size()) {
+      buffer_.reserve(std::min<std::uint64_t>(length.value_or(kBodyReadBytes) + buffer_.size(),
+                                              kBodyReadBytes));
+    }
     bhttp::async_read(*stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->onReadError(ec);
