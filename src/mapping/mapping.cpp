@@ -917,6 +917,11 @@ uint32_t foldCase(uint32_t cp) {
 struct CompiledNode {
   virtual ~CompiledNode() = default;
   virtual Val eval(const Ctx& ctx, View payload) const = 0;
+  // What eval() gives, as ViewObjects allocated from ctx.sp, when the node builds objects whose
+  // defined values are all values of the event (a plain object; an @arrayPath of such items);
+  // false, with `out` unspecified, otherwise (eval() then gives the value). Only with a storage
+  // that never frees (see Mapping::applyFields()).
+  virtual bool evalViewObjects(const Ctx&, View, ViewObjects&) const { return false; }
 };
 
 namespace {
@@ -944,9 +949,34 @@ struct ConstNode final : CompiledNode {
   return node->eval(ctx, payload);
 }
 
+// `n` uninitialised elements of a trivial type from `sp` (n >= 1).
+template <typename T>
+T* allocateArray(const json::storage_ptr& sp, size_t n) {
+  return static_cast<T*>(sp->allocate(n * sizeof(T), alignof(T)));
+}
+
+// Whether `v` is a value of the event itself (not computed, not part of the mapping).
+bool isEventView(const Val& v) { return v.kind == Val::Kind::kView && !v.view.j; }
+
 struct ObjectNode final : CompiledNode {
   std::vector<std::pair<std::string, NodePtr>> fields;
   std::vector<int> trie_ids;  // trieIdOf() each field (see evalNode())
+
+  bool evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const override {
+    ViewMember* members = nullptr;  // allocated at the first defined value, as build() reserves
+    uint32_t n = 0;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      Val v = field(ctx, i, payload);
+      if (v.isUndefined()) continue;
+      if (!isEventView(v)) return false;
+      if (!members) members = allocateArray<ViewMember>(ctx.sp, fields.size() - i);
+      members[n++] = ViewMember{fields[i].first, v.view.e};
+    }
+    uint32_t* ends = allocateArray<uint32_t>(ctx.sp, 1);
+    ends[0] = n;
+    out = ViewObjects{members, ends, 1, false};
+    return true;
+  }
 
   Val eval(const Ctx& ctx, View payload) const override {
     return Val::own(json::value(build(ctx, payload)));
@@ -1198,15 +1228,14 @@ struct ArrayPathNode final : CompiledNode {
     item_fields = std::move(fields);
   }
 
-  // The item for one element that is an object of the event (see planItem()).
-  json::value mapPlanned(const Ctx& ctx, View element) const {
-    View found[kMaxFirstKeys];
-    bool has[kMaxFirstKeys] = {};
+  // Finds the members of `element` (an object of the event) named by first_keys: found[k] when
+  // has[k]; the first occurrence of a key wins, as in a lookup.
+  void matchFirstKeys(View element, View* found, bool* has) const {
     const size_t n = first_keys.size();
     element.forEachMember([&](std::string_view key, View value) {
       for (size_t k = 0; k < n; ++k) {
         if (sameKey(first_keys[k], key)) {
-          if (!has[k]) {  // the first occurrence wins, as in a lookup
+          if (!has[k]) {
             has[k] = true;
             found[k] = value;
           }
@@ -1214,17 +1243,70 @@ struct ArrayPathNode final : CompiledNode {
         }
       }
     });
+  }
+
+  // The value of item field `f` for an element matched by matchFirstKeys().
+  Val plannedField(const Ctx& ctx, size_t f, const View* found, const bool* has) const {
+    const ItemField& field = item_fields[f];
+    if (!has[field.first]) return Val::undefined();
+    return field.rest.keys.empty() ? Val::of(found[field.first])
+                                   : getPath(found[field.first], field.rest, ctx);
+  }
+
+  // The item for one element that is an object of the event (see planItem()).
+  json::value mapPlanned(const Ctx& ctx, View element) const {
+    View found[kMaxFirstKeys];
+    bool has[kMaxFirstKeys] = {};
+    matchFirstKeys(element, found, has);
     json::object out(ctx.sp);
     for (size_t f = 0; f < item_fields.size(); ++f) {
-      const ItemField& field = item_fields[f];
-      if (!has[field.first]) continue;
-      Val v = field.rest.keys.empty() ? Val::of(found[field.first])
-                                      : getPath(found[field.first], field.rest, ctx);
+      Val v = plannedField(ctx, f, found, has);
       if (v.isUndefined()) continue;
       if (out.capacity() == 0) out.reserve(item_fields.size() - f);
-      emplaceInto(out, field.key, std::move(v), ctx.sp);
+      emplaceInto(out, item_fields[f].key, std::move(v), ctx.sp);
     }
     return json::value(std::move(out));
+  }
+
+  // The items as ViewObjects when the value is an array of objects of the event (or one such
+  // object) and every defined item value is a value of the event.
+  bool evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const override {
+    if (first_keys.empty()) return false;
+    Val root = static_path ? getPath(payload, path, ctx) : root_node->eval(ctx, payload);
+    if (!isEventView(root)) return false;
+    simdjson::dom::element r = root.view.e;
+    simdjson::dom::array array;
+    const bool isArray = r.get_array().get(array) == simdjson::SUCCESS;
+    if (!isArray && r.type() != simdjson::dom::element_type::OBJECT) return false;
+    const size_t count = isArray ? array.size() : 1;
+    if (count == 0) return false;  // an empty array: the (rare) copy costs nothing
+    ViewMember* members = allocateArray<ViewMember>(ctx.sp, count * item_fields.size());
+    uint32_t* ends = allocateArray<uint32_t>(ctx.sp, count);
+    uint32_t n = 0;
+    size_t item = 0;
+    auto mapOne = [&](simdjson::dom::element element) {
+      if (element.type() != simdjson::dom::element_type::OBJECT) return false;
+      View found[kMaxFirstKeys];
+      bool has[kMaxFirstKeys] = {};
+      matchFirstKeys(View::of(element), found, has);
+      for (size_t f = 0; f < item_fields.size(); ++f) {
+        Val v = plannedField(ctx, f, found, has);
+        if (v.isUndefined()) continue;
+        if (!isEventView(v)) return false;
+        members[n++] = ViewMember{item_fields[f].key, v.view.e};
+      }
+      ends[item++] = n;
+      return true;
+    };
+    if (isArray) {
+      for (simdjson::dom::element element : array) {
+        if (!mapOne(element)) return false;
+      }
+    } else if (!mapOne(r)) {
+      return false;
+    }
+    out = ViewObjects{members, ends, count, true};
+    return true;
   }
 
   Val eval(const Ctx& ctx, View payload) const override {
@@ -2020,7 +2102,15 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
   Ctx ctx{storage};
   beginApply(ctx, root, event);
   if (const ObjectNode* obj = root.object) {
+    const bool viewObjects = ctx.sp.is_deallocate_trivial();  // see the header
     for (size_t i = 0; i < obj->fields.size(); ++i) {
+      if (viewObjects && obj->trie_ids[i] < 0) {
+        ViewObjects objects;
+        if (obj->fields[i].second->evalViewObjects(ctx, View::of(event), objects)) {
+          sink.field(i, objects);
+          continue;
+        }
+      }
       Val v = obj->field(ctx, i, View::of(event));
       if (v.isUndefined()) continue;
       if (v.kind == Val::Kind::kView && !v.view.j) {
@@ -2059,6 +2149,23 @@ boost::json::object Mapping::apply(simdjson::dom::element event,
 boost::json::value copyEventValue(simdjson::dom::element value,
                                   const boost::json::storage_ptr& storage) {
   return elementToJson(value, storage);
+}
+
+boost::json::value copyEventObjects(const ViewObjects& objects,
+                                    const boost::json::storage_ptr& storage) {
+  auto copyObject = [&](std::span<const ViewMember> members) {
+    json::object out(storage);
+    if (!members.empty()) out.reserve(members.size());
+    for (const ViewMember& member : members) {
+      emplaceInto(out, member.key, Val::of(View::of(member.value)), storage);
+    }
+    return json::value(std::move(out));
+  };
+  if (!objects.array) return copyObject(objects.object(0));
+  json::array out(storage);
+  out.reserve(objects.count);
+  for (size_t k = 0; k < objects.count; ++k) out.push_back(copyObject(objects.object(k)));
+  return json::value(std::move(out));
 }
 
 Mapping::Mapping(Mapping&&) noexcept = default;

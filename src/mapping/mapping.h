@@ -4,7 +4,9 @@
 // many events. Pure: no I/O.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,28 @@ class PathTable {
   std::shared_ptr<PathTrie> trie_;
 };
 
+// A member of an object that a mapping built from the event's own values (see ViewObjects).
+struct ViewMember {
+  std::string_view key;          // the mapping's key; lives as long as the Mapping
+  simdjson::dom::element value;  // a value of the event, unchanged
+};
+
+// Objects that a mapping built (a plain object of the mapping, or the items of an `@arrayPath`)
+// whose defined values are all the event's own values, unchanged: object k's members, in the
+// mapping's order and without the undefined ones, are object(k). copyEventObjects() gives what
+// apply() would have built from them.
+struct ViewObjects {
+  const ViewMember* members = nullptr;
+  const uint32_t* ends = nullptr;  // ends[k]: one past object k's last member in `members`
+  size_t count = 0;                // the number of objects (1 when !array)
+  bool array = false;              // the items of an @arrayPath, else one object
+
+  std::span<const ViewMember> object(size_t k) const {
+    uint32_t begin = k == 0 ? 0 : ends[k - 1];
+    return {members + begin, ends[k] - begin};
+  }
+};
+
 class Mapping {
  public:
   // Compiles a mapping: a JSON object whose values are plain values or directives. On error the
@@ -63,6 +87,9 @@ class Mapping {
     virtual void field(size_t index, simdjson::dom::element value) = 0;
     // `value` is allocated from the storage given to applyFields() and may be moved from.
     virtual void field(size_t index, boost::json::value& value) = 0;
+    // An object field, or an `@arrayPath` of object items, made only of the event's own values
+    // (see applyFields() for when objects arrive so); its arrays are allocated from the storage.
+    virtual void field(size_t index, const ViewObjects& objects) = 0;
   };
 
   // The top-level keys of the mapping, in the mapping's order. None when the mapping's root is a
@@ -72,7 +99,12 @@ class Mapping {
 
   // What apply() computes, without building the result object: each top-level field whose value
   // is defined goes to `sink`, in order, `index` being its position in fieldKey(); values of the
-  // event are not copied (see FieldSink). Does nothing when fieldCount() is 0.
+  // event are not copied (see FieldSink). When `storage` never frees (is_deallocate_trivial(), a
+  // monotonic_resource), a top-level plain object whose defined values are all values of the
+  // event, and an `@arrayPath` whose items all are such objects of event elements, arrive as
+  // ViewObjects allocated from it; with any other storage, or when one value is computed, they
+  // arrive as Boost.JSON values (re-evaluated then: directives have no side effects). Does
+  // nothing when fieldCount() is 0.
   void applyFields(simdjson::dom::element event, const boost::json::storage_ptr& storage,
                    FieldSink& sink) const;
 
@@ -90,5 +122,10 @@ class Mapping {
 // copied into `storage` (scalars allocate nothing).
 boost::json::value copyEventValue(simdjson::dom::element value,
                                   const boost::json::storage_ptr& storage = {});
+
+// The objects as apply() would have built them: an array of objects when `objects.array`, else
+// the one object; values copied as copyEventValue() does.
+boost::json::value copyEventObjects(const ViewObjects& objects,
+                                    const boost::json::storage_ptr& storage = {});
 
 }  // namespace sluice::mapping

@@ -346,19 +346,110 @@ bool coerceTo(json::value& value, FieldType type) {
   return false;
 }
 
-// The text of a slot holding a string (a view or a value), else nullopt.
-std::optional<std::string_view> slotString(const Slot& slot) {
-  if (const auto* value = std::get_if<json::value>(&slot)) {
-    if (!value->is_string()) return std::nullopt;
-    return std::string_view(value->get_string());
+// A validated value read in place: a Boost.JSON value, or a view of the event that validation
+// kept (see buildItem()); empty when the value is absent.
+struct ValueRef {
+  const json::value* value = nullptr;
+  std::optional<simdjson::dom::element> view;
+
+  explicit operator bool() const { return value || view; }
+  std::optional<std::string_view> string() const {
+    if (value) {
+      if (!value->is_string()) return std::nullopt;
+      return std::string_view(value->get_string());
+    }
+    std::string_view text;
+    if (view && view->get_string().get(text) == simdjson::SUCCESS) return text;
+    return std::nullopt;
   }
-  std::string_view text;
-  if (const auto* view = std::get_if<simdjson::dom::element>(&slot);
-      view && view->get_string().get(text) == simdjson::SUCCESS) {
-    return text;
+  bool isNumber() const { return value ? value->is_number() : view && view->is_number(); }
+  // Appends the value as JSON; a view string of a `multiple` field is the list's one item.
+  void appendJson(std::string& out, bool multiple) const {
+    if (value) {
+      appendJsonValue(out, *value);
+      return;
+    }
+    std::string_view text;
+    if (view->get_string().get(text) == simdjson::SUCCESS) {
+      if (multiple) out += '[';
+      appendJsonString(out, text);
+      if (multiple) out += ']';
+      return;
+    }
+    appendJsonValue(out, mapping::copyEventValue(*view));  // a number or a boolean: no allocation
   }
-  return std::nullopt;
+};
+
+ValueRef valueOf(const Slot& slot) {
+  if (const auto* value = std::get_if<json::value>(&slot)) return ValueRef{value, std::nullopt};
+  if (const auto* view = std::get_if<simdjson::dom::element>(&slot)) return ValueRef{nullptr, *view};
+  return {};
 }
+
+// The text of a slot holding a string (a view or a value), else nullopt.
+std::optional<std::string_view> slotString(const Slot& slot) { return valueOf(slot).string(); }
+
+// The property that member `key` of an object field is validated against, or null when
+// validation drops the member: an unknown key, null, or "" for a non-string single property
+// outside an array item (Segment's rules; array items keep "" and turn null into 0 or "", D6).
+const Field* keptProperty(std::span<const Field> properties, std::string_view key,
+                          bool isNull, bool isEmptyString, bool arrayItem) {
+  const Field* property = findField(properties, key);
+  if (property == nullptr || isNull) return nullptr;
+  if (!arrayItem && property->type != T::kString && !property->multiple && isEmptyString) {
+    return nullptr;
+  }
+  return property;
+}
+const Field* keptProperty(std::span<const Field> properties, const mapping::ViewMember& member,
+                          bool arrayItem) {
+  std::string_view text = "x";
+  bool isString = member.value.get_string().get(text) == simdjson::SUCCESS;
+  return keptProperty(properties, member.key, member.value.is_null(), isString && text.empty(),
+                      arrayItem);
+}
+
+// A validated object read in place: a Boost.JSON object, or one of mapping::ViewObjects (whose
+// members validation drops are skipped here, see keptProperty()); empty when absent.
+class ObjectRef {
+ public:
+  ObjectRef() = default;
+  explicit ObjectRef(const json::object* object) : object_(object) {}
+  ObjectRef(std::span<const mapping::ViewMember> members, std::span<const Field> properties,
+            bool arrayItem)
+      : members_(members), properties_(properties), viewed_(true), arrayItem_(arrayItem) {}
+
+  explicit operator bool() const { return object_ || viewed_; }
+  // The member named `key` (a property of the object's field).
+  ValueRef member(std::string_view key) const {
+    if (object_) return ValueRef{object_->if_contains(key), std::nullopt};
+    for (const mapping::ViewMember& m : members_) {
+      if (mapping::sameKey(m.key, key)) {
+        if (!keptProperty(properties_, m, arrayItem_)) return {};
+        return ValueRef{nullptr, m.value};
+      }
+    }
+    return {};
+  }
+  // Calls f(key, ValueRef) for each member, in the object's order.
+  template <typename F>
+  void forEachMember(F&& f) const {
+    if (object_) {
+      for (const auto& kv : *object_) f(std::string_view(kv.key()), ValueRef{&kv.value(), {}});
+      return;
+    }
+    for (const mapping::ViewMember& m : members_) {
+      if (keptProperty(properties_, m, arrayItem_)) f(m.key, ValueRef{nullptr, m.value});
+    }
+  }
+
+ private:
+  const json::object* object_ = nullptr;
+  std::span<const mapping::ViewMember> members_;
+  std::span<const Field> properties_;
+  bool viewed_ = false;
+  bool arrayItem_ = false;
+};
 
 std::string capitalized(std::string text) {
   if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
@@ -422,6 +513,10 @@ class Validator {
         if (keepsView(*view, field)) continue;
         json::value copy = mapping::copyEventValue(*view, payload.storage);
         slot.emplace<json::value>(std::move(copy));
+      } else if (const auto* objects = std::get_if<mapping::ViewObjects>(&slot)) {
+        if (keepsViews(*objects, field)) continue;
+        json::value copy = mapping::copyEventObjects(*objects, payload.storage);
+        slot.emplace<json::value>(std::move(copy));
       }
       json::value& value = std::get<json::value>(slot);
       PathRef path{nullptr, field.key};
@@ -442,40 +537,76 @@ class Validator {
   static bool isEmptyAtRoot(const json::value& value) {
     return value.is_null() || (value.is_string() && value.get_string().empty());
   }
-  // A missing slot counts as empty.
+  // A missing slot counts as empty; objects never are.
   static bool isEmptyAtRoot(const Slot& slot) {
+    if (std::holds_alternative<std::monostate>(slot)) return true;
     if (const auto* value = std::get_if<json::value>(&slot)) return isEmptyAtRoot(*value);
     const auto* view = std::get_if<simdjson::dom::element>(&slot);
-    if (!view) return true;
+    if (!view) return false;
     std::string_view text;
     return view->is_null() || (view->get_string().get(text) == simdjson::SUCCESS && text.empty());
   }
 
-  // Whether validation leaves the event value `view` of `field` as it is (see buildItem()):
-  // checks it (an unknown choice is reported here) and returns true, or returns false when the
-  // value must be copied and coerced. Agrees with validateSingle()/validateMultiple() on the copy.
-  bool keepsView(simdjson::dom::element view, const Field& field) {
+  // What validation does with an event value `view` of `field` (see buildItem()): keeps it as
+  // it is (kBadChoice: and reports that it is not one of the choices), or must copy and coerce
+  // it (kCopy). Agrees with validateSingle()/validateMultiple() on the copy.
+  enum class ViewFit { kKeep, kBadChoice, kCopy };
+  static ViewFit fitOf(simdjson::dom::element view, const Field& field) {
     switch (view.type()) {
       case simdjson::dom::element_type::STRING: {
-        if (field.type != T::kString) return false;
-        if (field.choices.empty()) return true;
-        if (field.multiple) return false;  // no such field; the copy's rules apply
+        if (field.type != T::kString) return ViewFit::kCopy;
+        if (field.choices.empty()) return ViewFit::kKeep;
+        if (field.multiple) return ViewFit::kCopy;  // no such field; the copy's rules apply
         std::string_view text = view.get_string().value_unsafe();
         for (auto choice : field.choices) {
-          if (text == choice) return true;
+          if (text == choice) return ViewFit::kKeep;
         }
-        enumError(field);
-        return true;
+        return ViewFit::kBadChoice;
       }
       case simdjson::dom::element_type::INT64:
       case simdjson::dom::element_type::UINT64:
       case simdjson::dom::element_type::DOUBLE:
-        return field.type == T::kNumber && !field.multiple;
+        return field.type == T::kNumber && !field.multiple ? ViewFit::kKeep : ViewFit::kCopy;
       case simdjson::dom::element_type::BOOL:
-        return field.type == T::kBoolean && !field.multiple;
+        return field.type == T::kBoolean && !field.multiple ? ViewFit::kKeep : ViewFit::kCopy;
       default:
-        return false;
+        return ViewFit::kCopy;
     }
+  }
+
+  // Whether the event value `view` of top-level `field` stays a view (then checked, an unknown
+  // choice reported); false when it must be copied and validated as a value.
+  bool keepsView(simdjson::dom::element view, const Field& field) {
+    ViewFit fit = fitOf(view, field);
+    if (fit == ViewFit::kBadChoice) enumError(field);
+    return fit != ViewFit::kCopy;
+  }
+
+  // The same for objects of object field `field`: they stay views when every member validation
+  // keeps (keptProperty()) keeps its view; unknown choices are then reported in the schema's
+  // order, object by object, as validateObject() reports them.
+  bool keepsViews(const mapping::ViewObjects& objects, const Field& field) {
+    if (field.type != T::kObject || (objects.array && !field.multiple)) return false;
+    const bool arrayItem = field.multiple;  // a single object is wrapped into an array
+    bool badChoice = false;
+    for (size_t k = 0; k < objects.count; ++k) {
+      for (const mapping::ViewMember& member : objects.object(k)) {
+        const Field* property = keptProperty(field.properties, member, arrayItem);
+        if (!property) continue;
+        ViewFit fit = fitOf(member.value, *property);
+        if (fit == ViewFit::kCopy) return false;
+        badChoice |= fit == ViewFit::kBadChoice;
+      }
+    }
+    if (!badChoice) return true;
+    for (size_t k = 0; k < objects.count; ++k) {
+      ObjectRef object(objects.object(k), field.properties, arrayItem);
+      for (const Field& property : field.properties) {
+        ValueRef value = object.member(property.key);
+        if (value && fitOf(*value.view, property) == ViewFit::kBadChoice) enumError(property);
+      }
+    }
+    return true;
   }
 
   void typeError(std::string preamble, FieldType type, const json::value& got) {
@@ -553,11 +684,11 @@ class Validator {
     // reported) in the schema's order.
     json::value* byProperty[kMaxObjectFields] = {};
     for (auto it = object.begin(); it != object.end();) {
-      const Field* property = findField(properties, it->key());
-      bool drop = property == nullptr || it->value().is_null() ||
-                  (!arrayItem && property->type != T::kString && !property->multiple &&
-                   it->value().is_string() && it->value().get_string().empty());
-      if (drop) {
+      const json::value& value = it->value();
+      const Field* property = keptProperty(properties, it->key(), value.is_null(),
+                                           value.is_string() && value.get_string().empty(),
+                                           arrayItem);
+      if (!property) {
         it = object.erase(it);  // moves the last member into `it`; earlier members stay put
       } else {
         byProperty[property - properties.data()] = &it->value();
@@ -582,17 +713,6 @@ class Validator {
 };
 
 // Accessors for the validated payload.
-const json::string* stringField(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return (value && value->is_string()) ? &value->get_string() : nullptr;
-}
-bool truthyString(const json::object& object, std::string_view key) {
-  const json::string* s = stringField(object, key);
-  return s && !s->empty();
-}
-const json::value* slotValue(const Payload& payload, size_t slot) {
-  return std::get_if<json::value>(&payload.fields[slot]);
-}
 std::optional<std::string_view> stringSlot(const Payload& payload, size_t slot) {
   return slotString(payload.fields[slot]);
 }
@@ -600,26 +720,25 @@ bool truthySlot(const Payload& payload, size_t slot) {
   std::optional<std::string_view> s = stringSlot(payload, slot);
   return s && !s->empty();
 }
-const json::object* objectSlot(const Payload& payload, size_t slot) {
-  const json::value* value = slotValue(payload, slot);
-  return (value && value->is_object()) ? &value->get_object() : nullptr;
+// An object field (not `multiple`).
+ObjectRef objectSlot(const Payload& payload, size_t slot) {
+  const Slot& value = payload.fields[slot];
+  if (const auto* json = std::get_if<json::value>(&value); json && json->is_object()) {
+    return ObjectRef(&json->get_object());
+  }
+  if (const auto* objects = std::get_if<mapping::ViewObjects>(&value)) {
+    return ObjectRef(objects->object(0), kFields[slot].properties, false);
+  }
+  return {};
 }
-
-// Appends a validated slot's value as JSON; a view string of a `multiple` field is its one item.
-void appendSlotJson(std::string& out, const Slot& slot, bool multiple) {
-  if (const auto* value = std::get_if<json::value>(&slot)) {
-    appendJsonValue(out, *value);
-    return;
+// Calls f(ObjectRef) for each item of a `multiple` object field.
+template <typename F>
+void forEachObjectItem(const Slot& slot, std::span<const Field> properties, F&& f) {
+  if (const auto* json = std::get_if<json::value>(&slot); json && json->is_array()) {
+    for (const auto& item : json->get_array()) f(ObjectRef(&item.get_object()));
+  } else if (const auto* objects = std::get_if<mapping::ViewObjects>(&slot)) {
+    for (size_t k = 0; k < objects->count; ++k) f(ObjectRef(objects->object(k), properties, true));
   }
-  const auto& view = std::get<simdjson::dom::element>(slot);
-  std::string_view text;
-  if (view.get_string().get(text) == simdjson::SUCCESS) {
-    if (multiple) out += '[';
-    appendJsonString(out, text);
-    if (multiple) out += ']';
-    return;
-  }
-  appendJsonValue(out, mapping::copyEventValue(view));  // a number or a boolean: no allocation
 }
 
 int hexValue(char c) {
@@ -726,28 +845,28 @@ void appendHashedList(std::string& out, const Slot& slot, AppendFn append) {
   out += ']';
 }
 
-void appendPresent(std::string& out, const json::object& from, std::string_view key, bool& first) {
-  if (const json::value* value = from.if_contains(key)) {
-    appendKey(out, key, first);
-    appendJsonValue(out, *value);
+void appendPresent(std::string& out, const ObjectRef& from, const Field& field, bool& first) {
+  if (ValueRef value = from.member(field.key)) {
+    appendKey(out, field.key, first);
+    value.appendJson(out, field.multiple);
   }
 }
 
 // Writes the members of `from` that are among `fields`, in the order of `fields` (one pass over
 // the members instead of one lookup per field).
-void appendFieldsInOrder(std::string& out, const json::object& from, std::span<const Field> fields,
+void appendFieldsInOrder(std::string& out, const ObjectRef& from, std::span<const Field> fields,
                          bool& first) {
-  const json::value* byField[kMaxObjectFields] = {};
-  for (const auto& member : from) {
-    if (const Field* field = findField(fields, member.key())) {
-      const json::value*& slot = byField[field - fields.data()];
-      if (!slot) slot = &member.value();
+  ValueRef byField[kMaxObjectFields] = {};
+  from.forEachMember([&](std::string_view key, ValueRef value) {
+    if (const Field* field = findField(fields, key)) {
+      ValueRef& slot = byField[field - fields.data()];
+      if (!slot) slot = value;
     }
-  }
+  });
   for (size_t i = 0; i < fields.size(); ++i) {
     if (!byField[i]) continue;
     appendKey(out, fields[i].key, first);
-    appendJsonValue(out, *byField[i]);
+    byField[i].appendJson(out, fields[i].multiple);
   }
 }
 
@@ -861,17 +980,15 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   };
   appendHashedString("first_name", stringSlot(payload, slotOf("first_name")));
   appendHashedString("last_name", stringSlot(payload, slotOf("last_name")));
-  const json::object* address = objectSlot(payload, slotOf("address"));
+  const ObjectRef address = objectSlot(payload, slotOf("address"));
   for (std::string_view key : {"city", "state", "country"}) {
     out += ",\"";
     out += key;
     out += "\":\"";
-    const json::string* value = address ? stringField(*address, key) : nullptr;
-    if (value) appendNormalizedLocation(out, *value);
+    if (auto value = address.member(key).string()) appendNormalizedLocation(out, *value);
     out += '"';
   }
-  const json::string* zip = address ? stringField(*address, "zip_code") : nullptr;
-  appendHashedString("zip_code", zip ? std::optional<std::string_view>(*zip) : std::nullopt);
+  appendHashedString("zip_code", address.member("zip_code").string());
   std::string urlTtclid;
   if (std::optional<std::string_view> url = stringSlot(payload, slotOf("url"))) {
     urlTtclid = ttclidFromUrl(*url);
@@ -895,51 +1012,50 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
 
   // properties
   out += ",\"properties\":{\"contents\":[";
-  if (const json::value* contents = slotValue(payload, slotOf("contents"));
-      contents && contents->is_array()) {
-    bool firstItem = true;
-    for (const auto& item : contents->get_array()) {
-      if (!firstItem) out += ',';
-      firstItem = false;
-      out += '{';
-      bool first = true;
-      appendFieldsInOrder(out, item.get_object(), kContentFields, first);
-      out += '}';
-    }
-  }
+  bool firstItem = true;
+  forEachObjectItem(payload.fields[slotOf("contents")], kContentFields, [&](const ObjectRef& item) {
+    if (!firstItem) out += ',';
+    firstItem = false;
+    out += '{';
+    bool first = true;
+    appendFieldsInOrder(out, item, kContentFields, first);
+    out += '}';
+  });
   out += ']';
   bool first = false;
   for (size_t slot : kPropertySlots) {
     if (!std::holds_alternative<std::monostate>(payload.fields[slot])) {
       appendKey(out, kFields[slot].key, first);
-      appendSlotJson(out, payload.fields[slot], kFields[slot].multiple);
+      valueOf(payload.fields[slot]).appendJson(out, kFields[slot].multiple);
     }
   }
   std::optional<std::string_view> specType = stringSlot(payload, slotOf("event_spec_type"));
   if (specType && web && *specType == "travel_fields") {
-    if (const json::object* travel = objectSlot(payload, slotOf("travel_fields"))) {
-      appendFieldsInOrder(out, *travel, kTravelFields, first);
+    if (const ObjectRef travel = objectSlot(payload, slotOf("travel_fields"))) {
+      appendFieldsInOrder(out, travel, kTravelFields, first);
     }
   }
   if (specType && web && *specType == "vehicle_fields") {
-    if (const json::object* vehicle = objectSlot(payload, slotOf("vehicle_fields"))) {
-      for (std::string_view key : kVehicleKeys) appendPresent(out, *vehicle, key, first);
-      const json::value* unit = vehicle->if_contains("mileage_unit");
-      const json::value* mileage = vehicle->if_contains("mileage_value");
-      if (unit && mileage && mileage->is_number()) {
+    if (const ObjectRef vehicle = objectSlot(payload, slotOf("vehicle_fields"))) {
+      for (std::string_view key : kVehicleKeys) {
+        appendPresent(out, vehicle, *findField(kVehicleFields, key), first);
+      }
+      ValueRef unit = vehicle.member("mileage_unit");
+      ValueRef mileage = vehicle.member("mileage_value");
+      if (unit && mileage.isNumber()) {
         out += ",\"mileage\":{\"unit\":";
-        appendJsonValue(out, *unit);
+        unit.appendJson(out, false);
         out += ",\"value\":";
-        appendJsonValue(out, *mileage);
+        mileage.appendJson(out, false);
         out += '}';
       }
-      const json::value* low = vehicle->if_contains("preferred_price_range_min");
-      const json::value* high = vehicle->if_contains("preferred_price_range_max");
-      if (low && high && low->is_number() && high->is_number()) {
+      ValueRef low = vehicle.member("preferred_price_range_min");
+      ValueRef high = vehicle.member("preferred_price_range_max");
+      if (low.isNumber() && high.isNumber()) {
         out += ",\"preferred_price_range\":[";
-        appendJsonValue(out, *low);
+        low.appendJson(out, false);
         out += ',';
-        appendJsonValue(out, *high);
+        high.appendJson(out, false);
         out += ']';
       }
     }
@@ -967,25 +1083,26 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
 
   // lead (CRM events)
   if (built.eventSource == "crm") {
-    if (const json::object* lead = objectSlot(payload, kLeadFieldsSlot)) {
-      if (const json::string* leadId = stringField(*lead, "lead_id")) {
+    if (const ObjectRef lead = objectSlot(payload, kLeadFieldsSlot)) {
+      if (std::optional<std::string_view> leadId = lead.member("lead_id").string()) {
         out += ",\"lead\":{\"lead_id\":";
         appendJsonString(out, *leadId);
-        if (truthyString(*lead, "lead_event_source")) {
+        std::optional<std::string_view> source = lead.member("lead_event_source").string();
+        if (source && !source->empty()) {
           out += ",\"lead_event_source\":";
-          appendJsonString(out, *stringField(*lead, "lead_event_source"));
+          appendJsonString(out, *source);
         }
         out += '}';
       }
     }
   }
 
-  const Slot& ldu = payload.fields[slotOf("limited_data_use")];
+  const ValueRef ldu = valueOf(payload.fields[slotOf("limited_data_use")]);
   bool limited = false;
-  if (const auto* value = std::get_if<json::value>(&ldu)) {
-    limited = value->is_bool() && value->get_bool();
-  } else if (const auto* view = std::get_if<simdjson::dom::element>(&ldu)) {
-    limited = view->get_bool().value_unsafe();  // a view of this boolean field is a boolean
+  if (ldu.value) {
+    limited = ldu.value->is_bool() && ldu.value->get_bool();
+  } else if (ldu.view) {
+    limited = ldu.view->get_bool().value_unsafe();  // a view of this boolean field is a boolean
   }
   out += limited ? ",\"limited_data_use\":true}" : ",\"limited_data_use\":false}";
   return built;

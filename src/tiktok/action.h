@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "mapping/mapping.h"
 
 namespace sluice::tiktok {
 
@@ -52,7 +53,10 @@ int actionFieldIndex(std::string_view key);
 // One action field's mapped value: std::monostate when the mapping left the field undefined; a
 // view of the event's own value (what Mapping::FieldSink receives as an element), read in place
 // and copied only if validation must change it; or a Boost.JSON value the mapping computed.
-using Slot = std::variant<std::monostate, simdjson::dom::element, boost::json::value>;
+// Objects the mapping built only from event values (see Mapping::applyFields()) are a fourth
+// kind, mapping::ViewObjects, likewise read in place unless validation must change them.
+using Slot = std::variant<std::monostate, simdjson::dom::element, boost::json::value,
+                          mapping::ViewObjects>;
 
 // The output of the mapping, one slot per action field (indexed by actionFieldIndex()). Views
 // must stay valid (their parser's document alive) and Boost.JSON values allocated, until the item

@@ -181,6 +181,10 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
         payload.fields[static_cast<size_t>(slot)].emplace<boost::json::value>(std::move(value));
       }
     }
+    void field(size_t i, const mapping::ViewObjects& objects) override {
+      int slot = (*slots)[i];
+      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace<mapping::ViewObjects>(objects);
+    }
   };
   unsigned char buffer[16384];
   boost::json::monotonic_resource resource(buffer, sizeof buffer);

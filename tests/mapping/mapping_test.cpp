@@ -80,8 +80,10 @@ bool sameJson(const json::value& a, const json::value& b, std::string& why, std:
 struct FieldsResult {
   json::object object;
   std::set<std::string> views;
+  std::set<std::string> viewObjects;
 };
-FieldsResult applyFieldsObject(const Mapping& m, simdjson::dom::element event) {
+FieldsResult applyFieldsObject(const Mapping& m, simdjson::dom::element event,
+                               const json::storage_ptr& storage = {}) {
   struct Sink final : Mapping::FieldSink {
     const Mapping* m = nullptr;
     FieldsResult out;
@@ -92,9 +94,13 @@ FieldsResult applyFieldsObject(const Mapping& m, simdjson::dom::element event) {
     void field(size_t i, json::value& value) override {
       out.object.insert_or_assign(m->fieldKey(i), std::move(value));
     }
+    void field(size_t i, const ViewObjects& objects) override {
+      out.object.insert_or_assign(m->fieldKey(i), copyEventObjects(objects));
+      out.viewObjects.insert(std::string(m->fieldKey(i)));
+    }
   } sink;
   sink.m = &m;
-  m.applyFields(event, {}, sink);
+  m.applyFields(event, storage, sink);
   return std::move(sink.out);
 }
 
@@ -188,6 +194,9 @@ TEST(MappingGoldenTest, DirectiveCasesAgreeWithMappingKit) {
     json::object got = m->apply(doc);
     if (m->fieldCount() > 0) {  // the fields one by one, views included, make the same object
       EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc).object), json::serialize(got));
+      json::monotonic_resource resource;  // objects of event values as ViewObjects too
+      EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc, &resource).object),
+                json::serialize(got));
     }
     std::string why;
     EXPECT_TRUE(sameJson(json::value(got), want.at("expected"), why))
@@ -434,6 +443,7 @@ TEST_F(MappingTest, ApplyFieldsHandsEventValuesAsViews) {
   FieldsResult r = applyFieldsObject(*m, doc);
   EXPECT_EQ(json::serialize(r.object), json::serialize(m->apply(doc)));
   EXPECT_EQ(r.views, (std::set<std::string>{"path", "num", "obj", "if"}));
+  EXPECT_TRUE(r.viewObjects.empty());  // the default storage frees: objects come as values
   EXPECT_FALSE(r.object.contains("missing"));
   EXPECT_EQ(r.object.at("len"), json::value(5));  // computed from the event, not part of it
   // Numbers of the event as JavaScript holds them.
@@ -441,6 +451,34 @@ TEST_F(MappingTest, ApplyFieldsHandsEventValuesAsViews) {
   EXPECT_EQ(copyEventValue(p.parse(std::string_view("2.0")).value()), json::value(2));
   EXPECT_TRUE(copyEventValue(p.parse(std::string_view("9007199254740993")).value()).is_double());
   EXPECT_TRUE(copyEventValue(p.parse(std::string_view("18446744073709551615")).value()).is_double());
+}
+
+// With a storage that never frees, objects made only of event values arrive as ViewObjects;
+// one computed value (anywhere in them) makes the whole field a value.
+TEST_F(MappingTest, ApplyFieldsHandsObjectsOfEventValuesAsViews) {
+  auto m = Mapping::compile(json::parse(
+      R"({"obj":{"e":{"@path":"$.properties.email"},"no":{"@path":"$.nope"},
+                 "t":{"@if":{"exists":{"@path":"$.userId"},"then":{"@path":"$.userId"}}}},
+          "empty":{"a":{"@path":"$.nope"}},
+          "computedObj":{"e":{"@path":"$.properties.email"},"c":"const"},
+          "items":{"@arrayPath":["$.properties.items",{"id":{"@path":"$.sku"},
+                                                      "cost":{"@path":"$.cost"}}]},
+          "one":{"@arrayPath":["$.properties.n",{"b":{"@path":"$.a.b"}}]},
+          "computedItem":{"@arrayPath":["$.properties.items",{"n":{"@path":"$.sku.length"}}]},
+          "notObjects":{"@arrayPath":["$.properties.s",{"x":{"@path":"$.a"}}]},
+          "noneThere":{"@arrayPath":["$.nope",{"x":{"@path":"$.a"}}]}})"));
+  ASSERT_TRUE(m) << m.error().message;
+  simdjson::padded_string s{std::string(kEvent)};
+  simdjson::dom::element doc = parser_.parse(s).value();
+  json::monotonic_resource resource;
+  FieldsResult r = applyFieldsObject(*m, doc, &resource);
+  EXPECT_EQ(json::serialize(r.object), json::serialize(m->apply(doc)));
+  EXPECT_EQ(r.viewObjects, (std::set<std::string>{"obj", "empty", "items", "one"}));
+  EXPECT_EQ(json::serialize(r.object.at("obj")), R"({"e":"Ann@X.com","t":"u1"})");
+  EXPECT_EQ(json::serialize(r.object.at("items")), R"([{"id":"s1","cost":5},{"id":"s2"}])");
+  EXPECT_EQ(json::serialize(r.object.at("one")), R"([{"b":1}])");
+  EXPECT_EQ(r.object.at("notObjects"), json::value("x-y-z"));
+  EXPECT_FALSE(r.object.contains("noneThere"));
 }
 
 }  // namespace
