@@ -414,7 +414,9 @@ const Field* keptProperty(std::span<const Field> properties, const mapping::View
 class ObjectRef {
  public:
   ObjectRef() = default;
-  explicit ObjectRef(const json::object* object) : object_(object) {}
+  // A validated object of a field whose properties are `properties`.
+  ObjectRef(const json::object* object, std::span<const Field> properties)
+      : object_(object), properties_(properties) {}
   ObjectRef(std::span<const mapping::ViewMember> members, std::span<const Field> properties,
             bool arrayItem)
       : members_(members), properties_(properties), viewed_(true), arrayItem_(arrayItem) {}
@@ -431,15 +433,23 @@ class ObjectRef {
     }
     return {};
   }
-  // Calls f(key, ValueRef) for each member, in the object's order.
+  std::span<const Field> properties() const { return properties_; }
+  // Calls f(property, ValueRef) for each member, in the object's order.
   template <typename F>
   void forEachMember(F&& f) const {
     if (object_) {
-      for (const auto& kv : *object_) f(std::string_view(kv.key()), ValueRef{&kv.value(), {}});
+      for (const auto& kv : *object_) {
+        // validation removed the members of no property
+        if (const Field* property = findField(properties_, kv.key())) {
+          f(*property, ValueRef{&kv.value(), {}});
+        }
+      }
       return;
     }
     for (const mapping::ViewMember& m : members_) {
-      if (keptProperty(properties_, m, arrayItem_)) f(m.key, ValueRef{nullptr, m.value});
+      if (const Field* property = keptProperty(properties_, m, arrayItem_)) {
+        f(*property, ValueRef{nullptr, m.value});
+      }
     }
   }
 
@@ -724,7 +734,7 @@ bool truthySlot(const Payload& payload, size_t slot) {
 ObjectRef objectSlot(const Payload& payload, size_t slot) {
   const Slot& value = payload.fields[slot];
   if (const auto* json = std::get_if<json::value>(&value); json && json->is_object()) {
-    return ObjectRef(&json->get_object());
+    return ObjectRef(&json->get_object(), kFields[slot].properties);
   }
   if (const auto* objects = std::get_if<mapping::ViewObjects>(&value)) {
     return ObjectRef(objects->object(0), kFields[slot].properties, false);
@@ -735,7 +745,7 @@ ObjectRef objectSlot(const Payload& payload, size_t slot) {
 template <typename F>
 void forEachObjectItem(const Slot& slot, std::span<const Field> properties, F&& f) {
   if (const auto* json = std::get_if<json::value>(&slot); json && json->is_array()) {
-    for (const auto& item : json->get_array()) f(ObjectRef(&item.get_object()));
+    for (const auto& item : json->get_array()) f(ObjectRef(&item.get_object(), properties));
   } else if (const auto* objects = std::get_if<mapping::ViewObjects>(&slot)) {
     for (size_t k = 0; k < objects->count; ++k) f(ObjectRef(objects->object(k), properties, true));
   }
@@ -852,16 +862,14 @@ void appendPresent(std::string& out, const ObjectRef& from, const Field& field, 
   }
 }
 
-// Writes the members of `from` that are among `fields`, in the order of `fields` (one pass over
-// the members instead of one lookup per field).
-void appendFieldsInOrder(std::string& out, const ObjectRef& from, std::span<const Field> fields,
-                         bool& first) {
+// Writes the members of `from` in the order of its properties (one pass over the members
+// instead of one lookup per property).
+void appendFieldsInOrder(std::string& out, const ObjectRef& from, bool& first) {
+  const std::span<const Field> fields = from.properties();
   ValueRef byField[kMaxObjectFields] = {};
-  from.forEachMember([&](std::string_view key, ValueRef value) {
-    if (const Field* field = findField(fields, key)) {
-      ValueRef& slot = byField[field - fields.data()];
-      if (!slot) slot = value;
-    }
+  from.forEachMember([&](const Field& field, ValueRef value) {
+    ValueRef& slot = byField[&field - fields.data()];
+    if (!slot) slot = value;
   });
   for (size_t i = 0; i < fields.size(); ++i) {
     if (!byField[i]) continue;
@@ -1018,7 +1026,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
     firstItem = false;
     out += '{';
     bool first = true;
-    appendFieldsInOrder(out, item, kContentFields, first);
+    appendFieldsInOrder(out, item, first);
     out += '}';
   });
   out += ']';
@@ -1032,7 +1040,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   std::optional<std::string_view> specType = stringSlot(payload, slotOf("event_spec_type"));
   if (specType && web && *specType == "travel_fields") {
     if (const ObjectRef travel = objectSlot(payload, slotOf("travel_fields"))) {
-      appendFieldsInOrder(out, travel, kTravelFields, first);
+      appendFieldsInOrder(out, travel, first);
     }
   }
   if (specType && web && *specType == "vehicle_fields") {
