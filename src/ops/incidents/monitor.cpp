@@ -10,8 +10,7 @@ namespace sluice::ops::incidents {
 
 IncidentMonitor::IncidentMonitor(IncidentStore& store, store::EventLog& log, StatsSource stats,
                                  const Clock& clock, config::IncidentsConfig settings)
-    : store_(store),
-      log_(log),
+    : log_(log),
       stats_(std::move(stats)),
       clock_(clock),
       settings_(settings),

@@ -55,7 +55,6 @@ class IncidentMonitor {
  private:
   void threadMain();
 
-  IncidentStore& store_;
   store::EventLog& log_;
   StatsSource stats_;
   const Clock& clock_;
