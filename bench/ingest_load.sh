@@ -4,11 +4,13 @@
 #   1. /v1/batch, 100 events of ~1 KB per request, closed loop      -> events/s
 #   2. /v1/track, ~1 KB event, keep-alive, closed loop              -> requests/s
 #   3. /v1/track at a constant half of the target (20,000 req/s)     -> p50/p99 latency
-# and the peak RSS (VmHWM) of sluice in each run. With PROFILE=1 (and perf installed) it also
-# records a perf profile of run 2 and prints its top entries.
+# the CPU time sluice used in each run (user + system, and per event), and the peak RSS (VmHWM) of
+# sluice. With PROFILE=1 (and perf installed) it also records a perf profile of run 2 and prints
+# its top entries.
 # Usage: bench/ingest_load.sh [seconds per run, default 10]
-# Environment: BUILD_DIR (default build/release), CONNECTIONS_BATCH (8), CONNECTIONS_TRACK (32),
-#              HALF_RATE (20000), PROFILE (0), SKIP_BUILD (0).
+# Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
+#              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
+#              CONNECTIONS_TRACK (32), HALF_RATE (20000), PROFILE (0), SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -17,7 +19,8 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   cmake --preset release >/dev/null
   cmake --build "$BUILD_DIR" --target sluice ingest_load
 fi
-SLUICE=$BUILD_DIR/sluice
+SLUICE=${SLUICE:-$BUILD_DIR/sluice}
+RUNS=${RUNS:-1 2 3}
 LOAD=$BUILD_DIR/bench/ingest_load
 WORK=$(mktemp -d /tmp/sluice-load-XXXXXX)
 PID=
@@ -50,6 +53,23 @@ YAML
   PORT=$(cat "$WORK/port")
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
+# Runs ingest_load against sluice and reports the CPU time sluice used meanwhile.
+# $1: events per request; the rest: ingest_load's flags after --port.
+run_load() {
+  local per=$1 before after out ok
+  shift
+  before=$(cpu_ticks)
+  out=$("$LOAD" --port "$PORT" "$@")
+  after=$(cpu_ticks)
+  echo "$out" | sed 's/^/  /'
+  ok=$(echo "$out" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v ok="${ok:-0}" -v per="$per" \
+    'BEGIN { s = ticks / hz; printf "  sluice CPU: %.2f s, %.1f us per event\n", s,
+             (ok > 0 ? s * 1e6 / (ok * per) : 0) }'
+}
+
 stop_sluice() {
   local hwm
   hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$PID/status")
@@ -61,30 +81,37 @@ stop_sluice() {
 
 echo "machine: $(nproc) cores, $(uname -r); sluice: $($SLUICE --version 2>/dev/null || echo '?')"
 
-echo "1. /v1/batch, 100 events x ~1 KB, ${CONNECTIONS_BATCH:-8} connections, ${SECONDS_PER_RUN}s"
-start_sluice batch
-"$LOAD" --port "$PORT" --path /v1/batch --events-per-request 100 --event-bytes 1000 \
-  --connections "${CONNECTIONS_BATCH:-8}" --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
-stop_sluice
+if [[ " $RUNS " == *" 1 "* ]]; then
+  echo "1. /v1/batch, 100 events x ~1 KB, ${CONNECTIONS_BATCH:-8} connections, ${SECONDS_PER_RUN}s"
+  start_sluice batch
+  run_load 100 --path /v1/batch --events-per-request 100 --event-bytes 1000 \
+    --connections "${CONNECTIONS_BATCH:-8}" --duration-s "$SECONDS_PER_RUN"
+  stop_sluice
+fi
+if [[ " $RUNS " != *" 2 "* && " $RUNS " != *" 3 "* ]]; then exit 0; fi
 
-echo "2. /v1/track, ~1 KB, keep-alive, ${CONNECTIONS_TRACK:-32} connections, ${SECONDS_PER_RUN}s"
 start_sluice track
-if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
-  perf record -F 499 -g -p "$PID" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" \
-    >/dev/null 2>&1 &
-  PERF=$!
-fi
-"$LOAD" --port "$PORT" --path /v1/track --event-bytes 1000 \
-  --connections "${CONNECTIONS_TRACK:-32}" --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
-if [[ -n ${PERF:-} ]]; then
-  wait "$PERF" || true
-  echo "  perf: top symbols (self) in sluice during run 2"
-  perf report -i "$WORK/perf.data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null \
-    >"$WORK/perf.txt" || true
-  grep -E "^ +[0-9]" "$WORK/perf.txt" | head -25 | cut -c1-140 | sed "s/ *$//; s/^/    /" || true
+if [[ " $RUNS " == *" 2 "* ]]; then
+  echo "2. /v1/track, ~1 KB, keep-alive, ${CONNECTIONS_TRACK:-32} connections, ${SECONDS_PER_RUN}s"
+  if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+    perf record -F 499 -g -p "$PID" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" \
+      >/dev/null 2>&1 &
+    PERF=$!
+  fi
+  run_load 1 --path /v1/track --event-bytes 1000 \
+    --connections "${CONNECTIONS_TRACK:-32}" --duration-s "$SECONDS_PER_RUN"
+  if [[ -n ${PERF:-} ]]; then
+    wait "$PERF" || true
+    echo "  perf: top symbols (self) in sluice during run 2"
+    perf report -i "$WORK/perf.data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null \
+      >"$WORK/perf.txt" || true
+    grep -E "^ +[0-9]" "$WORK/perf.txt" | head -25 | cut -c1-140 | sed "s/ *$//; s/^/    /" || true
+  fi
 fi
 
-echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, 64 connections, ${SECONDS_PER_RUN}s"
-"$LOAD" --port "$PORT" --path /v1/track --event-bytes 1000 --rate "${HALF_RATE:-20000}" \
-  --connections 64 --duration-s "$SECONDS_PER_RUN" | sed 's/^/  /'
+if [[ " $RUNS " == *" 3 "* ]]; then
+  echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, 64 connections, ${SECONDS_PER_RUN}s"
+  run_load 1 --path /v1/track --event-bytes 1000 --rate "${HALF_RATE:-20000}" \
+    --connections 64 --duration-s "$SECONDS_PER_RUN"
+fi
 stop_sluice
