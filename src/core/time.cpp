@@ -109,6 +109,36 @@ std::string formatIsoTime(EpochMs ms) {
   int64_t y;
   unsigned m, d;
   civilFromDays(days, y, m, d);
+  if (y >= 0 && y <= 9999) {
+    // The common case, written digit by digit (snprintf costs ~10x more; ingest formats a
+    // timestamp per event).
+    const auto h = static_cast<unsigned>(rem / 3'600'000);
+    const auto min = static_cast<unsigned>(rem / 60'000 % 60);
+    const auto sec = static_cast<unsigned>(rem / 1000 % 60);
+    const auto milli = static_cast<unsigned>(rem % 1000);
+    const auto year = static_cast<unsigned>(y);
+    char text[24] = {};
+    auto put = [&text](size_t at, unsigned value, int digits) {
+      for (int i = digits - 1; i >= 0; --i, value /= 10) {
+        text[at + i] = static_cast<char>('0' + value % 10);
+      }
+    };
+    put(0, year, 4);
+    text[4] = '-';
+    put(5, m, 2);
+    text[7] = '-';
+    put(8, d, 2);
+    text[10] = 'T';
+    put(11, h, 2);
+    text[13] = ':';
+    put(14, min, 2);
+    text[16] = ':';
+    put(17, sec, 2);
+    text[19] = '.';
+    put(20, milli, 3);
+    text[23] = 'Z';
+    return std::string(text, sizeof text);
+  }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rem / 3'600'000),

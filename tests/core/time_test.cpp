@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace sluice {
 namespace {
 
@@ -32,6 +34,33 @@ TEST(FormatIsoTime, RoundTrips) {
     EXPECT_EQ(parseIsoTime(formatIsoTime(ms)), ms) << formatIsoTime(ms);
   }
   EXPECT_EQ(formatIsoTime(1710498030456), "2024-03-15T10:20:30.456Z");
+}
+
+TEST(FormatIsoTime, SameTextAsPrintfForEveryYear) {
+  // Years 0-9999 are written digit by digit; the others (and all of them before) by snprintf.
+  auto timeOfDay = [](EpochMs ms) {
+    int64_t days = ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+    int64_t rem = ms - days * 86'400'000;
+    // The date part is checked by the round trip below.
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "T%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(rem / 3'600'000), static_cast<long long>(rem / 60'000 % 60),
+                  static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
+    return std::string(buf);
+  };
+  constexpr EpochMs kYear0 = -62'167'219'200'000;     // 0000-01-01T00:00:00.000Z
+  constexpr EpochMs kYear10000 = 253'402'300'800'000;  // 10000-01-01T00:00:00.000Z
+  EXPECT_EQ(formatIsoTime(kYear0), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(formatIsoTime(kYear10000 - 1), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(formatIsoTime(kYear10000), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(formatIsoTime(kYear0 - 1), "-001-12-31T23:59:59.999Z");
+  EXPECT_EQ(formatIsoTime(-1), "1969-12-31T23:59:59.999Z");
+  for (EpochMs ms = kYear0; ms < kYear10000; ms += 86'400'000LL * 366 + 3'723'456) {
+    const std::string text = formatIsoTime(ms);
+    ASSERT_EQ(text.size(), 24u) << ms;
+    EXPECT_EQ(text.substr(10), timeOfDay(ms)) << text;
+    EXPECT_EQ(parseIsoTime(text), ms) << text;
+  }
 }
 
 TEST(ParseDuration, UnitsAndCompounds) {
