@@ -117,27 +117,17 @@ std::string formatIsoTime(EpochMs ms) {
     const auto sec = static_cast<unsigned>(rem / 1000 % 60);
     const auto milli = static_cast<unsigned>(rem % 1000);
     const auto year = static_cast<unsigned>(y);
-    char text[24] = {};
-    auto put = [&text](size_t at, unsigned value, int digits) {
-      for (int i = digits - 1; i >= 0; --i, value /= 10) {
-        text[at + i] = static_cast<char>('0' + value % 10);
+    std::string text = "0000-00-00T00:00:00.000Z";
+    const struct {
+      size_t end;  // just past the field's last digit
+      unsigned value;
+    } fields[] = {{4, year}, {7, m}, {10, d}, {13, h}, {16, min}, {19, sec}, {23, milli}};
+    for (auto [end, value] : fields) {
+      for (size_t at = end; value > 0; value /= 10) {
+        text[--at] = static_cast<char>('0' + value % 10);
       }
-    };
-    put(0, year, 4);
-    text[4] = '-';
-    put(5, m, 2);
-    text[7] = '-';
-    put(8, d, 2);
-    text[10] = 'T';
-    put(11, h, 2);
-    text[13] = ':';
-    put(14, min, 2);
-    text[16] = ':';
-    put(17, sec, 2);
-    text[19] = '.';
-    put(20, milli, 3);
-    text[23] = 'Z';
-    return std::string(text, sizeof text);
+    }
+    return text;
   }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
