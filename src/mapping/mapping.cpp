@@ -966,11 +966,20 @@ struct ObjectNode final : CompiledNode {
     ViewMember* members = nullptr;  // allocated at the first defined value, as build() reserves
     uint32_t n = 0;
     for (size_t i = 0; i < fields.size(); ++i) {
-      Val v = field(ctx, i, payload);
-      if (v.isUndefined()) continue;
-      if (!isEventView(v)) return false;
+      View view;
+      if (trie_ids[i] >= 0) {  // as evalNode(), without a Val (most are memo reads of undefined)
+        uint8_t r = resolveTrie(ctx, trie_ids[i], view);
+        if (r == kTrieUndefined) continue;
+        if (r == kTrieComputed) return false;
+      } else {
+        Val v = fields[i].second->eval(ctx, payload);
+        if (v.isUndefined()) continue;
+        if (v.kind != Val::Kind::kView) return false;
+        view = v.view;
+      }
+      if (view.j) return false;
       if (!members) members = allocateArray<ViewMember>(ctx.sp, fields.size() - i);
-      members[n++] = ViewMember{fields[i].first, v.view.e};
+      members[n++] = ViewMember{fields[i].first, view.e};
     }
     uint32_t* ends = allocateArray<uint32_t>(ctx.sp, 1);
     ends[0] = n;

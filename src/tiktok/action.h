@@ -59,9 +59,10 @@ using Slot = std::variant<std::monostate, simdjson::dom::element, boost::json::v
                           mapping::ViewObjects>;
 
 // The output of the mapping, one slot per action field (indexed by actionFieldIndex()). Views
-// must stay valid (their parser's document alive) and Boost.JSON values allocated, until the item
-// is built; `storage` is where validation copies the views it changes, and must outlive the
-// payload too (Destination uses a monotonic resource per event for both).
+// must stay valid (their parser's document alive), and Boost.JSON values and the arrays of
+// ViewObjects allocated, until the item is built; `storage` is where validation copies the views
+// it changes, and must outlive the payload too (Destination uses a monotonic resource per event
+// for all of them).
 struct Payload {
   std::array<Slot, kActionFieldCount> fields;
   boost::json::storage_ptr storage;
@@ -69,8 +70,9 @@ struct Payload {
 
 // Coerces and validates `payload` in place as Segment's action does, then writes the data[] item.
 // A view keeps being read in place when it already has the field's type (a string for a string
-// field, also as the one item of a `multiple` string field; a number; a boolean); anything else
-// is copied into `payload.storage` (mapping::copyEventValue) and coerced there.
+// field, also as the one item of a `multiple` string field; a number; a boolean), and objects of
+// views when each of their kept members does; anything else is copied into `payload.storage`
+// (mapping::copyEventValue, copyEventObjects) and coerced there.
 // On a validation failure returns kInvalidArgument with Segment's wording, e.g. `Price must be a
 // number but it was a string.`; never a partial item.
 Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context);
