@@ -139,6 +139,7 @@ void writeDestination(JsonWriter& w, const DestinationConfig& d) {
   w.beginObject();
   w.field("max_events", d.batch.maxEvents);
   w.field("linger", formatDurationMs(d.batch.lingerMs));
+  w.field("map_threads", d.batch.mapThreads);
   w.endObject();
   w.key("flow");
   writeFlow(w, d.flow);

@@ -71,6 +71,7 @@ struct SubscriptionConfig {
 struct BatchConfig {
   int maxEvents = 1000;    // TikTok's maximum per request
   int64_t lingerMs = 250;
+  int mapThreads = 0;      // threads mapping events into items; 0: one per core, at most 8
 };
 
 struct FlowConfig {

@@ -1381,9 +1381,10 @@ void Parser::readDestination(const YAML::Node& node, const std::string& path, co
     }
   }
   std::vector<Entry> batch;
-  if (readSubMap(m, "batch", {"max_events", "linger"}, batch)) {
+  if (readSubMap(m, "batch", {"max_events", "linger", "map_threads"}, batch)) {
     if (const Entry* e = find(batch, "max_events")) set(d.batch.maxEvents, integer(*e, 1, 1000));
     if (const Entry* e = find(batch, "linger")) set(d.batch.lingerMs, duration(*e, 0, 60'000));
+    if (const Entry* e = find(batch, "map_threads")) set(d.batch.mapThreads, integer(*e, 0, 64));
   }
   std::vector<Entry> flow;
   if (readSubMap(m, "flow",

@@ -58,6 +58,11 @@ class DestinationCodec {
   virtual bool feeds(std::string_view source) const = 0;
   // Maps one event. `nowMs` is used for events without a usable timestamp.
   virtual MapOutcome map(const store::StoredEvent& event, EpochMs nowMs) = 0;
+  // Another codec that maps exactly as this one and may run map() and feeds() on another thread
+  // while this one maps (it shares what is immutable and has its own scratch), so that a
+  // dispatcher maps a chunk of events on several threads. Only map() and feeds() are called on it.
+  // nullptr (the default): this codec maps on the dispatcher's thread only.
+  virtual std::unique_ptr<DestinationCodec> forkMapper() const { return nullptr; }
   // The request carrying `items` (all with batch key `batchKey`), timeout left to the caller.
   virtual HttpPost request(std::string_view batchKey,
                            const std::vector<std::string_view>& items) = 0;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "delivery/tiktok_codec.h"
@@ -14,6 +15,9 @@ DispatcherOptions dispatcherOptions(const config::DestinationConfig& d) {
   o.destination = d.name;
   o.maxEvents = d.batch.maxEvents;
   o.lingerMs = d.batch.lingerMs;
+  o.mapThreads = d.batch.mapThreads > 0
+                     ? static_cast<size_t>(d.batch.mapThreads)
+                     : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
   o.maxEventAgeMs = d.maxEventAgeMs;
   o.maxRequestsPerSecond = d.flow.maxRequestsPerSecond;
   o.maxEventsPerSecond = d.flow.maxEventsPerSecond;

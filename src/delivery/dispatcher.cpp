@@ -159,6 +159,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, std::unique_ptr<DestinationCod
               clock),
       breaker_(breakerOptions(options_), clock),
       pending_(std::make_shared<Pending>()) {
+  resetMappers();
   // A destination paused before a restart: probe once at once; it stays "paused" (alerting)
   // until a request succeeds.
   auto paused = state_.pauseState(options_.destination);
@@ -268,6 +269,7 @@ void Dispatcher::applyReconfig() {
   options_ = std::move(next->first);
   options_.destination = name;
   if (next->second) codec_ = std::move(next->second);
+  resetMappers();
   requestBucket_.reconfigure(options_.maxRequestsPerSecond, requestBurst(options_));
   eventBucket_.reconfigure(options_.maxEventsPerSecond, eventBurst(options_));
   breaker_.reconfigure(breakerOptions(options_));
@@ -295,6 +297,41 @@ void Dispatcher::takeCompletions() {
   for (auto& c : done) handleCompletion(std::move(c));
 }
 
+void Dispatcher::resetMappers() {
+  mappers_.clear();
+  for (size_t i = 1; i < std::max<size_t>(1, options_.mapThreads); ++i) {
+    auto fork = codec_->forkMapper();
+    if (!fork) break;
+    mappers_.push_back(std::move(fork));
+  }
+  if (!mapPool_ || mapPool_->threads() != mappers_.size() + 1) {
+    mapPool_.reset();  // joins the old pool's threads first
+    mapPool_ = std::make_unique<WorkerPool>(mappers_.size() + 1);
+  }
+}
+
+void Dispatcher::mapChunk(const std::vector<store::StoredEvent>& events, EpochMs now) {
+  // Below this many events per slice, waking the pool costs more than it saves.
+  constexpr size_t kMinSlice = 64;
+  outcomes_.clear();
+  outcomes_.resize(events.size());
+  const size_t parts = std::min(mapPool_->threads(), std::max<size_t>(1, events.size() / kMinSlice));
+  auto mapSlice = [&](size_t part) {
+    if (part >= parts) return;
+    DestinationCodec& codec = part == 0 ? *codec_ : *mappers_[part - 1];
+    const size_t begin = events.size() * part / parts;
+    const size_t end = events.size() * (part + 1) / parts;
+    for (size_t i = begin; i < end; ++i) {
+      if (codec.feeds(events[i].source)) outcomes_[i] = codec.map(events[i], now);
+    }
+  };
+  if (parts == 1) {
+    mapSlice(0);
+  } else {
+    mapPool_->run(mapSlice);
+  }
+}
+
 Result<void> Dispatcher::readFeed() {
   while (outstandingItems_ < options_.maxOutstandingItems && !feed_->finished()) {
     const size_t want =
@@ -306,7 +343,9 @@ Result<void> Dispatcher::readFeed() {
     }
     if (events->empty()) break;
     const EpochMs now = clock_.nowMs();
-    for (const store::StoredEvent& event : *events) {
+    mapChunk(*events, now);
+    for (size_t i = 0; i < events->size(); ++i) {
+      const store::StoredEvent& event = (*events)[i];
       ++counters_.eventsRead;
       lastReadSeq_ = std::max(lastReadSeq_, event.seq);
       size_t& unfinished = unfinished_[event.seq];
@@ -314,7 +353,7 @@ Result<void> Dispatcher::readFeed() {
         ++counters_.eventsSkipped;
         continue;
       }
-      MapOutcome mapped = codec_->map(event, now);
+      MapOutcome& mapped = outcomes_[i];
       const bool tooOld = event.timestampMs < now - options_.maxEventAgeMs;
       if (!mapped.error.empty()) {
         if (tooOld) {

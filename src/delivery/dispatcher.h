@@ -28,6 +28,7 @@
 #include "delivery/http_client.h"
 #include "delivery/retry_budget.h"
 #include "delivery/token_bucket.h"
+#include "delivery/worker_pool.h"
 #include "store/delivery_state.h"
 #include "store/event_log.h"
 
@@ -132,6 +133,9 @@ struct DispatcherOptions {
   // reading stops while it is reached, so an outage never grows memory.
   size_t maxOutstandingItems = 20'000;
   size_t readChunk = 2'000;        // events per read of the feed
+  // Threads that map a chunk of events (the dispatcher's own included), each an even slice, when
+  // the codec can fork mappers (DestinationCodec::forkMapper); items keep the events' order.
+  size_t mapThreads = 1;
   int64_t pollMs = 20;             // how often an idle dispatcher looks for new events
   int64_t commitIntervalMs = 100;  // the cursor is written at most this often
   int64_t stopGraceMs = 5'000;     // stop(): how long in-flight requests may take to finish
@@ -263,6 +267,11 @@ class Dispatcher {
   void takeCompletions();
   void handleCompletion(Completion completion);
   Result<void> readFeed();
+  // Maps `events` into outcomes_ (one per event, in order; empty for events the codec is not fed),
+  // on the map pool when the chunk is large enough to split.
+  void mapChunk(const std::vector<store::StoredEvent>& events, EpochMs now);
+  // The map pool and the forked mappers for options_.mapThreads and the current codec.
+  void resetMappers();
   void addItem(MappedItem item, const store::StoredEvent& event);
   void closeLingeringBatches(bool all);
   int64_t sendReady();  // returns ms until sending may continue, or -1
@@ -283,6 +292,10 @@ class Dispatcher {
 
   DispatcherOptions options_;
   std::unique_ptr<DestinationCodec> codec_;
+  // Parallel mapping: the pool's part 0 maps with codec_, part i with mappers_[i - 1].
+  std::unique_ptr<WorkerPool> mapPool_;
+  std::vector<std::unique_ptr<DestinationCodec>> mappers_;
+  std::vector<MapOutcome> outcomes_;  // mapChunk()'s result, reused between chunks
   std::unique_ptr<EventFeed> feed_;
   HttpClient& client_;
   store::DeliveryState& state_;

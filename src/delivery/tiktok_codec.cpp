@@ -19,8 +19,15 @@ std::string makeKey(const tiktok::BatchKey& key) {
 
 class TikTokCodec final : public DestinationCodec {
  public:
-  TikTokCodec(tiktok::Destination destination, std::vector<std::string> sources)
+  TikTokCodec(std::shared_ptr<const tiktok::Destination> destination,
+              std::vector<std::string> sources)
       : destination_(std::move(destination)), sources_(std::move(sources)) {}
+
+  // tiktok::Destination is immutable and its match()/transform() are thread-safe: a fork shares
+  // it and has its own parser and match list.
+  std::unique_ptr<DestinationCodec> forkMapper() const override {
+    return std::make_unique<TikTokCodec>(destination_, sources_);
+  }
 
   bool feeds(std::string_view source) const override {
     return sources_.empty() ||
@@ -34,12 +41,12 @@ class TikTokCodec final : public DestinationCodec {
       out.error = "the stored event is not valid JSON";
       return out;
     }
-    destination_.match(root, matched_);
+    destination_->match(root, matched_);
     for (size_t index : matched_) {
-      auto built = destination_.transform(root, index, nowMs);
+      auto built = destination_->transform(root, index, nowMs);
       if (!built) {
         if (!out.error.empty()) out.error += "; ";
-        out.error += destination_.subscriptionName(index) + ": " + built.error().message;
+        out.error += destination_->subscriptionName(index) + ": " + built.error().message;
         continue;
       }
       out.items.push_back(
@@ -49,7 +56,7 @@ class TikTokCodec final : public DestinationCodec {
   }
 
   HttpPost request(std::string_view batchKey, const std::vector<std::string_view>& items) override {
-    const auto& settings = destination_.settings();
+    const auto& settings = destination_->settings();
     tiktok::BatchKey key;
     key.pixelCode = settings.pixelCode;
     key.accessToken = settings.accessToken;
@@ -88,7 +95,7 @@ class TikTokCodec final : public DestinationCodec {
   }
 
  private:
-  tiktok::Destination destination_;
+  std::shared_ptr<const tiktok::Destination> destination_;
   std::vector<std::string> sources_;
   simdjson::dom::parser parser_;
   std::vector<size_t> matched_;
@@ -100,7 +107,8 @@ Result<std::unique_ptr<DestinationCodec>> makeTikTokCodec(const config::Destinat
   auto destination = tiktok::Destination::create(config);
   if (!destination) return fail(destination.error());
   return std::unique_ptr<DestinationCodec>(
-      new TikTokCodec(std::move(*destination), config.sources));
+      new TikTokCodec(std::make_shared<const tiktok::Destination>(std::move(*destination)),
+                      config.sources));
 }
 
 }  // namespace sluice::delivery

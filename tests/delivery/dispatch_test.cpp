@@ -60,8 +60,11 @@ class DispatchTest : public ::testing::Test {
     auto feed = std::make_unique<MemoryFeed>();
     feed_ = feed.get();
     for (auto& e : initial_) feed_->add(e);
-    dispatcher_ = std::make_unique<Dispatcher>(options_, std::make_unique<FakeCodec>(),
-                                               std::move(feed), http_, *state_, clock_, random_);
+    auto codec = std::make_unique<FakeCodec>();
+    codec->forkable = forkableCodec_;
+    forkMaps_ = codec->forkMaps;
+    dispatcher_ = std::make_unique<Dispatcher>(options_, std::move(codec), std::move(feed), http_,
+                                               *state_, clock_, random_);
     return *dispatcher_;
   }
 
@@ -90,6 +93,8 @@ class DispatchTest : public ::testing::Test {
   DispatcherOptions options_;
   std::vector<store::StoredEvent> initial_;
   MemoryFeed* feed_ = nullptr;
+  bool forkableCodec_ = false;
+  std::shared_ptr<std::atomic<size_t>> forkMaps_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
 
@@ -116,6 +121,38 @@ TEST_F(DispatchTest, PacksFullBodiesPerKeyAndLingersPartialOnes) {
   d.runOnce();
   EXPECT_EQ(d.stats().itemsDelivered, 2'510u);
   EXPECT_EQ(feed_->committed, 2'510u);
+}
+
+TEST_F(DispatchTest, MappingOnSeveralThreadsGivesTheSameBodiesInTheSameOrder) {
+  // Mixed events: two batch keys, mapping failures, two-item events, sources not fed.
+  for (store::Seq s = 1; s <= 4'500; ++s) {
+    const std::string type = s % 97 == 0 ? "bad" : s % 13 == 0 ? "double" : "track";
+    initial_.push_back(
+        makeEvent(s, s % 3 == 0 ? "b" : "a", clock_.nowMs(), type, s % 11 == 0 ? "other" : "web"));
+  }
+  http_.setResponder([](const HttpPost&) { return code(0); });
+  auto bodiesWith = [&](size_t threads) {
+    options_.mapThreads = threads;
+    forkableCodec_ = threads > 1;
+    const size_t before = http_.sentCount();
+    auto& d = make();
+    run(600);
+    EXPECT_TRUE(feed_->committed == 4'500u) << feed_->committed;
+    EXPECT_EQ(d.stats().eventsSkipped, 4'500u / 11);
+    std::vector<std::string> bodies;
+    auto sent = http_.sent();
+    for (size_t i = before; i < sent.size(); ++i) bodies.push_back(sent[i].body);
+    dispatcher_.reset();
+    return bodies;
+  };
+  const auto serial = bodiesWith(1);
+  ASSERT_EQ(serial.size(), 5u);  // keys a and b: 3 + 2 bodies
+  EXPECT_EQ(serial[0].rfind("[\"m1\",\"m2\",\"m4\",", 0), 0u) << serial[0].substr(0, 40);
+  const auto parallel = bodiesWith(3);
+  EXPECT_EQ(parallel, serial);
+  // The two forks mapped about two thirds of the events (each chunk is cut in three slices).
+  EXPECT_GT(forkMaps_->load(), 2'000u);
+  EXPECT_LT(forkMaps_->load(), 3'500u);
 }
 
 TEST_F(DispatchTest, SkipsSourcesNotFedAndSendsEveryItemOfMultiMatchEvents) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,11 +43,20 @@ class MemoryFeed final : public EventFeed {
 };
 
 // The event's `name` is its batch key; `type` "bad" fails mapping, "double" yields two items,
-// source "other" is not fed. An item is `"<messageId>"`; a body is `[item,item,...]`.
+// source "other" is not fed. An item is `"<messageId>"`; a body is `[item,item,...]`. With
+// `forkable` set it forks mappers (for parallel mapping) that count their map() calls in
+// `forkMaps`.
 class FakeCodec final : public DestinationCodec {
  public:
   bool feeds(std::string_view source) const override { return source != "other"; }
+  std::unique_ptr<DestinationCodec> forkMapper() const override {
+    if (!forkable) return nullptr;
+    auto fork = std::make_unique<FakeCodec>(*this);
+    fork->isFork = true;
+    return fork;
+  }
   MapOutcome map(const store::StoredEvent& event, EpochMs) override {
+    if (isFork) forkMaps->fetch_add(1, std::memory_order_relaxed);
     MapOutcome out;
     if (event.type == "bad") {
       out.error = "price must be a number";
@@ -95,6 +106,9 @@ class FakeCodec final : public DestinationCodec {
     return c;
   }
   std::string token = "secret-token";
+  bool forkable = false;
+  bool isFork = false;
+  std::shared_ptr<std::atomic<size_t>> forkMaps = std::make_shared<std::atomic<size_t>>(0);
 };
 
 inline store::StoredEvent makeEvent(store::Seq seq, std::string key, EpochMs timeMs,
