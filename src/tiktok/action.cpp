@@ -382,7 +382,9 @@ struct ValueRef {
 
 ValueRef valueOf(const Slot& slot) {
   if (const auto* value = std::get_if<json::value>(&slot)) return ValueRef{value, std::nullopt};
-  if (const auto* view = std::get_if<simdjson::dom::element>(&slot)) return ValueRef{nullptr, *view};
+  if (const auto* view = std::get_if<simdjson::dom::element>(&slot)) {
+    return ValueRef{nullptr, *view};
+  }
   return {};
 }
 
@@ -392,8 +394,8 @@ std::optional<std::string_view> slotString(const Slot& slot) { return valueOf(sl
 // The property that member `key` of an object field is validated against, or null when
 // validation drops the member: an unknown key, null, or "" for a non-string single property
 // outside an array item (Segment's rules; array items keep "" and turn null into 0 or "", D6).
-const Field* keptProperty(std::span<const Field> properties, std::string_view key,
-                          bool isNull, bool isEmptyString, bool arrayItem) {
+const Field* keptProperty(std::span<const Field> properties, std::string_view key, bool isNull,
+                          bool isEmptyString, bool arrayItem) {
   const Field* property = findField(properties, key);
   if (property == nullptr || isNull) return nullptr;
   if (!arrayItem && property->type != T::kString && !property->multiple && isEmptyString) {
@@ -695,9 +697,9 @@ class Validator {
     json::value* byProperty[kMaxObjectFields] = {};
     for (auto it = object.begin(); it != object.end();) {
       const json::value& value = it->value();
-      const Field* property = keptProperty(properties, it->key(), value.is_null(),
-                                           value.is_string() && value.get_string().empty(),
-                                           arrayItem);
+      const Field* property =
+          keptProperty(properties, it->key(), value.is_null(),
+                       value.is_string() && value.get_string().empty(), arrayItem);
       if (!property) {
         it = object.erase(it);  // moves the last member into `it`; earlier members stay put
       } else {

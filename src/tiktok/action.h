@@ -55,8 +55,8 @@ int actionFieldIndex(std::string_view key);
 // and copied only if validation must change it; or a Boost.JSON value the mapping computed.
 // Objects the mapping built only from event values (see Mapping::applyFields()) are a fourth
 // kind, mapping::ViewObjects, likewise read in place unless validation must change them.
-using Slot = std::variant<std::monostate, simdjson::dom::element, boost::json::value,
-                          mapping::ViewObjects>;
+using Slot =
+    std::variant<std::monostate, simdjson::dom::element, boost::json::value, mapping::ViewObjects>;
 
 // The output of the mapping, one slot per action field (indexed by actionFieldIndex()). Views
 // must stay valid (their parser's document alive), and Boost.JSON values and the arrays of

@@ -173,7 +173,9 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
     const std::vector<int>* slots = nullptr;
     void field(size_t i, simdjson::dom::element value) override {
       int slot = (*slots)[i];
-      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace<simdjson::dom::element>(value);
+      if (slot >= 0) {
+        payload.fields[static_cast<size_t>(slot)].emplace<simdjson::dom::element>(value);
+      }
     }
     void field(size_t i, boost::json::value& value) override {
       int slot = (*slots)[i];
@@ -183,7 +185,9 @@ Result<TikTokEvent> Destination::transform(simdjson::dom::element event, size_t 
     }
     void field(size_t i, const mapping::ViewObjects& objects) override {
       int slot = (*slots)[i];
-      if (slot >= 0) payload.fields[static_cast<size_t>(slot)].emplace<mapping::ViewObjects>(objects);
+      if (slot >= 0) {
+        payload.fields[static_cast<size_t>(slot)].emplace<mapping::ViewObjects>(objects);
+      }
     }
   };
   unsigned char buffer[16384];

@@ -450,7 +450,8 @@ TEST_F(MappingTest, ApplyFieldsHandsEventValuesAsViews) {
   simdjson::dom::parser p;
   EXPECT_EQ(copyEventValue(p.parse(std::string_view("2.0")).value()), json::value(2));
   EXPECT_TRUE(copyEventValue(p.parse(std::string_view("9007199254740993")).value()).is_double());
-  EXPECT_TRUE(copyEventValue(p.parse(std::string_view("18446744073709551615")).value()).is_double());
+  EXPECT_TRUE(
+      copyEventValue(p.parse(std::string_view("18446744073709551615")).value()).is_double());
 }
 
 // With a storage that never frees, objects made only of event values arrive as ViewObjects;

@@ -220,8 +220,8 @@ TEST(Destination, PhoneDefaultRegionD10) {
 // The event's own values reach validation as views (an `@path`), computed values as Boost.JSON
 // values: the same value must give the same item, or the same errors, either way.
 TEST(Destination, EventValuesAndComputedValuesValidateAlike) {
-  constexpr const char* kFieldsTested[] = {"event_id", "order_id",    "value",
-                                           "email",    "content_ids", "limited_data_use",
+  constexpr const char* kFieldsTested[] = {"event_id",     "order_id",          "value",
+                                           "email",        "content_ids",       "limited_data_use",
                                            "content_type", "delivery_category", "num_items"};
   std::string viewed = R"({"event":"E")";
   std::string computed = R"({"event":"E")";
@@ -241,10 +241,11 @@ TEST(Destination, EventValuesAndComputedValuesValidateAlike) {
   ASSERT_TRUE(destination.has_value()) << destination.error().message;
 
   constexpr const char* kValues[] = {
-      R"("abc")",   R"("")",   "12",       "12.5",        "1e21",    "9007199254740993",
-      "-0",       "true",    "false",    "null",        R"(["x"])", R"(["x","y"])",
-      "[1]",      "[true]",  "[]",       R"([null,"a"])", "{}",     R"({"a":1})",
-      R"("12")",  R"("true")", R"("in_store")", R"("product")", R"("A@B.C")", "[[1]]"};
+      R"("abc")",         R"("")",        "12",         "12.5",    "1e21",
+      "9007199254740993", "-0",           "true",       "false",   "null",
+      R"(["x"])",         R"(["x","y"])", "[1]",        "[true]",  "[]",
+      R"([null,"a"])",    "{}",           R"({"a":1})", R"("12")", R"("true")",
+      R"("in_store")",    R"("product")", R"("A@B.C")", "[[1]]"};
   size_t items = 0, errors = 0;
   for (const char* field : kFieldsTested) {
     for (const char* value : kValues) {
@@ -304,9 +305,8 @@ TEST(Destination, ObjectsOfEventValuesAndComputedObjectsValidateAlike) {
         "preferred_price_range_max", "body_style"}},
       {"travel_fields", nullptr, {"city", "num_adults", "suggested_hotels", "travel_class"}}};
   auto mappingOf = [&](bool computed) {
-    std::string out =
-        R"({"event":"E","event_source":{"@path":"$.properties.source"},)"
-        R"("event_spec_type":{"@path":"$.properties.spec"})";
+    std::string out = R"({"event":"E","event_source":{"@path":"$.properties.source"},)"
+                      R"("event_spec_type":{"@path":"$.properties.spec"})";
     for (const Object& object : objects) {
       std::string members;
       for (const char* member : object.members) {
@@ -333,20 +333,21 @@ TEST(Destination, ObjectsOfEventValuesAndComputedObjectsValidateAlike) {
   auto destination = Destination::create(config);
   ASSERT_TRUE(destination.has_value()) << destination.error().message;
 
-  constexpr const char* kValues[] = {
-      R"("abc")", R"("")",  "12",    "12.5",         "null",          "true",     R"(["x"])",
-      "[]",       "{}",     R"("7")", R"("Sedan")", R"("prem")", R"("MI")",   R"(["a",null])"};
-  constexpr const char* kSetups[] = {
-      R"("source":"web","spec":"vehicle_fields")", R"("source":"web","spec":"travel_fields")",
-      R"("source":"crm")"};
+  constexpr const char* kValues[] = {R"("abc")",   R"("")",     "12",      "12.5",         "null",
+                                     "true",       R"(["x"])",  "[]",      "{}",           R"("7")",
+                                     R"("Sedan")", R"("prem")", R"("MI")", R"(["a",null])"};
+  constexpr const char* kSetups[] = {R"("source":"web","spec":"vehicle_fields")",
+                                     R"("source":"web","spec":"travel_fields")",
+                                     R"("source":"crm")"};
   // A valid event, then each member in turn set to each value.
-  const json::object base = json::parse(
-      R"({"o":{"city":"Den Haag","country":"NL","zip_code":"2511","lead_id":"L1","make":"VW",)"
-      R"("year":2020,"mileage_unit":"KM","mileage_value":12,"preferred_price_range_min":1,)"
-      R"("preferred_price_range_max":9,"body_style":"Sedan","num_adults":2,)"
-      R"("suggested_hotels":"H","travel_class":"eco"},)"
-      R"("products":[{"price":5,"quantity":2,"brand":"B","x":1},{"content_id":"c"}]})")
-                                .as_object();
+  const json::object base =
+      json::parse(
+          R"({"o":{"city":"Den Haag","country":"NL","zip_code":"2511","lead_id":"L1","make":"VW",)"
+          R"("year":2020,"mileage_unit":"KM","mileage_value":12,"preferred_price_range_min":1,)"
+          R"("preferred_price_range_max":9,"body_style":"Sedan","num_adults":2,)"
+          R"("suggested_hotels":"H","travel_class":"eco"},)"
+          R"("products":[{"price":5,"quantity":2,"brand":"B","x":1},{"content_id":"c"}]})")
+          .as_object();
   size_t items = 0, errors = 0;
   for (const char* setup : kSetups) {
     for (const char* value : kValues) {
