@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <mutex>
 #include <utility>
 
@@ -143,8 +144,11 @@ struct Api::Impl {
     http::Responder respond;
   };
 
+  // Answers once: the exchange's CORS headers are moved into the response.
   void finish(Exchange& exchange, http::Response response, size_t accepted, size_t rejected) {
-    for (auto& header : exchange.cors) response.headers.push_back(header);
+    response.headers.insert(response.headers.end(), std::make_move_iterator(exchange.cors.begin()),
+                            std::make_move_iterator(exchange.cors.end()));
+    exchange.cors.clear();
     if (probe != nullptr) {
       probe->requestDone(routeLabel(exchange.route), response.status, accepted, rejected,
                          clock.monotonicNs() - exchange.startNs);
