@@ -62,20 +62,19 @@ Validation invalid(Validation v, int code, std::string message) {
 }
 
 // One hashed PII value: a string or an array of strings, each empty or a SHA-256 hex digest.
-// Returns an error message or an empty string.
-std::string checkHashed(simdjson::dom::element value, const std::string& where) {
-  auto check = [&](simdjson::dom::element item) -> std::string {
+// Returns what is wrong with it (the end of an error message), or an empty view. Messages are only
+// built on failure: a valid body allocates nothing per event here.
+std::string_view checkHashed(simdjson::dom::element value) {
+  auto check = [](simdjson::dom::element item) -> std::string_view {
     std::string_view s;
-    if (item.get_string().get(s)) return "Invalid value for " + where + ": not a valid string.";
-    if (!s.empty() && !isSha256Hex(s)) {
-      return "Invalid value for " + where + ": must be hashed with SHA-256 (64 lower-case hex).";
-    }
+    if (item.get_string().get(s)) return "not a valid string.";
+    if (!s.empty() && !isSha256Hex(s)) return "must be hashed with SHA-256 (64 lower-case hex).";
     return {};
   };
   simdjson::dom::array array;
   if (!value.get_array().get(array)) {
     for (simdjson::dom::element item : array) {
-      if (std::string error = check(item); !error.empty()) return error;
+      if (std::string_view problem = check(item); !problem.empty()) return problem;
     }
     return {};
   }
@@ -137,21 +136,24 @@ Validation validateTrackBody(std::string_view body, bool keepEvents) {
   if (keepEvents) v.eventJson.reserve(v.events);
   size_t i = 0;
   for (simdjson::dom::element item : data) {
-    std::string at = "data." + std::to_string(i);
+    auto at = [&i] { return "data." + std::to_string(i); };  // for error messages only
     simdjson::dom::object event;
-    if (item.get_object().get(event)) return invalid(std::move(v), 40002, at + ": Not an object.");
+    if (item.get_object().get(event)) {
+      return invalid(std::move(v), 40002, at() + ": Not an object.");
+    }
     if (event["event"].get_string().get(text) || text.empty()) {
-      return invalid(std::move(v), 40002, at + ".event: Missing data for required field.");
+      return invalid(std::move(v), 40002, at() + ".event: Missing data for required field.");
     }
     if (v.eventSource == "offline" && !isStandardEventName(text)) {
       return invalid(std::move(v), 40002,
-                     "Invalid value for " + at + ".event: offline events take standard names.");
+                     "Invalid value for " + at() + ".event: offline events take standard names.");
     }
     if (event["event_time"].get(field)) {
-      return invalid(std::move(v), 40002, at + ".event_time: Missing data for required field.");
+      return invalid(std::move(v), 40002, at() + ".event_time: Missing data for required field.");
     }
     if (!field.is_int64() && !field.is_uint64()) {
-      return invalid(std::move(v), 40002, "Invalid value for " + at + ".event_time: not a valid integer.");
+      return invalid(std::move(v), 40002,
+                     "Invalid value for " + at() + ".event_time: not a valid integer.");
     }
     if (!event["event_id"].get(field) && !field.is_string()) {
       return invalid(std::move(v), 40002, "Invalid value for event_id: not a valid string.");
@@ -160,8 +162,11 @@ Validation validateTrackBody(std::string_view body, bool keepEvents) {
     if (!event["user"].get_object().get(user)) {
       for (std::string_view name : kHashedUserFields) {
         if (user[name].get(field)) continue;
-        std::string error = checkHashed(field, at + ".user." + std::string(name));
-        if (!error.empty()) return invalid(std::move(v), 40002, error);
+        if (std::string_view problem = checkHashed(field); !problem.empty()) {
+          return invalid(std::move(v), 40002,
+                         "Invalid value for " + at() + ".user." + std::string(name) + ": " +
+                             std::string(problem));
+        }
       }
     }
     simdjson::dom::array contents;
@@ -170,7 +175,7 @@ Validation validateTrackBody(std::string_view body, bool keepEvents) {
       for (simdjson::dom::element content : contents) {
         if (!content["content_id"].get(field) && !field.is_string()) {
           return invalid(std::move(v), 40002,
-                         at + ".properties.contents." + std::to_string(j) +
+                         at() + ".properties.contents." + std::to_string(j) +
                              ".content_id: Not a valid string");
         }
         ++j;
