@@ -7,12 +7,14 @@
 #   4. ends the outage (POST /mock/scenario) and times until the fake has accepted every event:
 #      the drain time, and delivery throughput with 1,000-event bodies.
 # Usage: bench/delivery_backlog.sh [BUILD_DIR] [EVENTS]
-#   env: DIR, OUTAGE_S, PROBE, KEEP_DIR=1 (keep the log), DRAIN=0 (stop after the outage: memory only)
+#   env: DIR, OUTAGE_S, PROBE, KEEP_DIR=1 (keep the log), DRAIN=0 (stop after the outage: memory only),
+#        MAP_THREADS (batch.map_threads, default 0: one per core)
 set -euo pipefail
 BUILD=$(realpath "${1:-build/release}")
 EVENTS=${2:-1200000}
 DIR=${DIR:-/tmp/sluice-backlog-$EVENTS}
 OUTAGE_S=${OUTAGE_S:-20}
+MAP_THREADS=${MAP_THREADS:-0}
 PROBE=${PROBE:-5s}  # breaker probe interval: how soon after recovery the first probe goes
 SLUICE="$BUILD/sluice"
 WORK=$(mktemp -d)
@@ -28,6 +30,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
 accepted() { curl -fsS "http://127.0.0.1:$MOCK_PORT/mock/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_accepted"])'; }
 
 rm -rf "$DIR"
@@ -43,7 +46,8 @@ cat > "$WORK/outage.yaml" <<YAML
 YAML
 "$SLUICE" mock-tiktok --listen "127.0.0.1:$MOCK_PORT" --scenario "$WORK/outage.yaml" --keep 0 \
   2> "$WORK/mock.log" &
-pids+=($!)
+MOCK_PID=$!
+pids+=($MOCK_PID)
 cat > "$WORK/sluice.yaml" <<YAML
 server:
   listen: 127.0.0.1:$SERVE_PORT
@@ -65,6 +69,7 @@ destinations:
     batch:
       max_events: 1000
       linger: 200ms
+      map_threads: $MAP_THREADS
     flow:
       max_requests_per_second: 1000
       max_events_per_second: 2000000
@@ -96,6 +101,7 @@ fi
 echo "== recovery"
 echo '[]' | curl -fsS -X POST --data-binary @- "http://127.0.0.1:$MOCK_PORT/mock/scenario" >/dev/null
 start=$(date +%s.%N)
+serve_cpu0=$(cpu_ticks "$SERVE_PID"); mock_cpu0=$(cpu_ticks "$MOCK_PID")
 first=""
 deadline=$(( $(date +%s) + 600 ))
 while :; do
@@ -107,9 +113,14 @@ while :; do
   sleep 0.2
 done
 end=$(date +%s.%N)
-python3 - "$start" "$first" "$end" "$EVENTS" "$max_rss" "$(hwm_kb "$SERVE_PID")" <<'PY'
+serve_cpu=$(( $(cpu_ticks "$SERVE_PID") - serve_cpu0 )); mock_cpu=$(( $(cpu_ticks "$MOCK_PID") - mock_cpu0 ))
+python3 - "$start" "$first" "$end" "$EVENTS" "$max_rss" "$(hwm_kb "$SERVE_PID")" \
+  "$serve_cpu" "$mock_cpu" "$(getconf CLK_TCK)" <<'PY'
 import sys
 start, first, end, events, rss, hwm = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+serve_cpu, mock_cpu, tck = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+print(f"CPU during the drain: sluice serve {serve_cpu/tck:.1f} s ({serve_cpu/tck/events*1e6:.1f} us/event), "
+      f"the fake TikTok {mock_cpu/tck:.1f} s ({mock_cpu/tck/events*1e6:.1f} us/event)")
 print(f"drained {events} events {end-start:.1f} s after recovery "
       f"(first delivery after {first-start:.1f} s; {events/(end-first):,.0f} events/s from then)")
 print(f"serve RSS: max sampled {rss/1024:.0f} MB, VmHWM {hwm/1024:.0f} MB")
