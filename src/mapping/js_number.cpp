@@ -7,6 +7,34 @@
 
 namespace sluice::mapping {
 
+namespace {
+
+// The shortest round-trip digits of a positive non-integral `v` below 1e9 with at most 3 decimals
+// (prices, amounts), without the general shortest-digits search; false for any other value.
+// Why this is the shortest form: below 1e9, a d-decimal string (d <= 3) that reads back as `v` lies
+// within 10^d * ulp(v) / 2 < 1e-4 of v * 10^d, and the product computed in double is within 2e-4
+// of the exact one, so the rounded product is the only d-decimal candidate. Tried with d = 1, 2, 3
+// in turn, the first that reads back (n / 10^d is correctly rounded, as parsing is) has the fewest
+// decimals, its last digit is not 0 (else d - 1 would have read back, or, for d = 1, an integer,
+// which `v` is not), and a form with more decimals has at least as many significant digits; the
+// general search gives the same digits.
+bool shortDecimalDigits(double v, char* digits, int& k, int& n) {
+  if (!(v < 1e9)) return false;
+  double scale = 1;
+  for (int d = 1; d <= 3; ++d) {
+    scale *= 10;
+    double scaled = std::nearbyint(v * scale);
+    if (scaled / scale != v) continue;
+    auto res = std::to_chars(digits, digits + 24, static_cast<int64_t>(scaled));
+    k = static_cast<int>(res.ptr - digits);
+    n = k - d;  // 0 or negative for v < 1: that many zeros follow the point
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void appendJsNumber(std::string& out, double v) {
   if (std::isnan(v)) {
     out += "NaN";
@@ -31,20 +59,24 @@ void appendJsNumber(std::string& out, double v) {
     out += '-';
     v = -v;
   }
-  // Shortest round-trip digits in scientific form: d[.ddd]e[+-]x.
-  char buf[40];
-  auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
-  size_t epos = sci.find('e');
+  // Shortest round-trip digits, `k` of them, with the decimal point `n` digits from their start.
   char digits[24];
   int k = 0;
-  for (size_t i = 0; i < epos; ++i) {
-    if (sci[i] != '.') digits[k++] = sci[i];
+  int n = 0;
+  if (!shortDecimalDigits(v, digits, k, n)) {
+    // d[.ddd]e[+-]x
+    char buf[40];
+    auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+    size_t epos = sci.find('e');
+    for (size_t i = 0; i < epos; ++i) {
+      if (sci[i] != '.') digits[k++] = sci[i];
+    }
+    int exp10 = 0;
+    std::from_chars(sci.data() + epos + (sci[epos + 1] == '+' ? 2 : 1),
+                    sci.data() + sci.size(), exp10);
+    n = exp10 + 1;
   }
-  int exp10 = 0;
-  std::from_chars(sci.data() + epos + (sci[epos + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
-                  exp10);
-  int n = exp10 + 1;  // position of the decimal point relative to the digits
   if (k <= n && n <= 21) {
     out.append(digits, static_cast<size_t>(k));
     out.append(static_cast<size_t>(n - k), '0');

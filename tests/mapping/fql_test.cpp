@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -324,6 +326,46 @@ TEST(JsNumberTest, ToStringMatchesJavaScript) {
   EXPECT_EQ(jsNumberToString(12.34), "12.34");
   EXPECT_EQ(jsNumberToString(std::nan("")), "NaN");
   EXPECT_EQ(jsNumberToString(-1.0 / 0.0), "-Infinity");
+}
+
+// Values with up to 3 decimals below 1e9 take a shorter way to their digits than other values;
+// both must give the shortest round-trip digits, which std::to_chars' fixed form (shortest that
+// reads back) spells the same way in this range. Their neighbours one ulp away, and values just
+// outside the range, take the general way.
+TEST(JsNumberTest, ShortDecimalsGiveTheShortestDigits) {
+  auto shortest = [](double v) {
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+    return std::string(buf, res.ptr);
+  };
+  EXPECT_EQ(jsNumberToString(19.99), "19.99");
+  EXPECT_EQ(jsNumberToString(0.05), "0.05");
+  EXPECT_EQ(jsNumberToString(0.001), "0.001");
+  EXPECT_EQ(jsNumberToString(-114.98), "-114.98");
+  EXPECT_EQ(jsNumberToString(999999999.999), "999999999.999");
+  EXPECT_EQ(jsNumberToString(1e9 + 0.5), "1000000000.5");
+  EXPECT_EQ(jsNumberToString(0.0005), "0.0005");
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 11;
+  };
+  const double scales[] = {10, 100, 1000};
+  for (int i = 0; i < 300000; ++i) {
+    const double scale = scales[i % 3];
+    // Mostly prices (up to 100,000.00), some up to the range's end.
+    const uint64_t limit = i % 10 == 0 ? 999999999999ULL : 100000000ULL;
+    const double v = static_cast<double>(next() % limit + 1) / scale;
+    ASSERT_EQ(jsNumberToString(v), shortest(v)) << v;
+    const double up = std::nextafter(v, 2e9), down = std::nextafter(v, 0.0);
+    ASSERT_EQ(jsNumberToString(up), shortest(up)) << up;
+    ASSERT_EQ(jsNumberToString(down), shortest(down)) << down;
+    ASSERT_EQ(jsNumberToString(-v), "-" + shortest(v)) << v;
+  }
+  for (int i = 0; i < 100000; ++i) {  // any double in [0.001, 1e9)
+    const double v = 0.001 + static_cast<double>(next()) / static_cast<double>(1ULL << 53) * 1e9;
+    ASSERT_EQ(jsNumberToString(v), shortest(v)) << v;
+  }
 }
 
 TEST(JsNumberTest, FromStringMatchesJavaScript) {
