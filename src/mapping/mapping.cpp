@@ -225,14 +225,20 @@ struct PathTrie {
     return std::string_view(key_pool).substr(n.key_begin, n.key_size);
   }
 
-  // Mixes the length and the first and last 8 bytes (the whole key when shorter): event keys are
-  // short, and a hash per byte was the largest cost of matching an object's members.
+  // Mixes the length and the first and last 8 bytes, or 4 for keys of 4-7 bytes (the whole key when
+  // shorter): event keys are short, and a hash per byte was the largest cost of matching an
+  // object's members.
   static uint64_t hash(std::string_view key) {
     uint64_t a = 0, b = 0;
     size_t n = key.size();
     if (n >= 8) {
       std::memcpy(&a, key.data(), 8);
       std::memcpy(&b, key.data() + n - 8, 8);
+    } else if (n >= 4) {  // the first and last 4 bytes, overlapping if need be
+      uint32_t first, last;
+      std::memcpy(&first, key.data(), 4);
+      std::memcpy(&last, key.data() + n - 4, 4);
+      a = (uint64_t{first} << 32) | last;
     } else {
       for (size_t i = 0; i < n; ++i) a = (a << 8) | static_cast<unsigned char>(key[i]);
     }

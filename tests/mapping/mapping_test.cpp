@@ -278,6 +278,32 @@ TEST(KeysTest, SameKeyIsStringEquality) {
   }
 }
 
+// An object from which 4 or more keys are wanted is matched in one pass through a hash of its
+// members' keys; keys of every length up to 12 are found, and keys differing from a wanted one in
+// a single byte (at its first, middle or last position) are not.
+TEST_F(MappingTest, OnePassMatchFindsKeysOfEveryLength) {
+  const std::string letters = "abcdefghijkl";
+  std::string spec, event, expected;
+  auto add = [](std::string& to, const std::string& key, const std::string& value) {
+    to += (to.empty() ? "" : ",") + ("\"" + key + "\":" + value);
+  };
+  for (size_t n = 1; n <= letters.size(); ++n) {
+    const std::string key = letters.substr(0, n), field = "f" + std::to_string(n);
+    add(spec, field, R"({"@path":"$.p.)" + key + "\"}");
+    if (n % 2 == 0) {
+      add(event, key, std::to_string(n));
+      add(expected, field, std::to_string(n));
+      continue;
+    }
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      std::string near = key;
+      near[at] = '_';
+      add(event, near, "-1");
+    }
+  }
+  EXPECT_EQ(runText("{" + spec + "}", R"({"p":{)" + event + "}}"), "{" + expected + "}");
+}
+
 TEST_F(MappingTest, ArrayPathItemOfPathsEqualsOneLookupPerField) {
   const char* event = R"({"list":[{"a":1,"a":2,"n":{"m":"x"},"z":0},
                           {"n":0,"a":null},"text",null,7,[{"a":3}],{}]})";
