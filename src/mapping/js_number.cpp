@@ -73,8 +73,8 @@ void appendJsNumber(std::string& out, double v) {
       if (sci[i] != '.') digits[k++] = sci[i];
     }
     int exp10 = 0;
-    std::from_chars(sci.data() + epos + (sci[epos + 1] == '+' ? 2 : 1),
-                    sci.data() + sci.size(), exp10);
+    std::from_chars(sci.data() + epos + (sci[epos + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
+                    exp10);
     n = exp10 + 1;
   }
   if (k <= n && n <= 21) {

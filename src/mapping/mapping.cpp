@@ -1053,8 +1053,8 @@ int trieIdOf(const CompiledNode* node) {
 struct RootNode final : CompiledNode {
   NodePtr inner;
   std::shared_ptr<const PathTrie> trie;  // shared with the mappings of the same PathTable
-  std::vector<std::string> keys;  // top-level keys when `inner` is a plain object
-  const ObjectNode* object = nullptr;  // `inner` when it is an ObjectNode
+  std::vector<std::string> keys;         // top-level keys when `inner` is a plain object
+  const ObjectNode* object = nullptr;    // `inner` when it is an ObjectNode
   Val eval(const Ctx& ctx, View payload) const override { return inner->eval(ctx, payload); }
 };
 

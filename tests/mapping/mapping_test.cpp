@@ -424,13 +424,13 @@ TEST_F(MappingTest, MappingsSharingAPathTableEqualMappingsAlone) {
     for (size_t e = 0; e < docs.size(); ++e) {
       for (size_t k = 0; k < shared.size(); ++k) {
         size_t i = round == 0 ? k : shared.size() - 1 - k;
-        EXPECT_EQ(json::serialize(shared[i].apply(docs[e])), json::serialize(alone[i].apply(docs[e])))
+        EXPECT_EQ(json::serialize(shared[i].apply(docs[e])),
+                  json::serialize(alone[i].apply(docs[e])))
             << "mapping " << i << ", event " << e;
       }
     }
   }
-  EXPECT_EQ(json::serialize(shared[1].apply(docs[1])),
-            R"({"a":[1],"b":false,"e":"c"})");
+  EXPECT_EQ(json::serialize(shared[1].apply(docs[1])), R"({"a":[1],"b":false,"e":"c"})");
 }
 
 TEST_F(MappingTest, ResultUsesTheGivenStorage) {
