@@ -35,7 +35,7 @@ TEST(JsonWriter, StringsEscapedAsJsonStringify) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\t\\u0001 é \u2028\"");
 }
 
-// Strings are scanned for bytes to escape 16 at a time: a byte to escape (or two) at every
+// Strings are scanned for bytes to escape 8 or 16 at a time: a byte to escape (or more) at every
 // position of strings from 0 to 40 bytes, with bytes above 0x7F around it, is escaped as the
 // byte-by-byte rule says.
 TEST(JsonWriter, EscapesFoundAtEveryPosition) {
@@ -70,6 +70,7 @@ TEST(JsonWriter, EscapesFoundAtEveryPosition) {
         std::string text = base;
         text[at] = c;
         if (at + 17 < n) text[at + 17] = '"';
+        if (at + 3 < n && n % 2 == 1) text[at + 3] = '\x1f';
         std::string out = "prefix";
         appendJsonString(out, text);
         ASSERT_EQ(out, "prefix" + reference(text)) << n << " " << at << " " << int(c);
