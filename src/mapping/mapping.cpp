@@ -964,34 +964,18 @@ T* allocateArray(const json::storage_ptr& sp, size_t n) {
 // Whether `v` is a value of the event itself (not computed, not part of the mapping).
 bool isEventView(const Val& v) { return v.kind == Val::Kind::kView && !v.view.j; }
 
+struct IfNode;
+
+// `node` when it is an `@if` whose condition and branches are all `@path`s read from the event
+// (IfNode::resolve() then evaluates it from the memo), else null.
+const IfNode* pathIfOf(const CompiledNode* node);
+
 struct ObjectNode final : CompiledNode {
   std::vector<std::pair<std::string, NodePtr>> fields;
-  std::vector<int> trie_ids;  // trieIdOf() each field (see evalNode())
+  std::vector<int> trie_ids;            // trieIdOf() each field (see evalNode())
+  std::vector<const IfNode*> path_ifs;  // pathIfOf() each field
 
-  bool evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const override {
-    ViewMember* members = nullptr;  // allocated at the first defined value, as build() reserves
-    uint32_t n = 0;
-    for (size_t i = 0; i < fields.size(); ++i) {
-      View view;
-      if (trie_ids[i] >= 0) {  // as evalNode(), without a Val (most are memo reads of undefined)
-        uint8_t r = resolveTrie(ctx, trie_ids[i], view);
-        if (r == kTrieUndefined) continue;
-        if (r == kTrieComputed) return false;
-      } else {
-        Val v = fields[i].second->eval(ctx, payload);
-        if (v.isUndefined()) continue;
-        if (v.kind != Val::Kind::kView) return false;
-        view = v.view;
-      }
-      if (view.j) return false;
-      if (!members) members = allocateArray<ViewMember>(ctx.sp, fields.size() - i);
-      members[n++] = ViewMember{fields[i].first, view.e};
-    }
-    uint32_t* ends = allocateArray<uint32_t>(ctx.sp, 1);
-    ends[0] = n;
-    out = ViewObjects{members, ends, 1, false};
-    return true;
-  }
+  bool evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const override;
 
   Val eval(const Ctx& ctx, View payload) const override {
     return Val::own(json::value(build(ctx, payload)));
@@ -1064,18 +1048,64 @@ struct IfNode final : CompiledNode {
   NodePtr then_node;                                  // null when absent
   NodePtr else_node;                                  // null when absent or falsy
   int condition_id = -1, then_id = -1, else_id = -1;  // trieIdOf() each
+  // Whether the condition's value `v` holds.
+  bool holds(View v) const {
+    return v.type() != JType::kNull && (!blank_mode || !looseEqualsEmptyString(v));
+  }
   Val eval(const Ctx& ctx, View payload) const override {
     Val c = evalNode(ctx, condition, condition_id, payload);
-    bool cond = false;
-    if (!c.isUndefined()) {
-      View v = c.get();
-      cond = v.type() != JType::kNull && (!blank_mode || !looseEqualsEmptyString(v));
-    }
+    const bool cond = !c.isUndefined() && holds(c.get());
     if (cond && then_node) return evalNode(ctx, then_node, then_id, payload);
     if (!cond && else_node) return evalNode(ctx, else_node, else_id, payload);
     return Val::undefined();
   }
+  // For an @if of event paths only (pathIfOf()): eval() read from the memo, without a Val or a
+  // virtual call. kTrieView (`out` set) or kTrieUndefined as eval() gives; kTrieComputed when a
+  // path's value is computed (a length, a character), which eval() must then give.
+  uint8_t resolve(const Ctx& ctx, View& out) const {
+    View c;
+    const uint8_t r = resolveTrie(ctx, condition_id, c);
+    if (r == kTrieComputed) return r;
+    if (r == kTrieView && holds(c)) {
+      return then_node ? resolveTrie(ctx, then_id, out) : uint8_t{kTrieUndefined};
+    }
+    return else_node ? resolveTrie(ctx, else_id, out) : uint8_t{kTrieUndefined};
+  }
 };
+
+const IfNode* pathIfOf(const CompiledNode* node) {
+  const auto* node_if = dynamic_cast<const IfNode*>(node);
+  if (!node_if || node_if->condition_id < 0) return nullptr;
+  if (node_if->then_node && node_if->then_id < 0) return nullptr;
+  if (node_if->else_node && node_if->else_id < 0) return nullptr;
+  return node_if;
+}
+
+bool ObjectNode::evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const {
+  ViewMember* members = nullptr;  // allocated at the first defined value, as build() reserves
+  uint32_t n = 0;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    View view;
+    if (trie_ids[i] >= 0 || path_ifs[i]) {  // without a Val (most are memo reads of undefined)
+      const uint8_t r =
+          trie_ids[i] >= 0 ? resolveTrie(ctx, trie_ids[i], view) : path_ifs[i]->resolve(ctx, view);
+      if (r == kTrieUndefined) continue;
+      if (r == kTrieComputed) return false;
+    } else {
+      Val v = fields[i].second->eval(ctx, payload);
+      if (v.isUndefined()) continue;
+      if (v.kind != Val::Kind::kView) return false;
+      view = v.view;
+    }
+    if (view.j) return false;
+    if (!members) members = allocateArray<ViewMember>(ctx.sp, fields.size() - i);
+    members[n++] = ViewMember{fields[i].first, view.e};
+  }
+  uint32_t* ends = allocateArray<uint32_t>(ctx.sp, 1);
+  ends[0] = n;
+  out = ViewObjects{members, ends, 1, false};
+  return true;
+}
 
 struct TemplateNode final : CompiledNode {
   // Two-brace templates are compiled into literal and path parts. A template with three braces
@@ -1686,6 +1716,7 @@ class Compiler {
         if (!child) return nullptr;
         if (!dynamic_cast<ConstNode*>(child.get())) all_const = false;
         node->trie_ids.push_back(trieIdOf(child.get()));
+        node->path_ifs.push_back(pathIfOf(child.get()));
         node->fields.emplace_back(std::string(kv.key()), std::move(child));
       }
       if (all_const) return constant(v);
@@ -2119,7 +2150,16 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
   if (const ObjectNode* obj = root.object) {
     const bool viewObjects = ctx.sp.is_deallocate_trivial();  // see the header
     for (size_t i = 0; i < obj->fields.size(); ++i) {
-      if (viewObjects && obj->trie_ids[i] < 0) {
+      if (const IfNode* path_if = obj->path_ifs[i]) {
+        View view;
+        const uint8_t r = path_if->resolve(ctx, view);
+        if (r == kTrieUndefined) continue;
+        if (r == kTrieView && !view.j) {
+          sink.field(i, view.e);
+          continue;
+        }
+        // a computed value: as any other field below
+      } else if (viewObjects && obj->trie_ids[i] < 0) {
         ViewObjects objects;
         if (obj->fields[i].second->evalViewObjects(ctx, View::of(event), objects)) {
           sink.field(i, objects);

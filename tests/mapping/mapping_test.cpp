@@ -508,5 +508,58 @@ TEST_F(MappingTest, ApplyFieldsHandsObjectsOfEventValuesAsViews) {
   EXPECT_FALSE(r.object.contains("noneThere"));
 }
 
+// An @if made only of event paths is read from the memo (top-level and inside objects): the same
+// as apply() for exists and blank conditions that hold, fail, are missing or null, with a branch
+// absent, falsy ("else": 0 is never used) or missing from the event, with a computed condition
+// or branch (a length), and under a parent that is absent, null, or not an object.
+TEST_F(MappingTest, ApplyFieldsReadsIfsOfPathsFromTheMemo) {
+  const std::vector<std::string> ifs = {
+      R"({"@if":{"exists":{"@path":"$.p.a"},"then":{"@path":"$.p.a"},"else":{"@path":"$.q.b"}}})",
+      R"({"@if":{"blank":{"@path":"$.p.a"},"then":{"@path":"$.p.c"},"else":{"@path":"$.q.b"}}})",
+      R"({"@if":{"exists":{"@path":"$.p.a"},"then":{"@path":"$.p.c"}}})",
+      R"({"@if":{"blank":{"@path":"$.p.a"},"else":{"@path":"$.q.b"}}})",
+      R"({"@if":{"exists":{"@path":"$.p.a"},"else":0}})",
+      R"({"@if":{"exists":{"@path":"$.p.a.length"},"then":{"@path":"$.p.a"}}})",
+      R"({"@if":{"exists":{"@path":"$.p.a"},"then":{"@path":"$.p.a.length"},
+                "else":{"@path":"$.q.b"}}})",
+      R"({"@if":{"exists":{"@path":"$.p.x.y"},"then":{"@path":"$.p.a"},
+                "else":{"@path":"$.q.b.z"}}})",
+  };
+  std::string spec = "{", inner;
+  for (size_t i = 0; i < ifs.size(); ++i) {
+    spec += "\"top" + std::to_string(i) + "\":" + ifs[i] + ",";
+    inner += (i ? "," : "") + ("\"in" + std::to_string(i) + "\":" + ifs[i]);
+  }
+  spec += "\"obj\":{" + inner + "},\"one\":{\"x\":" + ifs[0] + "}}";
+  auto m = Mapping::compile(json::parse(spec));
+  ASSERT_TRUE(m) << m.error().message;
+  const char* events[] = {
+      R"({"p":{"a":"A","c":"C","x":{"y":1}},"q":{"b":"B"}})",
+      R"({"p":{"a":"","c":"C","x":{}},"q":{"b":["B"]}})",
+      R"({"p":{"a":null,"c":0,"x":0},"q":{"b":false}})",
+      R"({"p":{"a":[""],"c":null},"q":{}})",
+      R"({"p":{"c":"C"},"q":7})",
+      R"({"p":null,"q":null})",
+      R"({"p":"text","q":"text"})",
+      R"({"p":[1,2],"q":[{"b":1}]})",
+      "{}",
+  };
+  for (const char* event : events) {
+    simdjson::padded_string s{std::string(event)};
+    simdjson::dom::element doc = parser_.parse(s).value();
+    const std::string want = json::serialize(m->apply(doc));
+    EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc).object), want) << event;
+    json::monotonic_resource resource;
+    FieldsResult r = applyFieldsObject(*m, doc, &resource);
+    EXPECT_EQ(json::serialize(r.object), want) << event;
+    EXPECT_EQ(r.views.count("top0"), r.object.contains("top0") ? 1u : 0u) << event;
+    EXPECT_EQ(r.viewObjects.count("one"), 1u) << event;  // an object of event values
+  }
+  simdjson::padded_string s{std::string(events[0])};
+  simdjson::dom::element doc = parser_.parse(s).value();
+  EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc).object.at("one")), R"({"x":"A"})");
+  EXPECT_EQ(json::serialize(applyFieldsObject(*m, doc).object.at("top6")), "1");
+}
+
 }  // namespace
 }  // namespace sluice::mapping
