@@ -30,6 +30,10 @@ struct NewEvent {
   std::string json;         // the enriched event, serialised
 };
 
+// Spare capacity that `StoredEvent::json` has when read from a log, so that parsers that read past
+// the end of their input (simdjson needs 64 bytes) parse it in place rather than copying it.
+inline constexpr size_t kStoredJsonSlack = 64;
+
 struct StoredEvent {
   Seq seq = 0;
   std::string source;
@@ -38,7 +42,7 @@ struct StoredEvent {
   std::string name;
   EpochMs receivedAtMs = 0;
   EpochMs timestampMs = 0;
-  std::string json;
+  std::string json;  // read from a log: capacity() >= size() + kStoredJsonSlack
 };
 
 // Something a client sent that could not be accepted, kept so that nothing disappears unseen.

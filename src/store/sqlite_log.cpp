@@ -150,7 +150,10 @@ StoredEvent readEventRow(sqlite3_stmt* stmt) {
   event.name = columnText(stmt, 4);
   event.receivedAtMs = sqlite3_column_int64(stmt, 5);
   event.timestampMs = sqlite3_column_int64(stmt, 6);
-  event.json = columnText(stmt, 7);
+  const auto* json = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 7));
+  const auto jsonBytes = static_cast<size_t>(sqlite3_column_bytes(stmt, 7));
+  event.json.reserve(jsonBytes + kStoredJsonSlack);
+  if (json != nullptr) event.json.assign(json, jsonBytes);
   return event;
 }
 
@@ -1092,6 +1095,7 @@ Result<std::vector<StoredEvent>> SqliteLog::readAfter(Seq after, size_t max) {
   if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
   std::vector<StoredEvent> events;
   if (max == 0) return events;
+  events.reserve(std::min<size_t>(max, 4096));
   sqlite3_stmt* s = readAfterStmt_.get();
   StmtUse use(s);
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
