@@ -45,6 +45,27 @@ bool isNumberChar(char c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
+// Whether std::to_chars would write the double nearest to the number `text` (JSON syntax, with a
+// fraction and no exponent) exactly as `text`: at most 15 significant digits (so no other decimal
+// of that many digits or fewer has the same nearest double, and the shortest form has these
+// digits), no trailing zero in the fraction, and fixed notation no longer than scientific (always
+// so with a non-zero integer part; "0.00ddd" needs at most two zeros after the point).
+bool isShortestDecimal(std::string_view text) {
+  if (!text.empty() && text.front() == '-') text.remove_prefix(1);
+  const size_t point = text.find('.');
+  if (point == std::string_view::npos || point + 1 >= text.size() || text.back() == '0') {
+    return false;
+  }
+  const std::string_view whole = text.substr(0, point);
+  const std::string_view fraction = text.substr(point + 1);
+  for (char c : fraction) {
+    if (c < '0' || c > '9') return false;  // an exponent
+  }
+  if (whole != "0") return whole.size() + fraction.size() <= 15;
+  const size_t zeros = fraction.find_first_not_of('0');
+  return zeros <= 2 && fraction.size() - zeros <= 15;
+}
+
 // Appends the shortest form std::to_chars gives for `value` (what the DOM writer writes).
 template <typename T>
 void appendNumber(std::string& out, T value) {
@@ -272,6 +293,7 @@ JsonSource::Copy JsonSource::copyValue(std::string& out, size_t& pos, size_t dep
           }
           break;
         }
+        if (isShortestDecimal(text_.substr(start, i - start))) break;  // written as sent
         double value;
         auto [end, error] = std::from_chars(s + start, s + i, value);
         if (error != std::errc() || end != s + i) return Copy::kFallback;
