@@ -77,10 +77,10 @@ int runServe(const ServeFlags& flags) {
   ServeApp app(std::move(*config));
   // One count of wrong admin tokens per client address for every admin-protected route.
   auto adminThrottle = std::make_shared<http::AdminThrottle>(app.clock());
-  addMetrics(app, adminThrottle);
+  auto storedBySource = addMetrics(app, adminThrottle);
   auto alerts = addAlerts(app);
   auto incidentsJson = addIncidents(app, alerts.onCanary);
-  addDashboard(app, adminThrottle, alerts.json, incidentsJson);
+  addDashboard(app, adminThrottle, alerts.json, incidentsJson, storedBySource);
   if (auto started = app.start(); !started) {
     spdlog::error("cannot start: {}", started.error().message);
     return 1;

@@ -12,7 +12,7 @@ namespace sluice::cli {
 
 void addDashboard(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle,
                   std::function<std::string()> alertsJson,
-                  std::function<std::string()> incidentsJson) {
+                  std::function<std::string()> incidentsJson, StoredBySource storedBySource) {
   // Kept by the routes and the component, so the dashboard outlives every request that reached
   // it: stop() only hides it (new requests get 503) and stops its threads.
   struct Holder {
@@ -29,6 +29,7 @@ void addDashboard(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle,
   // Empty until the alerts and incidents parts hand theirs in: the API then lists nothing.
   providers.alertsJson = std::move(alertsJson);
   providers.incidentsJson = std::move(incidentsJson);
+  providers.storedBySource = std::move(storedBySource);
   ServeApp::Component component;
   component.name = "dashboard";
   component.start = [holder, &app, providers]() -> Result<void> {

@@ -12,7 +12,7 @@
 
 namespace sluice::cli {
 
-void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
+StoredBySource addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
   // Shared by the route, the component and the probe pointer; the app keeps the first two (and so
   // the object) until it is destroyed, after its server and ingestion API are gone.
   auto metrics = std::make_shared<ops::metrics::Metrics>();
@@ -44,6 +44,7 @@ void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle) {
   // Before the log and delivery stop: later scrapes expose ingestion only.
   component.stop = [metrics] { metrics->setSnapshotSource({}); };
   app.addComponent(std::move(component));
+  return [metrics] { return metrics->storedBySource(); };
 }
 
 }  // namespace sluice::cli

@@ -2,7 +2,9 @@
 // src/cli/serve_<part>.cpp, called by serve_command.cpp before ServeApp::start().
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -20,12 +22,16 @@ class ServeApp;
 
 // Every admin-protected route counts wrong tokens in the one `throttle` it is given (per client
 // address, http::adminCheck), so a guesser gains nothing by switching routes.
-// GET /metrics and the ingestion probe (serve_metrics.cpp).
-void addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle);
-// `/` and `/api/...` (serve_dashboard.cpp); the JSON of the alerts and incidents parts, when given.
+// GET /metrics and the ingestion probe (serve_metrics.cpp). Returns the events stored per source
+// as the probe counted them (Metrics::storedBySource), for the dashboard.
+using StoredBySource = std::function<std::map<std::string, uint64_t>()>;
+StoredBySource addMetrics(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle);
+// `/` and `/api/...` (serve_dashboard.cpp); the JSON of the alerts and incidents parts and the
+// stored counts of the metrics part, when given.
 void addDashboard(ServeApp& app, std::shared_ptr<http::AdminThrottle> throttle,
                   std::function<std::string()> alertsJson = {},
-                  std::function<std::string()> incidentsJson = {});
+                  std::function<std::string()> incidentsJson = {},
+                  StoredBySource storedBySource = {});
 // The incident log and canary events (serve_incidents.cpp). `onCanary(destination, ok, message)`
 // hears every canary result (for a "canary failed" alert); returns the incidents JSON for the API.
 using CanaryCallback =

@@ -161,6 +161,7 @@ Result<void> Dashboard::start() {
     std::lock_guard lock(receivedMutex_);
     countedSeq_ = *last;
     countingSinceMs_ = clock_.nowMs();
+    if (providers_.storedBySource) storedAtStart_ = providers_.storedBySource();
   }
   retrier_ = std::make_unique<DlqRetrier>(*delivery_.state(), clock_, options_.retry);
   sampleNow();
@@ -208,6 +209,17 @@ void Dashboard::sampleNow() {
 }
 
 void Dashboard::countReceived() {
+  if (providers_.storedBySource) {
+    // Ingestion's own counts: no log reads, and no lag however fast events arrive.
+    std::map<std::string, uint64_t> now = providers_.storedBySource();
+    std::lock_guard lock(receivedMutex_);
+    for (const auto& [source, count] : now) {
+      auto start = storedAtStart_.find(source);
+      const uint64_t before = start == storedAtStart_.end() ? 0 : start->second;
+      receivedBySource_[source] = count > before ? count - before : 0;
+    }
+    return;
+  }
   // countedSeq_ moves only here (the sampler thread); the lock is held only to add the counts, so
   // a summary never waits for the log reads.
   store::Seq seq;

@@ -63,6 +63,10 @@ struct DashboardOptions {
 struct DashboardProviders {
   std::function<std::string()> alertsJson;
   std::function<std::string()> incidentsJson;
+  // Events stored so far per source, as ingestion counts them (the metrics' counters). When set,
+  // the summary's received counts are its growth since start(); when empty, the sampler counts
+  // the events it reads back from the log (at most maxEventsPerSample per sample).
+  std::function<std::map<std::string, uint64_t>()> storedBySource;
 };
 
 class Dashboard {
@@ -131,6 +135,7 @@ class Dashboard {
   std::mutex receivedMutex_;
   store::Seq countedSeq_ = 0;                         // GUARDED_BY(receivedMutex_)
   std::map<std::string, uint64_t> receivedBySource_;  // GUARDED_BY(receivedMutex_)
+  std::map<std::string, uint64_t> storedAtStart_;     // providers_.storedBySource() at start()
   EpochMs countingSinceMs_ = 0;                       // GUARDED_BY(receivedMutex_)
 
   std::unique_ptr<DlqRetrier> retrier_;

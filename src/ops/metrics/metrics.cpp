@@ -140,6 +140,18 @@ void Metrics::eventsDone(std::string_view source, size_t stored, size_t duplicat
   }
 }
 
+std::map<std::string, uint64_t> Metrics::storedBySource() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& family : stored_.Collect()) {
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "source") out[label.value] += static_cast<uint64_t>(metric.counter.value);
+      }
+    }
+  }
+  return out;
+}
+
 std::string Metrics::capLabel(const std::string& destination, const char* kind,
                               const std::string& value, size_t cap) const {
   std::lock_guard lock(labelMutex_);

@@ -73,6 +73,10 @@ class Metrics final : public ingest::IngestProbe {
   void eventsDone(std::string_view source, size_t stored, size_t duplicates,
                   const std::vector<std::string_view>& rejectedKinds) override;
 
+  // Events stored per source since this object was created (what eventsDone() counted as
+  // stored: duplicates and rejected events excluded). Thread-safe.
+  std::map<std::string, uint64_t> storedBySource() const;
+
   // The families of one snapshot (exposed for tests; render() uses it).
   std::vector<prometheus::MetricFamily> collectDelivery(const Snapshot& snapshot) const;
 

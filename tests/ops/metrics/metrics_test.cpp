@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -56,6 +57,9 @@ TEST(MetricsTest, IngestionCountersAfterKnownProbeCalls) {
   // Configured sources exist at zero before their first event.
   EXPECT_EQ(valueOf(text, R"(sluice_events_received_total{source="server"})"), 0);
   EXPECT_EQ(valueOf(text, R"(sluice_events_stored_total{source="server"})"), 0);
+  // The same stored counts for the dashboard, without duplicates or rejected events.
+  EXPECT_EQ(metrics.storedBySource(),
+            (std::map<std::string, uint64_t>{{"server", 0}, {"web", 3}}));
 
   // The latency histogram in seconds: cumulative buckets, count and sum.
   EXPECT_EQ(valueOf(text, R"(sluice_ingest_request_duration_seconds_count{route="batch"})"), 2);
