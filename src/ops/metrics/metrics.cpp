@@ -119,22 +119,43 @@ void Metrics::setSnapshotSource(std::function<Snapshot()> source) {
   source_ = std::move(source);
 }
 
+template <class T, class Add>
+T& Metrics::series(std::unordered_map<std::string, T*>& cache, const std::string& key, Add add) {
+  {
+    std::shared_lock lock(seriesMutex_);
+    if (auto it = cache.find(key); it != cache.end()) return *it->second;
+  }
+  std::unique_lock lock(seriesMutex_);
+  auto [it, inserted] = cache.try_emplace(key, nullptr);
+  if (inserted) it->second = &add();
+  return *it->second;
+}
+
 void Metrics::requestDone(std::string_view route, int status, size_t, size_t, int64_t latencyNs) {
   const std::string routeText(route);
-  requests_.Add({{"route", routeText}, {"status", std::to_string(status)}}).Increment();
-  requestDuration_.Add({{"route", routeText}}, ingestLatencyBuckets())
-      .Observe(static_cast<double>(std::max<int64_t>(latencyNs, 0)) / 1e9);
+  const std::string statusText = std::to_string(status);
+  series(requestSeries_, routeText + '\n' + statusText, [&]() -> prometheus::Counter& {
+    return requests_.Add({{"route", routeText}, {"status", statusText}});
+  }).Increment();
+  series(durationSeries_, routeText, [&]() -> prometheus::Histogram& {
+    return requestDuration_.Add({{"route", routeText}}, ingestLatencyBuckets());
+  }).Observe(static_cast<double>(std::max<int64_t>(latencyNs, 0)) / 1e9);
 }
 
 void Metrics::eventsDone(std::string_view source, size_t stored, size_t duplicates,
                          const std::vector<std::string_view>& rejectedKinds) {
   const std::string sourceText(source);
-  received_.Add({{"source", sourceText}})
+  auto bySource = [&](prometheus::Family<prometheus::Counter>& family,
+                      char kind) -> prometheus::Counter& {
+    return series(sourceSeries_, std::string(1, kind) + '\n' + sourceText,
+                  [&]() -> prometheus::Counter& {
+                    return family.Add({{"source", sourceText}});
+                  });
+  };
+  bySource(received_, 'r')
       .Increment(static_cast<double>(stored + duplicates + rejectedKinds.size()));
-  if (stored > 0) stored_.Add({{"source", sourceText}}).Increment(static_cast<double>(stored));
-  if (duplicates > 0) {
-    duplicates_.Add({{"source", sourceText}}).Increment(static_cast<double>(duplicates));
-  }
+  if (stored > 0) bySource(stored_, 's').Increment(static_cast<double>(stored));
+  if (duplicates > 0) bySource(duplicates_, 'd').Increment(static_cast<double>(duplicates));
   for (auto kind : rejectedKinds) {
     rejected_.Add({{"source", sourceText}, {"reason", std::string(kind)}}).Increment();
   }

@@ -17,7 +17,9 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "delivery/dispatcher.h"
@@ -100,6 +102,12 @@ class Metrics final : public ingest::IngestProbe {
   // distinct values were admitted (admitted values stay admitted), else kOtherLabel.
   std::string capLabel(const std::string& destination, const char* kind, const std::string& value,
                        size_t cap) const;
+  // The series of `family` for the labels behind `key`, made by `add` the first time a key is
+  // seen: Family::Add hashes the labels (and a histogram copies its bucket bounds) on every call,
+  // a few allocations per request on the ingestion path. Series are never removed, so the
+  // pointers stay valid.
+  template <class T, class Add>
+  T& series(std::unordered_map<std::string, T*>& cache, const std::string& key, Add add);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
@@ -108,6 +116,11 @@ class Metrics final : public ingest::IngestProbe {
   prometheus::Family<prometheus::Counter>& stored_;
   prometheus::Family<prometheus::Counter>& duplicates_;
   prometheus::Family<prometheus::Counter>& rejected_;
+
+  std::shared_mutex seriesMutex_;  // guards the three caches below (see series())
+  std::unordered_map<std::string, prometheus::Counter*> requestSeries_;     // "route\nstatus"
+  std::unordered_map<std::string, prometheus::Histogram*> durationSeries_;  // route
+  std::unordered_map<std::string, prometheus::Counter*> sourceSeries_;      // "kind\nsource"
 
   mutable std::mutex sourceMutex_;    // held during a scrape's snapshot and by setSnapshotSource()
   std::function<Snapshot()> source_;  // GUARDED_BY(sourceMutex_)
