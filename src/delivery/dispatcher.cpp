@@ -348,7 +348,7 @@ Result<void> Dispatcher::readFeed() {
       const store::StoredEvent& event = (*events)[i];
       ++counters_.eventsRead;
       lastReadSeq_ = std::max(lastReadSeq_, event.seq);
-      size_t& unfinished = unfinished_[event.seq];
+      size_t& unfinished = unfinishedCount(event.seq);
       if (!codec_->feeds(event.source)) {
         ++counters_.eventsSkipped;
         continue;
@@ -380,6 +380,16 @@ Result<void> Dispatcher::readFeed() {
     if (events->size() < want) break;
   }
   return ok();
+}
+
+size_t& Dispatcher::unfinishedCount(store::Seq seq) {
+  if (unfinished_.empty() || unfinished_.back().first < seq) {
+    return unfinished_.emplace_back(seq, 0).second;
+  }
+  auto it = std::lower_bound(unfinished_.begin(), unfinished_.end(), seq,
+                             [](const auto& entry, store::Seq s) { return entry.first < s; });
+  if (it == unfinished_.end() || it->first != seq) it = unfinished_.emplace(it, seq, 0);
+  return it->second;
 }
 
 void Dispatcher::addItem(MappedItem item, const store::StoredEvent& event) {
@@ -593,8 +603,9 @@ void Dispatcher::handleCompletion(Completion completion) {
 
 void Dispatcher::itemsFinished(const std::vector<Item>& items) {
   for (const Item& i : items) {
-    auto it = unfinished_.find(i.seq);
-    if (it != unfinished_.end() && it->second > 0) --it->second;
+    auto it = std::lower_bound(unfinished_.begin(), unfinished_.end(), i.seq,
+                               [](const auto& entry, store::Seq s) { return entry.first < s; });
+    if (it != unfinished_.end() && it->first == i.seq && it->second > 0) --it->second;
     if (outstandingItems_ > 0) --outstandingItems_;
   }
 }
@@ -683,9 +694,9 @@ void Dispatcher::flushAndCommit(bool force) {
     pendingExpired_.clear();
   }
   store::Seq finished = committedSeq_;
-  while (!unfinished_.empty() && unfinished_.begin()->second == 0) {
-    finished = unfinished_.begin()->first;
-    unfinished_.erase(unfinished_.begin());
+  while (!unfinished_.empty() && unfinished_.front().second == 0) {
+    finished = unfinished_.front().first;
+    unfinished_.pop_front();
   }
   if (unfinished_.empty()) finished = std::max(finished, lastReadSeq_);
   counters_.committedSeq = std::max(counters_.committedSeq, finished);
