@@ -15,6 +15,8 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "exposition_text.h"
@@ -113,6 +115,37 @@ Snapshot knownSnapshot() {
   snapshot.destinations["tiktok-main"] = d;
   snapshot.store = StoreUsage{123'456, 9'000'000, 50'000'000};
   return snapshot;
+}
+
+// The I/O threads call the probe at once; series are found through a shared cache.
+TEST(MetricsTest, ProbeCallsFromManyThreadsAreAllCounted) {
+  Metrics metrics;
+  metrics.addSources({"web"});
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 5'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&metrics, t] {
+      const std::string source = t % 2 == 0 ? "web" : "app";
+      for (int i = 0; i < kCalls; ++i) {
+        metrics.requestDone(i % 2 == 0 ? "track" : "batch", i % 5 == 0 ? 400 : 200, 1, 0, 1'000);
+        metrics.eventsDone(source, 1, i % 10 == 0 ? 1 : 0, {});
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const std::string text = metrics.render();
+  // Per thread: 2,500 track and 2,500 batch calls; i % 5 == 0 is 400 (500 of each route).
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="track",status="200"})"), 8'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="track",status="400"})"), 2'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="batch",status="200"})"), 8'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_requests_total{route="batch",status="400"})"), 2'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_ingest_request_duration_seconds_count{route="track"})"),
+            10'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_events_received_total{source="web"})"), 11'000);
+  EXPECT_EQ(valueOf(text, R"(sluice_events_duplicate_total{source="app"})"), 1'000);
+  EXPECT_EQ(metrics.storedBySource(),
+            (std::map<std::string, uint64_t>{{"app", 10'000}, {"web", 10'000}}));
 }
 
 TEST(MetricsTest, DeliveryFiguresFromASnapshot) {
