@@ -20,11 +20,15 @@ struct SqliteStmtFinalizer {
 using SqliteDbPtr = std::unique_ptr<sqlite3, SqliteDbCloser>;
 using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtFinalizer>;
 
-// Column `column` of the current row of `stmt` as a string (empty for NULL).
-inline std::string columnText(sqlite3_stmt* stmt, int column) {
+// Column `column` of the current row of `stmt` as a string (empty for NULL), with at least
+// `slack` bytes of spare capacity after the text.
+inline std::string columnText(sqlite3_stmt* stmt, int column, size_t slack = 0) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-  if (text == nullptr) return {};
-  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
+  const auto bytes = static_cast<size_t>(sqlite3_column_bytes(stmt, column));
+  std::string out;
+  if (slack > 0) out.reserve(bytes + slack);
+  if (text != nullptr) out.assign(text, bytes);
+  return out;
 }
 
 // How bindText() hands a text to SQLite.

@@ -150,10 +150,7 @@ StoredEvent readEventRow(sqlite3_stmt* stmt) {
   event.name = columnText(stmt, 4);
   event.receivedAtMs = sqlite3_column_int64(stmt, 5);
   event.timestampMs = sqlite3_column_int64(stmt, 6);
-  const auto* json = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 7));
-  const auto jsonBytes = static_cast<size_t>(sqlite3_column_bytes(stmt, 7));
-  event.json.reserve(jsonBytes + kStoredJsonSlack);
-  if (json != nullptr) event.json.assign(json, jsonBytes);
+  event.json = columnText(stmt, 7, kStoredJsonSlack);
   return event;
 }
 
