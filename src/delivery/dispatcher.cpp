@@ -349,10 +349,8 @@ Result<void> Dispatcher::readFeed() {
       ++counters_.eventsRead;
       lastReadSeq_ = std::max(lastReadSeq_, event.seq);
       size_t& unfinished = unfinishedCount(event.seq);
-      if (!codec_->feeds(event.source)) {
-        ++counters_.eventsSkipped;
-        continue;
-      }
+      // Empty for an event the codec is not fed (mapChunk): skipped below, as one that matched
+      // no subscription.
       MapOutcome& mapped = outcomes_[i];
       const bool tooOld = event.timestampMs < now - options_.maxEventAgeMs;
       if (!mapped.error.empty()) {
@@ -382,12 +380,16 @@ Result<void> Dispatcher::readFeed() {
   return ok();
 }
 
+Dispatcher::Unfinished::iterator Dispatcher::unfinishedAtOrAfter(store::Seq seq) {
+  return std::lower_bound(unfinished_.begin(), unfinished_.end(), seq,
+                          [](const auto& entry, store::Seq s) { return entry.first < s; });
+}
+
 size_t& Dispatcher::unfinishedCount(store::Seq seq) {
   if (unfinished_.empty() || unfinished_.back().first < seq) {
     return unfinished_.emplace_back(seq, 0).second;
   }
-  auto it = std::lower_bound(unfinished_.begin(), unfinished_.end(), seq,
-                             [](const auto& entry, store::Seq s) { return entry.first < s; });
+  auto it = unfinishedAtOrAfter(seq);
   if (it == unfinished_.end() || it->first != seq) it = unfinished_.emplace(it, seq, 0);
   return it->second;
 }
@@ -603,8 +605,7 @@ void Dispatcher::handleCompletion(Completion completion) {
 
 void Dispatcher::itemsFinished(const std::vector<Item>& items) {
   for (const Item& i : items) {
-    auto it = std::lower_bound(unfinished_.begin(), unfinished_.end(), i.seq,
-                               [](const auto& entry, store::Seq s) { return entry.first < s; });
+    auto it = unfinishedAtOrAfter(i.seq);
     if (it != unfinished_.end() && it->first == i.seq && it->second > 0) --it->second;
     if (outstandingItems_ > 0) --outstandingItems_;
   }

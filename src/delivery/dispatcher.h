@@ -276,6 +276,10 @@ class Dispatcher {
   // The unfinished count of event `seq`, added at 0 when absent. The reference stays valid until
   // the entry is removed (deque: appending keeps references).
   size_t& unfinishedCount(store::Seq seq);
+  // In seq order (feeds give increasing seqs; the deque allocates per block, not per event).
+  using Unfinished = std::deque<std::pair<store::Seq, size_t>>;
+  // The first entry of unfinished_ with a seq >= `seq` (binary search).
+  Unfinished::iterator unfinishedAtOrAfter(store::Seq seq);
   void closeLingeringBatches(bool all);
   int64_t sendReady();  // returns ms until sending may continue, or -1
   void send(Batch batch, bool probe, ConcurrencyPermit permit);
@@ -314,8 +318,7 @@ class Dispatcher {
 
   // Owned by the dispatcher's thread (no lock): the events read and not yet final, by seq, with the
   // number of their items not yet final.
-  // In seq order (feeds give increasing seqs; the deque allocates per block, not per event).
-  std::deque<std::pair<store::Seq, size_t>> unfinished_;
+  Unfinished unfinished_;
   store::Seq lastReadSeq_ = 0;
   store::Seq committedSeq_ = 0;
   int64_t lastCommitNs_ = 0;
