@@ -11,7 +11,7 @@ build="${1:-$here/../build/release}"
 count="${2:-20000}"
 reps="${REPS:-3}"
 oracle="${SLUICE_ORACLE_DIR:-$here/../../shared/tools/segment-oracle}"
-presets="${SLUICE_PRESETS:-$here/../../shared/reference/segment-reportWebEvent.json}"
+presets="${SLUICE_PRESETS:-$here/../tests/reference/segment-reportWebEvent.json}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -18,6 +18,8 @@ function(sluice_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_definitions(${name}
+    PRIVATE SLUICE_TEST_REFERENCE_DIR="${PROJECT_SOURCE_DIR}/tests/reference")
   sluice_target_defaults(${name})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
@@ -26,8 +28,8 @@ function(sluice_test name)
     set(T_LABELS unit)
   endif()
   # gtest_discover_tests loses the ';' of a list-valued ENVIRONMENT, so only the binary is passed
-  # here; scripts/test also exports SLUICE_SOURCE_DIR and SLUICE_SHARED_DIR, and tests fall back
-  # to paths relative to their source files when those are unset.
+  # here; scripts/test also exports SLUICE_SOURCE_DIR, and tests fall back to paths compiled in
+  # when it is unset.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
     ENVIRONMENT "SLUICE_BINARY=${CMAKE_BINARY_DIR}/sluice")

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mapping/js_number.h"
+#include "reference_dir.h"
 
 namespace sluice::mapping {
 namespace {
@@ -389,15 +390,10 @@ TEST(JsNumberTest, FromStringMatchesJavaScript) {
 // --- golden cases
 // ---------------------------------------------------------------------------------
 
-std::filesystem::path sharedDir() {
-  if (const char* d = std::getenv("SLUICE_SHARED_DIR")) return d;
-  return std::filesystem::path(__FILE__).parent_path() / "../../../shared";
-}
-
 // Every golden case with a custom trigger: Segment's verdict, except where D9 applies.
 TEST(FqlGoldenTest, CustomTriggersAgreeWithSegment) {
-  auto dir = sharedDir() / "reference/segment-golden";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no golden cases at " << dir;
+  auto dir = sluice::testing::referenceDir() / "segment-golden";
+  ASSERT_TRUE(std::filesystem::exists(dir)) << "no golden cases at " << dir;
   simdjson::dom::parser parser;
   int checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -429,8 +425,8 @@ TEST(FqlGoldenTest, CustomTriggersAgreeWithSegment) {
 
 // Segment's preset triggers all parse and match their own events.
 TEST(FqlGoldenTest, PresetTriggersParse) {
-  auto file = sharedDir() / "reference/segment-reportWebEvent.json";
-  if (!std::filesystem::exists(file)) GTEST_SKIP() << "no " << file;
+  auto file = sluice::testing::referenceDir() / "segment-reportWebEvent.json";
+  ASSERT_TRUE(std::filesystem::exists(file)) << file;
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.load(file.string()).value();
   int n = 0;

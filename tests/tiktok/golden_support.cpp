@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "reference_dir.h"
 #include "tiktok/presets.h"
 
 namespace sluice::tiktok::testing {
@@ -20,14 +21,9 @@ std::string readFile(const std::string& path) {
   return buffer.str();
 }
 
-std::string goldenDir() { return sharedDir() + "/reference/segment-golden"; }
+std::string goldenDir() { return (sluice::testing::referenceDir() / "segment-golden").string(); }
 
 }  // namespace
-
-std::string sharedDir() {
-  const char* env = std::getenv("SLUICE_SHARED_DIR");
-  return env ? std::string(env) : std::string(SLUICE_DEFAULT_SHARED_DIR);
-}
 
 std::vector<std::string> goldenCaseNames() {
   std::vector<std::string> names;
@@ -69,7 +65,7 @@ GoldenCase loadExtraCase(const std::string& name) {
 const json::object& segmentPresets() {
   static const json::object presets = [] {
     json::value root =
-        json::parse(readFile(sharedDir() + "/reference/segment-reportWebEvent.json"));
+        json::parse(readFile((sluice::testing::referenceDir() / "segment-reportWebEvent.json").string()));
     json::object out;
     for (const auto& preset : root.at("presets").as_array()) {
       const auto& p = preset.as_object();

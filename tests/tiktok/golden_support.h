@@ -1,5 +1,5 @@
 // Shared helpers of the golden tests: loading Segment's golden cases and preset catalog from the
-// shared reference folder, and turning a case into a destination configuration.
+// reference data (tests/reference_dir.h), and turning a case into a destination configuration.
 #pragma once
 
 #include <boost/json.hpp>
@@ -9,9 +9,6 @@
 #include "config/config.h"
 
 namespace sluice::tiktok::testing {
-
-// The shared folder (env SLUICE_SHARED_DIR, else the compiled-in default).
-std::string sharedDir();
 
 struct GoldenCase {
   std::string name;              // "001_add_to_cart_basic"

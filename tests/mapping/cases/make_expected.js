@@ -11,7 +11,7 @@ const { transform } = require('@segment/actions-core')
 
 // mapping_ref names a mapping of the reference action: "field_defaults" or "preset:<name>".
 const reference = JSON.parse(fs.readFileSync(
-  path.join(__dirname, '../../../../shared/reference/segment-reportWebEvent.json'), 'utf8'))
+  path.join(__dirname, '../../reference/segment-reportWebEvent.json'), 'utf8'))
 function mappingOf(c) {
   if (!c.mapping_ref) return c.mapping
   if (c.mapping_ref === 'field_defaults') return reference.field_defaults
