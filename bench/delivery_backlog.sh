@@ -30,8 +30,6 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
-accepted() { curl -fsS "http://127.0.0.1:$MOCK_PORT/mock/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_accepted"])'; }
 
 rm -rf "$DIR"
 echo "== filling $DIR with $EVENTS events"
@@ -74,6 +72,8 @@ destinations:
       max_requests_per_second: 1000
       max_events_per_second: 2000000
       max_concurrency: 16
+      min_concurrency: ${MIN_CONCURRENCY:-1}
+      initial_concurrency: ${MIN_CONCURRENCY:-4}
       breaker_probe_interval: $PROBE
 logging:
   level: warn
@@ -99,31 +99,62 @@ if [[ ${DRAIN:-1} == 0 ]]; then
 fi
 
 echo "== recovery"
-echo '[]' | curl -fsS -X POST --data-binary @- "http://127.0.0.1:$MOCK_PORT/mock/scenario" >/dev/null
-start=$(date +%s.%N)
-serve_cpu0=$(cpu_ticks "$SERVE_PID"); mock_cpu0=$(cpu_ticks "$MOCK_PID")
-first=""
-deadline=$(( $(date +%s) + 600 ))
-while :; do
-  n=$(accepted)
-  r=$(rss_kb "$SERVE_PID"); (( r > max_rss )) && max_rss=$r
-  if [[ -z $first && $n -gt 0 ]]; then first=$(date +%s.%N); fi
-  (( n >= EVENTS )) && break
-  (( $(date +%s) > deadline )) && { echo "not drained after 600 s: $n of $EVENTS"; exit 1; }
-  sleep 0.2
-done
-end=$(date +%s.%N)
-serve_cpu=$(( $(cpu_ticks "$SERVE_PID") - serve_cpu0 )); mock_cpu=$(( $(cpu_ticks "$MOCK_PID") - mock_cpu0 ))
-python3 - "$start" "$first" "$end" "$EVENTS" "$max_rss" "$(hwm_kb "$SERVE_PID")" \
-  "$serve_cpu" "$mock_cpu" "$(getconf CLK_TCK)" <<'PY'
-import sys
-start, first, end, events, rss, hwm = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-serve_cpu, mock_cpu, tck = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
-print(f"CPU during the drain: sluice serve {serve_cpu/tck:.1f} s ({serve_cpu/tck/events*1e6:.1f} us/event), "
-      f"the fake TikTok {mock_cpu/tck:.1f} s ({mock_cpu/tck/events*1e6:.1f} us/event)")
+# One watcher process for the whole drain (a curl and a python per poll would take CPU from the
+# two processes measured): ends the outage, polls the fake and /metrics every 0.2 s, reports.
+python3 - "$MOCK_PORT" "$SERVE_PORT" "$SERVE_PID" "$MOCK_PID" "$EVENTS" "$max_rss" <<'PY'
+import json, os, statistics, sys, time, urllib.request
+mock_port, serve_port, serve_pid, mock_pid, events, max_rss = sys.argv[1:7]
+events, max_rss = int(events), int(max_rss)
+tck = os.sysconf("SC_CLK_TCK")
+def get(port, path, data=None):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", data=data, timeout=10) as r:
+        return r.read().decode()
+def cpu(pid):  # user + system, in seconds
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tck
+def status_kb(pid, key):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+get(mock_port, "/mock/scenario", b"[]")
+start = time.time()
+serve_cpu0, mock_cpu0 = cpu(serve_pid), cpu(mock_pid)
+first = None
+limits, held = [], []
+while True:
+    n = json.loads(get(mock_port, "/mock/stats"))["events_accepted"]
+    max_rss = max(max_rss, status_kb(serve_pid, "VmRSS"))
+    if first is None and n > 0:
+        first = time.time()
+    text = get(serve_port, "/metrics")
+    limits.append(metric(text, "sluice_delivery_concurrency_limit"))
+    held.append(metric(text, "sluice_delivery_outstanding_items"))
+    if n >= events:
+        break
+    if time.time() - start > 600:
+        sys.exit(f"not drained after 600 s: {n} of {events}")
+    time.sleep(0.2)
+end = time.time()
+serve_cpu, mock_cpu = cpu(serve_pid) - serve_cpu0, cpu(mock_pid) - mock_cpu0
+text = get(serve_port, "/metrics")
+count = metric(text, "sluice_delivery_request_duration_seconds_count")
+total = metric(text, "sluice_delivery_request_duration_seconds_sum")
+print(f"CPU during the drain: sluice serve {serve_cpu:.1f} s ({serve_cpu/events*1e6:.1f} us/event), "
+      f"the fake TikTok {mock_cpu:.1f} s ({mock_cpu/events*1e6:.1f} us/event)")
 print(f"drained {events} events {end-start:.1f} s after recovery "
       f"(first delivery after {first-start:.1f} s; {events/(end-first):,.0f} events/s from then)")
-print(f"serve RSS: max sampled {rss/1024:.0f} MB, VmHWM {hwm/1024:.0f} MB")
+print(f"serve RSS: max sampled {max_rss/1024:.0f} MB, VmHWM {status_kb(serve_pid, 'VmHWM')/1024:.0f} MB")
+if count:
+    print(f"request duration (send to reply, sluice's view): {1000*total/count:.1f} ms mean over {count:.0f} requests")
+print(f"during the drain ({len(limits)} samples): concurrency limit min {min(limits):.0f}, "
+      f"median {statistics.median(limits):.0f}, max {max(limits):.0f}; items held median "
+      f"{statistics.median(held):.0f}, max {max(held):.0f}")
 PY
 echo "mock: $(curl -fsS "http://127.0.0.1:$MOCK_PORT/mock/stats")"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -333,6 +333,10 @@ void Dispatcher::mapChunk(const std::vector<store::StoredEvent>& events, EpochMs
 }
 
 Result<void> Dispatcher::readFeed() {
+  // Replies taken in below free room for more reading; the time bound hands control back to
+  // runOnce() (commits, stats, reconfiguration, stop) even while a long backlog keeps it busy.
+  constexpr int64_t kReadSliceNs = 50'000'000;
+  const int64_t until = nowNs() + kReadSliceNs;
   while (outstandingItems_ < options_.maxOutstandingItems && !feed_->finished()) {
     const size_t want =
         std::min(options_.readChunk, options_.maxOutstandingItems - outstandingItems_);
@@ -375,7 +379,11 @@ Result<void> Dispatcher::readFeed() {
       unfinished = mapped.items.size();
       for (auto& item : mapped.items) addItem(std::move(item), event);
     }
-    if (events->size() < want) break;
+    // Full batches leave now, and replies are taken in, so that the requests (and the
+    // destination's work on them) overlap the reading and mapping of the next chunk.
+    takeCompletions();
+    sendReady();
+    if (events->size() < want || nowNs() >= until) break;
   }
   return ok();
 }
