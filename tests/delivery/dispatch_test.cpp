@@ -123,6 +123,27 @@ TEST_F(DispatchTest, PacksFullBodiesPerKeyAndLingersPartialOnes) {
   EXPECT_EQ(feed_->committed, 2'510u);
 }
 
+TEST_F(DispatchTest, FullBodiesLeaveBeforeTheRestOfTheBacklogIsRead) {
+  // A backlog of ten chunks: each full body goes out as soon as its chunk is mapped, so that the
+  // destination works while the next chunks are read, instead of after the whole window is.
+  addEvents(1, 10'000, "a");
+  options_.readChunk = 1'000;
+  options_.maxOutstandingItems = 10'000;
+  std::vector<size_t> readAtPost;
+  http_.setResponder([&](const HttpPost&) {
+    readAtPost.push_back(feed_->readCount());
+    return code(0);
+  });
+  auto& d = make();
+  d.runOnce();
+  ASSERT_FALSE(readAtPost.empty());
+  EXPECT_EQ(readAtPost.front(), 1'000u);
+  d.runOnce();
+  EXPECT_EQ(d.stats().itemsDelivered, 10'000u);
+  ASSERT_EQ(readAtPost.size(), 10u);
+  for (size_t i = 0; i < readAtPost.size(); ++i) EXPECT_EQ(readAtPost[i], 1'000 * (i + 1));
+}
+
 TEST_F(DispatchTest, MappingOnSeveralThreadsGivesTheSameBodiesInTheSameOrder) {
   // Mixed events: two batch keys, mapping failures, two-item events, sources not fed.
   for (store::Seq s = 1; s <= 4'500; ++s) {
