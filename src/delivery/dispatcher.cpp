@@ -42,10 +42,10 @@ Result<std::unique_ptr<LogFeed>> LogFeed::open(store::EventLog& log, std::string
   return std::unique_ptr<LogFeed>(new LogFeed(log, std::move(cursorName), *start));
 }
 
-Result<std::vector<store::StoredEvent>> LogFeed::read(size_t max) {
-  auto events = log_.readAfter(readSeq_, max);
-  if (events && !events->empty()) readSeq_ = events->back().seq;
-  return events;
+Result<size_t> LogFeed::read(size_t max, std::vector<store::StoredEvent>& out) {
+  auto n = log_.readAfterInto(readSeq_, max, out);
+  if (n && *n > 0) readSeq_ = out[*n - 1].seq;
+  return n;
 }
 
 Result<void> LogFeed::commit(store::Seq seq) { return log_.setCursor(cursorName_, seq); }
@@ -60,10 +60,13 @@ ListFeed::ListFeed(std::vector<store::StoredEvent> events) : events_(std::move(e
                 events_.end());
 }
 
-Result<std::vector<store::StoredEvent>> ListFeed::read(size_t max) {
-  std::vector<store::StoredEvent> out;
-  while (next_ < events_.size() && out.size() < max) out.push_back(events_[next_++]);
-  return out;
+Result<size_t> ListFeed::read(size_t max, std::vector<store::StoredEvent>& out) {
+  size_t n = 0;
+  for (; next_ < events_.size() && n < max; ++next_, ++n) {
+    if (n == out.size()) out.emplace_back();
+    out[n] = events_[next_];
+  }
+  return n;
 }
 
 Result<store::StoredEvent> ListFeed::fetch(store::Seq seq) {
@@ -87,9 +90,9 @@ Result<std::unique_ptr<RangeFeed>> RangeFeed::open(store::EventLog& log, store::
   return std::unique_ptr<RangeFeed>(new RangeFeed(log, range, first, *last));
 }
 
-Result<std::vector<store::StoredEvent>> RangeFeed::read(size_t max) {
-  std::vector<store::StoredEvent> out;
-  while (!done_ && out.empty()) {
+Result<size_t> RangeFeed::read(size_t max, std::vector<store::StoredEvent>& out) {
+  size_t n = 0;
+  while (!done_ && n == 0) {
     auto events = log_.readAfter(position_, max);
     if (!events) return fail(events.error());
     if (events->empty()) {
@@ -103,12 +106,13 @@ Result<std::vector<store::StoredEvent>> RangeFeed::read(size_t max) {
       }
       position_ = e.seq;
       if (e.receivedAtMs >= range_.sinceMs && e.receivedAtMs < range_.untilMs) {
-        out.push_back(std::move(e));
+        if (n == out.size()) out.emplace_back();
+        out[n++] = std::move(e);
       }
     }
     if (position_ >= last_) done_ = true;
   }
-  return out;
+  return n;
 }
 
 Result<store::StoredEvent> RangeFeed::fetch(store::Seq seq) { return fetchFromLog(log_, seq); }
@@ -310,7 +314,7 @@ void Dispatcher::resetMappers() {
   }
 }
 
-void Dispatcher::mapChunk(const std::vector<store::StoredEvent>& events, EpochMs now) {
+void Dispatcher::mapChunk(std::span<const store::StoredEvent> events, EpochMs now) {
   // Below this many events per slice, waking the pool costs more than it saves.
   constexpr size_t kMinSlice = 64;
   outcomes_.clear();
@@ -340,16 +344,17 @@ Result<void> Dispatcher::readFeed() {
   while (outstandingItems_ < options_.maxOutstandingItems && !feed_->finished()) {
     const size_t want =
         std::min(options_.readChunk, options_.maxOutstandingItems - outstandingItems_);
-    auto events = feed_->read(want);
-    if (!events) {
+    auto read = feed_->read(want, chunk_);
+    if (!read) {
       feedError_ = true;
-      return fail(events.error());
+      return fail(read.error());
     }
-    if (events->empty()) break;
+    if (*read == 0) break;
+    const std::span<const store::StoredEvent> events(chunk_.data(), *read);
     const EpochMs now = clock_.nowMs();
-    mapChunk(*events, now);
-    for (size_t i = 0; i < events->size(); ++i) {
-      const store::StoredEvent& event = (*events)[i];
+    mapChunk(events, now);
+    for (size_t i = 0; i < events.size(); ++i) {
+      const store::StoredEvent& event = events[i];
       ++counters_.eventsRead;
       lastReadSeq_ = std::max(lastReadSeq_, event.seq);
       size_t& unfinished = unfinishedCount(event.seq);
@@ -383,7 +388,7 @@ Result<void> Dispatcher::readFeed() {
     // destination's work on them) overlap the reading and mapping of the next chunk.
     takeCompletions();
     sendReady();
-    if (events->size() < want || nowNs() >= until) break;
+    if (events.size() < want || nowNs() >= until) break;
   }
   return ok();
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -38,8 +39,11 @@ namespace sluice::delivery {
 class EventFeed {
  public:
   virtual ~EventFeed() = default;
-  // Up to `max` events following those returned before, in ascending seq. Empty: nothing now.
-  virtual Result<std::vector<store::StoredEvent>> read(size_t max) = 0;
+  // Up to `max` events following those returned before, in ascending seq, into the first N
+  // elements of `out`; returns N (0: nothing now). `out` grows when too short and never shrinks:
+  // later elements are left for reuse (EventLog::readAfterInto()), so the caller passes the same
+  // vector each time and reads only the first N.
+  virtual Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) = 0;
   // True once read() will never return anything again (finite feeds: replay, dead-letter retry).
   virtual bool finished() const = 0;
   // Every event up to and including `seq` has a durable fate. The log feed moves its cursor.
@@ -53,7 +57,7 @@ class LogFeed final : public EventFeed {
  public:
   // Reads the cursor `cursorName` of `log` (which must outlive the feed).
   static Result<std::unique_ptr<LogFeed>> open(store::EventLog& log, std::string cursorName);
-  Result<std::vector<store::StoredEvent>> read(size_t max) override;
+  Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override;
   bool finished() const override { return false; }
   Result<void> commit(store::Seq seq) override;
   Result<store::StoredEvent> fetch(store::Seq seq) override;
@@ -71,7 +75,7 @@ class LogFeed final : public EventFeed {
 class ListFeed final : public EventFeed {
  public:
   explicit ListFeed(std::vector<store::StoredEvent> events);
-  Result<std::vector<store::StoredEvent>> read(size_t max) override;
+  Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override;
   bool finished() const override { return next_ >= events_.size(); }
   Result<void> commit(store::Seq) override { return ok(); }
   Result<store::StoredEvent> fetch(store::Seq seq) override;
@@ -85,7 +89,7 @@ class ListFeed final : public EventFeed {
 class RangeFeed final : public EventFeed {
  public:
   static Result<std::unique_ptr<RangeFeed>> open(store::EventLog& log, store::TimeRange range);
-  Result<std::vector<store::StoredEvent>> read(size_t max) override;
+  Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override;
   bool finished() const override { return done_; }
   Result<void> commit(store::Seq) override { return ok(); }
   Result<store::StoredEvent> fetch(store::Seq seq) override;
@@ -269,7 +273,7 @@ class Dispatcher {
   Result<void> readFeed();
   // Maps `events` into outcomes_ (one per event, in order; empty for events the codec is not fed),
   // on the map pool when the chunk is large enough to split.
-  void mapChunk(const std::vector<store::StoredEvent>& events, EpochMs now);
+  void mapChunk(std::span<const store::StoredEvent> events, EpochMs now);
   // The map pool and the forked mappers for options_.mapThreads and the current codec.
   void resetMappers();
   void addItem(MappedItem item, const store::StoredEvent& event);
@@ -303,6 +307,7 @@ class Dispatcher {
   std::unique_ptr<WorkerPool> mapPool_;
   std::vector<std::unique_ptr<DestinationCodec>> mappers_;
   std::vector<MapOutcome> outcomes_;  // mapChunk()'s result, reused between chunks
+  std::vector<store::StoredEvent> chunk_;  // the feed's reads (EventFeed::read), reused
   std::unique_ptr<EventFeed> feed_;
   HttpClient& client_;
   store::DeliveryState& state_;

@@ -1,5 +1,6 @@
 #include "store/event_log.h"
 
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -11,6 +12,14 @@ Result<AppendOutcome> EventLog::appendSync(AppendRequest request) {
   append(std::move(request),
          [&promise](Result<AppendOutcome> outcome) { promise.set_value(std::move(outcome)); });
   return future.get();
+}
+
+Result<size_t> EventLog::readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out) {
+  auto events = readAfter(after, max);
+  if (!events) return fail(events.error());
+  if (out.size() < events->size()) out.resize(events->size());
+  std::move(events->begin(), events->end(), out.begin());
+  return events->size();
 }
 
 }  // namespace sluice::store

@@ -94,6 +94,13 @@ class EventLog {
   // Up to `max` events with seq > `after`, ascending. Thread-safe.
   virtual Result<std::vector<StoredEvent>> readAfter(Seq after, size_t max) = 0;
 
+  // The same into the first N elements of `out`, returning N. `out` grows when it is too short and
+  // never shrinks: elements from N on are left as they were, so that a reader passing the same
+  // vector each time (delivery's dispatcher) reuses their strings' buffers and allocates nothing
+  // per event once it has grown. On an error `out` is unspecified. The default copies readAfter()'s
+  // events in. Thread-safe.
+  virtual Result<size_t> readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out);
+
   // Visits the events received in `range` (optionally of one source) in seq order until `visit`
   // returns false. Thread-safe.
   virtual Result<void> scan(const TimeRange& range, std::optional<std::string> source,

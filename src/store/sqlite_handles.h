@@ -20,14 +20,23 @@ struct SqliteStmtFinalizer {
 using SqliteDbPtr = std::unique_ptr<sqlite3, SqliteDbCloser>;
 using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtFinalizer>;
 
-// Column `column` of the current row of `stmt` as a string (empty for NULL), with at least
-// `slack` bytes of spare capacity after the text.
-inline std::string columnText(sqlite3_stmt* stmt, int column, size_t slack = 0) {
+// Column `column` of the current row of `stmt` into `out` (empty for NULL), with at least `slack`
+// bytes of spare capacity after the text. `out`'s buffer is reused when it is large enough.
+inline void assignColumnText(std::string& out, sqlite3_stmt* stmt, int column, size_t slack = 0) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
   const auto bytes = static_cast<size_t>(sqlite3_column_bytes(stmt, column));
+  if (slack > 0) out.reserve(bytes + slack);  // never shrinks: a reused buffer keeps its room
+  if (text != nullptr) {
+    out.assign(text, bytes);
+  } else {
+    out.clear();
+  }
+}
+
+// The same as a new string.
+inline std::string columnText(sqlite3_stmt* stmt, int column, size_t slack = 0) {
   std::string out;
-  if (slack > 0) out.reserve(bytes + slack);
-  if (text != nullptr) out.assign(text, bytes);
+  assignColumnText(out, stmt, column, slack);
   return out;
 }
 

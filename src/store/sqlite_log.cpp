@@ -141,16 +141,21 @@ std::string columnBlob(sqlite3_stmt* stmt, int column) {
 constexpr const char* kEventColumns =
     "seq, source, message_id, type, name, received_at, timestamp, json";
 
-StoredEvent readEventRow(sqlite3_stmt* stmt) {
-  StoredEvent event;
+// Every field of `event` from the current row (kEventColumns), reusing its strings' buffers.
+void assignEventRow(sqlite3_stmt* stmt, StoredEvent& event) {
   event.seq = static_cast<Seq>(sqlite3_column_int64(stmt, 0));
-  event.source = columnText(stmt, 1);
-  event.messageId = columnText(stmt, 2);
-  event.type = columnText(stmt, 3);
-  event.name = columnText(stmt, 4);
+  assignColumnText(event.source, stmt, 1);
+  assignColumnText(event.messageId, stmt, 2);
+  assignColumnText(event.type, stmt, 3);
+  assignColumnText(event.name, stmt, 4);
   event.receivedAtMs = sqlite3_column_int64(stmt, 5);
   event.timestampMs = sqlite3_column_int64(stmt, 6);
-  event.json = columnText(stmt, 7, kStoredJsonSlack);
+  assignColumnText(event.json, stmt, 7, kStoredJsonSlack);
+}
+
+StoredEvent readEventRow(sqlite3_stmt* stmt) {
+  StoredEvent event;
+  assignEventRow(stmt, event);
   return event;
 }
 
@@ -317,6 +322,7 @@ class SqliteLog final : public EventLog {
 
   void append(AppendRequest request, std::function<void(Result<AppendOutcome>)> done) override;
   Result<std::vector<StoredEvent>> readAfter(Seq after, size_t max) override;
+  Result<size_t> readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out) override;
   Result<void> scan(const TimeRange& range, std::optional<std::string> source,
                     const std::function<bool(const StoredEvent&)>& visit) override;
   Result<Seq> lastSeq() override;
@@ -1088,21 +1094,34 @@ WriteHealth SqliteLog::writeHealth() {
 // Reads.
 
 Result<std::vector<StoredEvent>> SqliteLog::readAfter(Seq after, size_t max) {
+  std::vector<StoredEvent> events;
+  auto n = readAfterInto(after, max, events);
+  if (!n) return fail(n.error());
+  events.resize(*n);
+  return events;
+}
+
+Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out) {
   std::lock_guard lock(readMutex_);
   if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
-  std::vector<StoredEvent> events;
-  if (max == 0) return events;
-  events.reserve(std::min<size_t>(max, 4096));
+  if (max == 0) return size_t{0};
   sqlite3_stmt* s = readAfterStmt_.get();
   StmtUse use(s);
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
                                std::min<Seq>(after, std::numeric_limits<int64_t>::max())));
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
                                std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
+  size_t n = 0;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) events.push_back(readEventRow(s));
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n == out.size()) {
+      if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
+      out.emplace_back();
+    }
+    assignEventRow(s, out[n++]);
+  }
   if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "read"));
-  return events;
+  return n;
 }
 
 Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> source,

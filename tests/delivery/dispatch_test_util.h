@@ -18,10 +18,13 @@ namespace sluice::delivery::testing {
 class MemoryFeed final : public EventFeed {
  public:
   void add(store::StoredEvent event) { events_.push_back(std::move(event)); }
-  Result<std::vector<store::StoredEvent>> read(size_t max) override {
-    std::vector<store::StoredEvent> out;
-    while (next_ < events_.size() && out.size() < max) out.push_back(events_[next_++]);
-    return out;
+  Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override {
+    size_t n = 0;
+    for (; next_ < events_.size() && n < max; ++next_, ++n) {
+      if (n == out.size()) out.emplace_back();
+      out[n] = events_[next_];
+    }
+    return n;
   }
   bool finished() const override { return false; }
   Result<void> commit(store::Seq seq) override {

@@ -106,6 +106,47 @@ TEST_F(SqliteLogTest, AppendsAndReadsBackEveryField) {
   EXPECT_EQ(log->readAfter(0, 1)->size(), 1u);
 }
 
+TEST_F(SqliteLogTest, ReadAfterIntoOverwritesReusedEventsInPlace) {
+  auto log = open();
+  ASSERT_TRUE(log);
+  NewEvent e = makeEvent("web", "m-1", 1000);
+  e.name = "";  // an identify: no name, so a stale one must be cleared
+  e.type = "identify";
+  ASSERT_TRUE(log->appendSync(request({e, makeEvent("app", "m-2", 1001)})));
+
+  // Three stale events with longer strings: two are overwritten, the third is left for reuse.
+  StoredEvent stale{99, "stale-source", "stale-message-id-of-some-length", "stale-type",
+                    "Stale Name Longer Than Fifteen", 5, 6, std::string(4'000, 'x')};
+  std::vector<StoredEvent> out(3, stale);
+  const char* const buffer = out[0].json.data();
+  auto n = log->readAfterInto(0, 10, out);
+  ASSERT_TRUE(n.has_value()) << n.error().toString();
+  ASSERT_EQ(*n, 2u);
+  ASSERT_EQ(out.size(), 3u);  // never shrinks
+  auto fresh = all(*log);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(out[i].seq, fresh[i].seq);
+    EXPECT_EQ(out[i].source, fresh[i].source);
+    EXPECT_EQ(out[i].messageId, fresh[i].messageId);
+    EXPECT_EQ(out[i].type, fresh[i].type);
+    EXPECT_EQ(out[i].name, fresh[i].name);
+    EXPECT_EQ(out[i].receivedAtMs, fresh[i].receivedAtMs);
+    EXPECT_EQ(out[i].timestampMs, fresh[i].timestampMs);
+    EXPECT_EQ(out[i].json, fresh[i].json);
+    EXPECT_GE(out[i].json.capacity(), out[i].json.size() + kStoredJsonSlack);
+  }
+  EXPECT_EQ(out[0].name, "");
+  EXPECT_EQ(out[0].json.data(), buffer);  // the buffer was reused, not reallocated
+  EXPECT_EQ(out[2].messageId, stale.messageId);
+
+  // Growing from empty, and nothing to read.
+  std::vector<StoredEvent> grown;
+  ASSERT_EQ(*log->readAfterInto(1, 10, grown), 1u);
+  EXPECT_EQ(grown[0].messageId, "m-2");
+  ASSERT_EQ(*log->readAfterInto(2, 10, grown), 0u);
+  EXPECT_EQ(grown.size(), 1u);
+}
+
 TEST_F(SqliteLogTest, SequenceNumbersAreStrictlyIncreasingAcrossAppends) {
   auto log = open();
   for (int i = 0; i < 5; ++i) {
