@@ -10,7 +10,8 @@
 # Usage: bench/ingest_load.sh [seconds per run, default 10]
 # Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
 #              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
-#              CONNECTIONS_TRACK (32), HALF_RATE (20000), PROFILE (0), SKIP_BUILD (0).
+#              CONNECTIONS_TRACK (32), HALF_RATE (20000), CONNECTIONS_RATE (64: run 3),
+#              PROFILE (0), SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -110,8 +111,8 @@ if [[ " $RUNS " == *" 2 "* ]]; then
 fi
 
 if [[ " $RUNS " == *" 3 "* ]]; then
-  echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, 64 connections, ${SECONDS_PER_RUN}s"
+  echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, ${CONNECTIONS_RATE:-64} connections, ${SECONDS_PER_RUN}s"
   run_load 1 --path /v1/track --event-bytes 1000 --rate "${HALF_RATE:-20000}" \
-    --connections 64 --duration-s "$SECONDS_PER_RUN"
+    --connections "${CONNECTIONS_RATE:-64}" --duration-s "$SECONDS_PER_RUN"
 fi
 stop_sluice
