@@ -254,7 +254,7 @@ int64_t Dispatcher::runOnce() {
     feedError_ = false;  // try again after a pause
     consider(1000);
   } else if (!feed_->finished() && outstandingItems_ < options_.maxOutstandingItems) {
-    consider(options_.pollMs);
+    consider(readCutShort_ ? 0 : options_.pollMs);  // cut short: more is there to read now
   }
   if (committedSeq_ < counters_.committedSeq || !pendingDead_.empty() || !pendingExpired_.empty())
     consider(options_.commitIntervalMs);
@@ -341,6 +341,7 @@ Result<void> Dispatcher::readFeed() {
   // runOnce() (commits, stats, reconfiguration, stop) even while a long backlog keeps it busy.
   constexpr int64_t kReadSliceNs = 50'000'000;
   const int64_t until = nowNs() + kReadSliceNs;
+  readCutShort_ = false;
   while (outstandingItems_ < options_.maxOutstandingItems && !feed_->finished()) {
     const size_t want =
         std::min(options_.readChunk, options_.maxOutstandingItems - outstandingItems_);
@@ -388,7 +389,11 @@ Result<void> Dispatcher::readFeed() {
     // destination's work on them) overlap the reading and mapping of the next chunk.
     takeCompletions();
     sendReady();
-    if (events.size() < want || nowNs() >= until) break;
+    if (events.size() < want) break;
+    if (nowNs() >= until) {
+      readCutShort_ = true;
+      break;
+    }
   }
   return ok();
 }

@@ -338,6 +338,7 @@ class Dispatcher {
   bool paused_ = false;
   std::string pauseReason_;
   bool feedError_ = false;
+  bool readCutShort_ = false;  // readFeed() stopped at its time bound with events left to read
   DispatcherStats counters_;
 
   std::shared_ptr<Pending> pending_;
