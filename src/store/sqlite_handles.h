@@ -21,16 +21,17 @@ using SqliteDbPtr = std::unique_ptr<sqlite3, SqliteDbCloser>;
 using SqliteStmtPtr = std::unique_ptr<sqlite3_stmt, SqliteStmtFinalizer>;
 
 // Column `column` of the current row of `stmt` into `out` (empty for NULL), with at least `slack`
-// bytes of spare capacity after the text. `out`'s buffer is reused when it is large enough.
+// bytes of spare capacity after the text. `out`'s buffer is reused when it is large enough, and
+// let go when it is far larger than needed (one huge event must not pin its size in a reader's
+// reused buffers for good).
 inline void assignColumnText(std::string& out, sqlite3_stmt* stmt, int column, size_t slack = 0) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
   const auto bytes = static_cast<size_t>(sqlite3_column_bytes(stmt, column));
-  if (slack > 0) out.reserve(bytes + slack);  // never shrinks: a reused buffer keeps its room
-  if (text != nullptr) {
-    out.assign(text, bytes);
-  } else {
-    out.clear();
-  }
+  constexpr size_t kKeepBytes = 8 * 1024;  // buffers up to this size are always kept
+  if (out.capacity() > kKeepBytes && out.capacity() > 4 * (bytes + slack)) std::string().swap(out);
+  out.clear();  // so that growing the buffer copies nothing
+  if (slack > 0) out.reserve(bytes + slack);
+  if (text != nullptr) out.assign(text, bytes);
 }
 
 // The same as a new string.

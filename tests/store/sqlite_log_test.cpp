@@ -118,6 +118,7 @@ TEST_F(SqliteLogTest, ReadAfterIntoOverwritesReusedEventsInPlace) {
   StoredEvent stale{99, "stale-source", "stale-message-id-of-some-length", "stale-type",
                     "Stale Name Longer Than Fifteen", 5, 6, std::string(4'000, 'x')};
   std::vector<StoredEvent> out(3, stale);
+  out[1].json.assign(40'000, 'y');  // far larger than the event read into it: let go
   const char* const buffer = out[0].json.data();
   auto n = log->readAfterInto(0, 10, out);
   ASSERT_TRUE(n.has_value()) << n.error().toString();
@@ -137,6 +138,7 @@ TEST_F(SqliteLogTest, ReadAfterIntoOverwritesReusedEventsInPlace) {
   }
   EXPECT_EQ(out[0].name, "");
   EXPECT_EQ(out[0].json.data(), buffer);  // the buffer was reused, not reallocated
+  EXPECT_LT(out[1].json.capacity(), 8'192u);
   EXPECT_EQ(out[2].messageId, stale.messageId);
 
   // Growing from empty, and nothing to read.
