@@ -144,6 +144,43 @@ TEST_F(DispatchTest, FullBodiesLeaveBeforeTheRestOfTheBacklogIsRead) {
   for (size_t i = 0; i < readAtPost.size(); ++i) EXPECT_EQ(readAtPost[i], 1'000 * (i + 1));
 }
 
+// An endless feed of events the codec is not fed (source "other"), each read taking 30 ms.
+class SlowSkippedFeed final : public EventFeed {
+ public:
+  explicit SlowSkippedFeed(FakeClock& clock) : clock_(clock) {}
+  Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override {
+    clock_.advanceMs(30);
+    const size_t n = std::min<size_t>(max, 1'000);
+    if (out.size() < n) out.resize(n);
+    for (size_t i = 0; i < n; ++i) out[i] = makeEvent(++seq_, "a", clock_.nowMs(), "track", "other");
+    return n;
+  }
+  bool finished() const override { return false; }
+  Result<void> commit(store::Seq) override { return ok(); }
+  Result<store::StoredEvent> fetch(store::Seq) override {
+    return fail(ErrorCode::kNotFound, "not kept");
+  }
+  store::Seq read() const { return seq_; }
+
+ private:
+  FakeClock& clock_;
+  store::Seq seq_ = 0;
+};
+
+TEST_F(DispatchTest, AReadCutShortByItsTimeBoundGoesOnAtOnce) {
+  // Skipped events hold no items, so only the 50 ms bound ends the reading: two reads of 30 ms.
+  options_.readChunk = 1'000;
+  auto feed = std::make_unique<SlowSkippedFeed>(clock_);
+  const SlowSkippedFeed& slow = *feed;
+  Dispatcher d(options_, std::make_unique<FakeCodec>(), std::move(feed), http_, *state_, clock_,
+               random_);
+  EXPECT_EQ(d.runOnce(), 0);  // more is there to read: no poll wait
+  EXPECT_EQ(slow.read(), 2'000u);
+  EXPECT_EQ(d.runOnce(), 0);
+  EXPECT_EQ(slow.read(), 4'000u);
+  EXPECT_EQ(d.stats().eventsSkipped, 4'000u);
+}
+
 TEST_F(DispatchTest, MappingOnSeveralThreadsGivesTheSameBodiesInTheSameOrder) {
   // Mixed events: two batch keys, mapping failures, two-item events, sources not fed.
   for (store::Seq s = 1; s <= 4'500; ++s) {
