@@ -62,10 +62,7 @@ ListFeed::ListFeed(std::vector<store::StoredEvent> events) : events_(std::move(e
 
 Result<size_t> ListFeed::read(size_t max, std::vector<store::StoredEvent>& out) {
   size_t n = 0;
-  for (; next_ < events_.size() && n < max; ++next_, ++n) {
-    if (n == out.size()) out.emplace_back();
-    out[n] = events_[next_];
-  }
+  for (; next_ < events_.size() && n < max; ++next_, ++n) store::fillSlot(out, n) = events_[next_];
   return n;
 }
 
@@ -106,8 +103,7 @@ Result<size_t> RangeFeed::read(size_t max, std::vector<store::StoredEvent>& out)
       }
       position_ = e.seq;
       if (e.receivedAtMs >= range_.sinceMs && e.receivedAtMs < range_.untilMs) {
-        if (n == out.size()) out.emplace_back();
-        out[n++] = std::move(e);
+        store::fillSlot(out, n++) = std::move(e);
       }
     }
     if (position_ >= last_) done_ = true;

@@ -1,6 +1,5 @@
 #include "store/event_log.h"
 
-#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -17,8 +16,7 @@ Result<AppendOutcome> EventLog::appendSync(AppendRequest request) {
 Result<size_t> EventLog::readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out) {
   auto events = readAfter(after, max);
   if (!events) return fail(events.error());
-  if (out.size() < events->size()) out.resize(events->size());
-  std::move(events->begin(), events->end(), out.begin());
+  for (size_t i = 0; i < events->size(); ++i) fillSlot(out, i) = std::move((*events)[i]);
   return events->size();
 }
 

@@ -45,6 +45,14 @@ struct StoredEvent {
   std::string json;  // read from a log: capacity() >= size() + kStoredJsonSlack
 };
 
+// Event `n` of `out` for a reader that fills `out` from the front (readAfterInto(),
+// delivery::EventFeed::read()): appended when `out` holds exactly n events, else the one already
+// there, whose strings the reader overwrites.
+inline StoredEvent& fillSlot(std::vector<StoredEvent>& out, size_t n) {
+  if (n == out.size()) out.emplace_back();
+  return out[n];
+}
+
 // Something a client sent that could not be accepted, kept so that nothing disappears unseen.
 struct QuarantinedEvent {
   int64_t id = 0;           // assigned by the store

@@ -1111,15 +1111,10 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
                                std::min<Seq>(after, std::numeric_limits<int64_t>::max())));
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
                                std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
+  if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
   size_t n = 0;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n == out.size()) {
-      if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
-      out.emplace_back();
-    }
-    assignEventRow(s, out[n++]);
-  }
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) assignEventRow(s, fillSlot(out, n++));
   if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "read"));
   return n;
 }

@@ -151,8 +151,9 @@ class SlowSkippedFeed final : public EventFeed {
   Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override {
     clock_.advanceMs(30);
     const size_t n = std::min<size_t>(max, 1'000);
-    if (out.size() < n) out.resize(n);
-    for (size_t i = 0; i < n; ++i) out[i] = makeEvent(++seq_, "a", clock_.nowMs(), "track", "other");
+    for (size_t i = 0; i < n; ++i) {
+      store::fillSlot(out, i) = makeEvent(++seq_, "a", clock_.nowMs(), "track", "other");
+    }
     return n;
   }
   bool finished() const override { return false; }

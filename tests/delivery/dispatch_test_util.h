@@ -21,8 +21,7 @@ class MemoryFeed final : public EventFeed {
   Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override {
     size_t n = 0;
     for (; next_ < events_.size() && n < max; ++next_, ++n) {
-      if (n == out.size()) out.emplace_back();
-      out[n] = events_[next_];
+      store::fillSlot(out, n) = events_[next_];
     }
     return n;
   }
