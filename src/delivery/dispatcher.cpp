@@ -298,38 +298,42 @@ void Dispatcher::takeCompletions() {
 }
 
 void Dispatcher::resetMappers() {
+  mapPool_.reset();  // joins the old pool's threads first
   mappers_.clear();
-  for (size_t i = 1; i < std::max<size_t>(1, options_.mapThreads); ++i) {
+  for (size_t i = 0; i < options_.mapThreads; ++i) {
     auto fork = codec_->forkMapper();
-    if (!fork) break;
+    if (!fork) {
+      mappers_.clear();
+      return;
+    }
     mappers_.push_back(std::move(fork));
   }
-  if (!mapPool_ || mapPool_->threads() != mappers_.size() + 1) {
-    mapPool_.reset();  // joins the old pool's threads first
-    mapPool_ = std::make_unique<WorkerPool>(mappers_.size() + 1);
-  }
+  if (!mappers_.empty()) mapPool_ = std::make_unique<WorkerPool>(mappers_.size());
 }
 
-void Dispatcher::mapChunk(std::span<const store::StoredEvent> events, EpochMs now) {
-  // Below this many events per slice, waking the pool costs more than it saves.
-  constexpr size_t kMinSlice = 64;
-  outcomes_.clear();
-  outcomes_.resize(events.size());
-  const size_t parts = std::min(mapPool_->threads(), std::max<size_t>(1, events.size() / kMinSlice));
-  auto mapSlice = [&](size_t part) {
-    if (part >= parts) return;
-    DestinationCodec& codec = part == 0 ? *codec_ : *mappers_[part - 1];
-    const size_t begin = events.size() * part / parts;
-    const size_t end = events.size() * (part + 1) / parts;
-    for (size_t i = begin; i < end; ++i) {
-      if (codec.feeds(events[i].source)) outcomes_[i] = codec.map(events[i], now);
+void Dispatcher::startMapping(MapSlot& slot) {
+  slot.outcomes.clear();
+  slot.outcomes.resize(slot.count);
+  if (!mapPool_) {
+    for (size_t i = 0; i < slot.count; ++i) {
+      if (codec_->feeds(slot.events[i].source))
+        slot.outcomes[i] = codec_->map(slot.events[i], slot.now);
     }
-  };
-  if (parts == 1) {
-    mapSlice(0);
-  } else {
-    mapPool_->run(mapSlice);
+    return;
   }
+  // Below this many events per slice, a pool thread is left out of the chunk.
+  constexpr size_t kMinSlice = 64;
+  const size_t parts = std::min(mapPool_->threads(), std::max<size_t>(1, slot.count / kMinSlice));
+  mapPool_->start([this, &slot, parts](size_t part) {
+    if (part >= parts) return;
+    DestinationCodec& codec = *mappers_[part];
+    const size_t begin = slot.count * part / parts;
+    const size_t end = slot.count * (part + 1) / parts;
+    for (size_t i = begin; i < end; ++i) {
+      if (codec.feeds(slot.events[i].source))
+        slot.outcomes[i] = codec.map(slot.events[i], slot.now);
+    }
+  });
 }
 
 Result<void> Dispatcher::readFeed() {
@@ -338,60 +342,84 @@ Result<void> Dispatcher::readFeed() {
   constexpr int64_t kReadSliceNs = 50'000'000;
   const int64_t until = nowNs() + kReadSliceNs;
   readCutShort_ = false;
-  while (outstandingItems_ < options_.maxOutstandingItems && !feed_->finished()) {
-    const size_t want =
-        std::min(options_.readChunk, options_.maxOutstandingItems - outstandingItems_);
-    auto read = feed_->read(want, chunk_);
+  // With a map pool, chunk N is mapped while chunk N + 1 is read and chunk N - 1 is turned into
+  // items and sent. Every chunk read is mapped and taken before this returns.
+  MapSlot* mapping = nullptr;
+  size_t next = 0;
+  Result<void> result = ok();
+  for (;;) {
+    const size_t held = outstandingItems_ + (mapping ? mapping->count : 0);
+    if (held >= options_.maxOutstandingItems || feed_->finished()) break;
+    const size_t want = std::min(options_.readChunk, options_.maxOutstandingItems - held);
+    MapSlot& slot = slots_[next];
+    auto read = feed_->read(want, slot.events);
     if (!read) {
       feedError_ = true;
-      return fail(read.error());
+      result = fail(read.error());
+      break;
     }
     if (*read == 0) break;
-    const std::span<const store::StoredEvent> events(chunk_.data(), *read);
-    const EpochMs now = clock_.nowMs();
-    mapChunk(events, now);
-    for (size_t i = 0; i < events.size(); ++i) {
-      const store::StoredEvent& event = events[i];
-      ++counters_.eventsRead;
-      lastReadSeq_ = std::max(lastReadSeq_, event.seq);
-      size_t& unfinished = unfinishedCount(event.seq);
-      // Empty for an event the codec is not fed (mapChunk): skipped below, as one that matched
-      // no subscription.
-      MapOutcome& mapped = outcomes_[i];
-      const bool tooOld = event.timestampMs < now - options_.maxEventAgeMs;
-      if (!mapped.error.empty()) {
-        if (tooOld) {
-          if (mapped.items.empty()) recordEventFate(event, false, "", "", "");
-        } else {
-          recordEventFate(event, true, "", "mapping", mapped.error);
-          ++counters_.byEventName[kUnmappedEventName].dead;
-        }
-      }
-      if (mapped.items.empty()) {
-        if (mapped.error.empty()) ++counters_.eventsSkipped;
-        continue;
-      }
-      if (tooOld) {
-        for (auto& item : mapped.items) {
-          ++counters_.byEventName[item.eventName].expired;
-          recordEventFate(event, false, item.json, "", "");
-        }
-        continue;
-      }
-      unfinished = mapped.items.size();
-      for (auto& item : mapped.items) addItem(std::move(item), event);
+    slot.count = *read;
+    slot.now = clock_.nowMs();
+    if (!mapPool_) {
+      startMapping(slot);
+      takeMapped(slot);
+    } else {
+      if (mapping) mapPool_->wait();
+      startMapping(slot);
+      if (mapping) takeMapped(*mapping);
+      mapping = &slot;
+      next ^= 1;
     }
-    // Full batches leave now, and replies are taken in, so that the requests (and the
-    // destination's work on them) overlap the reading and mapping of the next chunk.
-    takeCompletions();
-    sendReady();
-    if (events.size() < want) break;
+    if (*read < want) break;
     if (nowNs() >= until) {
       readCutShort_ = true;
       break;
     }
   }
-  return ok();
+  if (mapping) {
+    mapPool_->wait();
+    takeMapped(*mapping);
+  }
+  return result;
+}
+
+void Dispatcher::takeMapped(MapSlot& slot) {
+  for (size_t i = 0; i < slot.count; ++i) {
+    const store::StoredEvent& event = slot.events[i];
+    ++counters_.eventsRead;
+    lastReadSeq_ = std::max(lastReadSeq_, event.seq);
+    size_t& unfinished = unfinishedCount(event.seq);
+    // Empty for an event the codec is not fed (startMapping): skipped below, as one that matched
+    // no subscription.
+    MapOutcome& mapped = slot.outcomes[i];
+    const bool tooOld = event.timestampMs < slot.now - options_.maxEventAgeMs;
+    if (!mapped.error.empty()) {
+      if (tooOld) {
+        if (mapped.items.empty()) recordEventFate(event, false, "", "", "");
+      } else {
+        recordEventFate(event, true, "", "mapping", mapped.error);
+        ++counters_.byEventName[kUnmappedEventName].dead;
+      }
+    }
+    if (mapped.items.empty()) {
+      if (mapped.error.empty()) ++counters_.eventsSkipped;
+      continue;
+    }
+    if (tooOld) {
+      for (auto& item : mapped.items) {
+        ++counters_.byEventName[item.eventName].expired;
+        recordEventFate(event, false, item.json, "", "");
+      }
+      continue;
+    }
+    unfinished = mapped.items.size();
+    for (auto& item : mapped.items) addItem(std::move(item), event);
+  }
+  // Full batches leave now, and replies are taken in, so that the requests (and the
+  // destination's work on them) overlap the reading and mapping of the next chunk.
+  takeCompletions();
+  sendReady();
 }
 
 Dispatcher::Unfinished::iterator Dispatcher::unfinishedAtOrAfter(store::Seq seq) {

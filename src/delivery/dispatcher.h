@@ -136,9 +136,11 @@ struct DispatcherOptions {
   // Memory bound: items held (open, queued, in flight, waiting for retry) at most this many;
   // reading stops while it is reached, so an outage never grows memory.
   size_t maxOutstandingItems = 20'000;
-  size_t readChunk = 2'000;        // events per read of the feed
-  // Threads that map a chunk of events (the dispatcher's own included), each an even slice, when
-  // the codec can fork mappers (DestinationCodec::forkMapper); items keep the events' order.
+  size_t readChunk = 2'000;  // events per read of the feed
+  // Threads that map a chunk of events, each an even slice, while the dispatcher's thread reads
+  // the next chunk and sends what the previous one gave; items keep the events' order. Needs a
+  // codec that can fork mappers (DestinationCodec::forkMapper); 0, or a codec that cannot, maps
+  // on the dispatcher's thread, one chunk after the other.
   size_t mapThreads = 1;
   int64_t pollMs = 20;             // how often an idle dispatcher looks for new events
   int64_t commitIntervalMs = 100;  // the cursor is written at most this often
@@ -270,11 +272,22 @@ class Dispatcher {
   void applyReconfig();
   void takeCompletions();
   void handleCompletion(Completion completion);
+  // A chunk of events read from the feed and what mapping made of it.
+  struct MapSlot {
+    std::vector<store::StoredEvent> events;  // the feed's reads (EventFeed::read), reused
+    size_t count = 0;                        // events of this chunk: the first `count`
+    std::vector<MapOutcome> outcomes;        // one per event, in order; reused
+    EpochMs now = 0;                         // the clock when the chunk was read
+  };
   Result<void> readFeed();
-  // Maps `events` into outcomes_ (one per event, in order; empty for events the codec is not fed),
-  // on the map pool when the chunk is large enough to split.
-  void mapChunk(std::span<const store::StoredEvent> events, EpochMs now);
-  // The map pool and the forked mappers for options_.mapThreads and the current codec.
+  // Maps the slot's events into its outcomes (empty for events the codec is not fed): on the
+  // map pool, returning at once (mapPool_->wait() ends it), or on this thread without a pool.
+  void startMapping(MapSlot& slot);
+  // Turns a mapped slot's outcomes into items, dead letters and expired events, then takes in
+  // replies and sends the full bodies.
+  void takeMapped(MapSlot& slot);
+  // The map pool and one forked mapper per pool thread, for options_.mapThreads and the current
+  // codec; no pool when mapping stays on the dispatcher's thread. Never called while mapping.
   void resetMappers();
   void addItem(MappedItem item, const store::StoredEvent& event);
   // The unfinished count of event `seq`, added at 0 when absent. The reference stays valid until
@@ -303,11 +316,13 @@ class Dispatcher {
 
   DispatcherOptions options_;
   std::unique_ptr<DestinationCodec> codec_;
-  // Parallel mapping: the pool's part 0 maps with codec_, part i with mappers_[i - 1].
+  // Mapping beside the dispatcher's thread: the pool's part i maps with mappers_[i]; codec_ stays
+  // the dispatcher's own (request bodies, replies).
   std::unique_ptr<WorkerPool> mapPool_;
   std::vector<std::unique_ptr<DestinationCodec>> mappers_;
-  std::vector<MapOutcome> outcomes_;  // mapChunk()'s result, reused between chunks
-  std::vector<store::StoredEvent> chunk_;  // the feed's reads (EventFeed::read), reused
+  // Two chunks: one read while the other is mapped. Belong to the pool from startMapping() until
+  // mapPool_->wait() returns.
+  std::array<MapSlot, 2> slots_;
   std::unique_ptr<EventFeed> feed_;
   HttpClient& client_;
   store::DeliveryState& state_;

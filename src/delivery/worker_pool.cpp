@@ -1,14 +1,17 @@
 #include "delivery/worker_pool.h"
 
+#include <utility>
+
 namespace sluice::delivery {
 
 WorkerPool::WorkerPool(size_t threads) {
-  const size_t extra = threads > 1 ? threads - 1 : 0;
-  workers_.reserve(extra);
-  for (size_t i = 0; i < extra; ++i) workers_.emplace_back([this, i] { workerMain(i + 1); });
+  const size_t n = threads > 0 ? threads : 1;
+  workers_.reserve(n);
+  for (size_t i = 0; i < n; ++i) workers_.emplace_back([this, i] { workerMain(i); });
 }
 
 WorkerPool::~WorkerPool() {
+  wait();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -17,22 +20,20 @@ WorkerPool::~WorkerPool() {
   for (auto& worker : workers_) worker.join();
 }
 
-void WorkerPool::run(const std::function<void(size_t)>& part) {
-  if (workers_.empty()) {
-    part(0);
-    return;
-  }
+void WorkerPool::start(std::function<void(size_t)> part) {
   {
-    std::lock_guard lock(mutex_);
-    job_ = &part;
+    std::unique_lock lock(mutex_);
+    jobDone_.wait(lock, [&] { return running_ == 0; });  // a job not waited for ends first
+    job_ = std::move(part);
     running_ = workers_.size();
     ++generation_;
   }
   startJob_.notify_all();
-  part(0);
+}
+
+void WorkerPool::wait() {
   std::unique_lock lock(mutex_);
   jobDone_.wait(lock, [&] { return running_ == 0; });
-  job_ = nullptr;
 }
 
 void WorkerPool::workerMain(size_t part) {
@@ -42,11 +43,12 @@ void WorkerPool::workerMain(size_t part) {
     startJob_.wait(lock, [&] { return stopping_ || generation_ != seen; });
     if (stopping_) return;
     seen = generation_;
-    const auto* job = job_;
+    // job_ is replaced only by start(), after wait() has seen every part return.
+    const auto* job = &job_;
     lock.unlock();
     (*job)(part);
     lock.lock();
-    if (--running_ == 0) jobDone_.notify_one();
+    if (--running_ == 0) jobDone_.notify_all();
   }
 }
 

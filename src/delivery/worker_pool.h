@@ -1,6 +1,7 @@
-// A fixed set of threads that run the parts of one CPU-bound job at a time: part 0 on the caller's
-// thread, parts 1..threads-1 on the pool's own threads, and run() returns when every part is done.
-// The dispatcher maps a chunk of events this way, one even slice per part.
+// A fixed set of threads that run the parts of one CPU-bound job at a time, while the thread that
+// started the job does other work: start() hands part i to pool thread i and returns at once,
+// wait() returns when every part is done. The dispatcher maps one chunk of events this way while
+// it reads the next chunk and sends what the previous one gave.
 #pragma once
 
 #include <condition_variable>
@@ -15,19 +16,22 @@ namespace sluice::delivery {
 
 class WorkerPool {
  public:
-  // `threads` parts per job, the caller's thread included; 0 is taken as 1 (no pool threads: run()
-  // calls part 0 on the caller's thread only).
+  // `threads` pool threads, one per part of a job; 0 is taken as 1.
   explicit WorkerPool(size_t threads);
-  ~WorkerPool();  // joins the pool's threads
+  ~WorkerPool();  // waits for a started job, then joins the pool's threads
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  size_t threads() const { return workers_.size() + 1; }
+  size_t threads() const { return workers_.size(); }
 
-  // Calls part(0), ..., part(threads() - 1), each exactly once and concurrently, and returns when
-  // all have returned. One run() at a time (the pool belongs to one caller thread); `part` must
-  // not throw.
-  void run(const std::function<void(size_t part)>& part);
+  // Calls part(0), ..., part(threads() - 1) concurrently, each once on its own pool thread, and
+  // returns without waiting. One job at a time: a job still running is waited for first.
+  // `part` must not throw; what it reads and writes belongs to the job until wait() returns.
+  void start(std::function<void(size_t part)> part);
+
+  // Returns when every part of the job last started has returned (at once when none is running).
+  // Everything the parts wrote is visible to the caller afterwards.
+  void wait();
 
  private:
   void workerMain(size_t part);
@@ -35,10 +39,10 @@ class WorkerPool {
   std::mutex mutex_;
   std::condition_variable startJob_;
   std::condition_variable jobDone_;
-  const std::function<void(size_t)>* job_ = nullptr;  // GUARDED_BY(mutex_)
-  uint64_t generation_ = 0;                           // GUARDED_BY(mutex_): jobs started
-  size_t running_ = 0;  // GUARDED_BY(mutex_): pool threads still in the current job
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  std::function<void(size_t)> job_;  // GUARDED_BY(mutex_)
+  uint64_t generation_ = 0;          // GUARDED_BY(mutex_): jobs started
+  size_t running_ = 0;               // GUARDED_BY(mutex_): pool threads still in the current job
+  bool stopping_ = false;            // GUARDED_BY(mutex_)
   std::vector<std::thread> workers_;
 };
 

@@ -1,5 +1,5 @@
-// WorkerPool: every part runs exactly once per job, on distinct threads, and run() returns only
-// when all have finished.
+// WorkerPool: every part runs exactly once per job, each on its own pool thread; start() returns
+// at once and wait() only when all parts have finished.
 #include "delivery/worker_pool.h"
 
 #include <gtest/gtest.h>
@@ -13,47 +13,64 @@
 namespace sluice::delivery {
 namespace {
 
-TEST(WorkerPool, EveryPartRunsOncePerJobOnItsOwnThread) {
+TEST(WorkerPool, EveryPartRunsOncePerJobOnItsOwnPoolThread) {
   WorkerPool pool(3);
   ASSERT_EQ(pool.threads(), 3u);
   for (int job = 0; job < 500; ++job) {
     std::vector<std::atomic<int>> calls(3);
     std::vector<std::thread::id> ids(3);
-    pool.run([&](size_t part) {
+    pool.start([&](size_t part) {
       calls.at(part).fetch_add(1);
       ids[part] = std::this_thread::get_id();
     });
+    pool.wait();
     for (size_t part = 0; part < 3; ++part) EXPECT_EQ(calls[part].load(), 1) << "part " << part;
-    EXPECT_EQ(ids[0], std::this_thread::get_id());  // part 0 on the caller's thread
-    EXPECT_EQ(std::set<std::thread::id>(ids.begin(), ids.end()).size(), 3u);
+    std::set<std::thread::id> distinct(ids.begin(), ids.end());
+    EXPECT_EQ(distinct.size(), 3u);
+    EXPECT_EQ(distinct.count(std::this_thread::get_id()), 0u);  // none on the caller's thread
   }
 }
 
-TEST(WorkerPool, RunWaitsForTheSlowestPart) {
+TEST(WorkerPool, StartReturnsAtOnceAndWaitForTheSlowestPart) {
   WorkerPool pool(2);
-  std::atomic<bool> slowDone{false};
-  pool.run([&](size_t part) {
+  std::atomic<bool> release{false};
+  std::atomic<int> done{0};
+  pool.start([&](size_t part) {
     if (part == 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      slowDone = true;
+      // Bounded: the caller releases it right after start() returns.
+      for (int i = 0; i < 5'000 && !release.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }
+    done.fetch_add(1);
   });
-  EXPECT_TRUE(slowDone.load());
+  EXPECT_LT(done.load(), 2);  // start() did not wait for part 1
+  release = true;
+  pool.wait();
+  EXPECT_EQ(done.load(), 2);
+  pool.wait();  // nothing running: returns at once
 }
 
-TEST(WorkerPool, OneThreadRunsPartZeroOnTheCaller) {
-  for (size_t threads : {0u, 1u}) {
-    WorkerPool pool(threads);
-    EXPECT_EQ(pool.threads(), 1u);
-    std::vector<size_t> parts;
-    std::thread::id ran;
-    pool.run([&](size_t part) {
-      parts.push_back(part);
-      ran = std::this_thread::get_id();
+TEST(WorkerPool, AJobNotWaitedForEndsBeforeTheNextStartsAndBeforeDestruction) {
+  std::atomic<int> calls{0};
+  {
+    WorkerPool pool(2);
+    pool.start([&](size_t) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      calls.fetch_add(1);
     });
-    EXPECT_EQ(ran, std::this_thread::get_id());
-    EXPECT_EQ(parts, std::vector<size_t>{0});
+    pool.start([&](size_t) { calls.fetch_add(10); });
   }
+  EXPECT_EQ(calls.load(), 22);
+}
+
+TEST(WorkerPool, ZeroThreadsIsOne) {
+  WorkerPool pool(0);
+  EXPECT_EQ(pool.threads(), 1u);
+  std::vector<size_t> parts;
+  pool.start([&](size_t part) { parts.push_back(part); });
+  pool.wait();
+  EXPECT_EQ(parts, std::vector<size_t>{0});
 }
 
 }  // namespace
