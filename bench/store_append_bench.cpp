@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_events.h"
 #include "core/time.h"
 #include "store/sqlite_log.h"
 
@@ -33,6 +34,7 @@ namespace {
 using sluice::store::AppendRequest;
 using sluice::store::EventLog;
 using sluice::store::NewEvent;
+using sluice::bench::makeOrderEvent;
 
 struct Args {
   std::string mode = "append";
@@ -54,30 +56,8 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 // An event shaped like an enriched Segment track call of about `size` bytes.
-// A messageId like the random UUIDs Segment's libraries assign (spread over the key space), or
-// one that sorts in insertion order.
-std::string messageIdFor(long id, bool random) {
-  if (!random) return "bench-" + std::to_string(1'000'000'000'000L + id);
-  uint64_t x = static_cast<uint64_t>(id) * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%08x-%04x-4%03x-a%03x-%012llx",
-                static_cast<unsigned>(x >> 32), static_cast<unsigned>((x >> 16) & 0xffff),
-                static_cast<unsigned>(x & 0xfff), static_cast<unsigned>((x >> 12) & 0xfff),
-                static_cast<unsigned long long>(id));
-  return buffer;
-}
-
 NewEvent makeEvent(long id, long size, sluice::EpochMs now, bool randomIds) {
-  NewEvent e;
-  e.source = "web";
-  e.messageId = messageIdFor(id, randomIds);
-  e.type = "track";
-  e.name = "Order Completed";
-  e.receivedAtMs = now;
-  e.timestampMs = now - 20;
+  NewEvent e = sluice::bench::orderCompletedCall(id, now, randomIds);
   e.json = R"({"type":"track","event":"Order Completed","messageId":")" + e.messageId +
            R"(","userId":"user-)" + std::to_string(id % 100'000) +
            R"(","properties":{"order_id":")" + std::to_string(id) +
@@ -85,32 +65,6 @@ NewEvent makeEvent(long id, long size, sluice::EpochMs now, bool randomIds) {
   long pad = size - static_cast<long>(e.json.size()) - 4;
   e.json.append(static_cast<size_t>(std::max(0L, pad)), 'x');
   e.json += R"("}})";
-  return e;
-}
-
-// An enriched Segment "Order Completed" call as ingest stores it, unique per id.
-NewEvent makeOrderEvent(long id, sluice::EpochMs now, bool randomIds) {
-  NewEvent e;
-  e.source = "web";
-  e.messageId = messageIdFor(id, randomIds);
-  e.type = "track";
-  e.name = "Order Completed";
-  e.receivedAtMs = now;
-  e.timestampMs = now - 20;
-  const std::string n = std::to_string(id);
-  const std::string time = sluice::formatIsoTime(now);
-  e.json = R"({"type":"track","event":"Order Completed","messageId":")" + e.messageId +
-           R"(","userId":"user-)" + n + R"(","anonymousId":"anon-)" + n +
-           R"(","timestamp":")" + time + R"(","receivedAt":")" + time +
-           R"(","context":{"ip":"203.0.113.)" + std::to_string(id % 250) +
-           R"(","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",)"
-           R"("page":{"url":"https://shop.example.com/checkout?step=3","referrer":"https://shop.example.com/cart"},)"
-           R"("traits":{"email":"Buyer.)" + n + R"(@Example.com","phone":"+1 (415) 555-)" +
-           std::to_string(1000 + id % 9000) +
-           R"("}},"properties":{"order_id":"o-)" + n +
-           R"(","total":59.97,"revenue":54.97,"currency":"USD","products":[)"
-           R"({"product_id":"sku-1","sku":"sku-1","name":"Socks","price":9.99,"quantity":3,"category":"apparel"},)"
-           R"({"product_id":"sku-2","sku":"sku-2","name":"Scarf","price":29.99,"quantity":1,"category":"apparel"}]}})";
   return e;
 }
 
