@@ -122,16 +122,16 @@ int runPreview(const PreviewOptions& options) {
       for (size_t sub : matched) {
         out.clear();
         out += "{\"index\":" + std::to_string(index) + ",\"destination\":";
-        tiktok::appendJsonString(out, destination.name());
+        appendJsonString(out, destination.name());
         out += ",\"subscription\":";
-        tiktok::appendJsonString(out, destination.subscriptionName(sub));
+        appendJsonString(out, destination.subscriptionName(sub));
         auto result = destination.transform(event, sub, now);
         if (result) {
           out += ",\"body\":";
           out += destination.buildBody(std::span<const tiktok::TikTokEvent>(&*result, 1));
         } else {
           out += ",\"error\":";
-          tiktok::appendJsonString(out, result.error().message);
+          appendJsonString(out, result.error().message);
         }
         out += "}\n";
         std::cout << out;

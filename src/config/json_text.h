@@ -7,10 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace sluice::config {
+#include "core/json_text.h"
 
-// Appends `text` as a JSON string literal (quotes included) to `out`.
-void appendJsonString(std::string& out, std::string_view text);
+namespace sluice::config {
 
 // Writes JSON text with two-space indentation (or compactly), commas and keys handled.
 // Usage: beginObject(); key("a"); value(1); endObject(). The caller keeps the nesting valid.

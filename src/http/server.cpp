@@ -23,6 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/json_text.h"
+
 namespace sluice::http {
 
 namespace asio = boost::asio;
@@ -43,43 +45,6 @@ const Handler& Router::find(std::string_view path) const {
   if (it != routes_.end()) return it->second;
   return fallback_;
 }
-
-namespace {
-
-void appendJsonString(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-}  // namespace
 
 Response jsonError(int status, std::string_view message) {
   Response response;

@@ -8,7 +8,7 @@
 
 #include "ingest/auth.h"
 #include "ingest/client_address.h"
-#include "ingest/json_text.h"
+#include "core/json_text.h"
 #include "ingest/probe.h"
 #include "ingest/request_parser.h"
 

@@ -8,7 +8,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "ingest/json_text.h"
+#include "core/json_text.h"
 
 namespace sluice::ingest {
 

@@ -12,7 +12,7 @@
 
 #include "core/time.h"
 #include "ingest/json_copy.h"
-#include "ingest/json_text.h"
+#include "core/json_text.h"
 
 namespace sluice::ingest {
 

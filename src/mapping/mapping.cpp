@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_text.h"
 #include "mapping/js_number.h"
 #include "mapping/keys.h"
 
@@ -756,46 +757,9 @@ void appendJsJson(std::string& out, View v) {
       }
       break;
     }
-    case JType::kString: {
-      static const char* kHex = "0123456789abcdef";
-      out += '"';
-      for (char ch : v.str()) {
-        unsigned char c = static_cast<unsigned char>(ch);
-        switch (c) {
-          case '"':
-            out += "\\\"";
-            break;
-          case '\\':
-            out += "\\\\";
-            break;
-          case '\b':
-            out += "\\b";
-            break;
-          case '\f':
-            out += "\\f";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          default:
-            if (c < 0x20) {
-              out += "\\u00";
-              out += kHex[c >> 4];
-              out += kHex[c & 0xF];
-            } else {
-              out += ch;
-            }
-        }
-      }
-      out += '"';
+    case JType::kString:
+      appendJsonString(out, v.str());
       break;
-    }
     case JType::kArray: {
       out += '[';
       bool first = true;

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/json_text.h"
+
 namespace sluice::mocktiktok {
 
 namespace {
@@ -23,28 +25,6 @@ constexpr std::array<std::string_view, 22> kStandardEvents = {
 
 constexpr std::array<std::string_view, 6> kHashedUserFields = {
     "email", "phone", "external_id", "first_name", "last_name", "zip_code"};
-
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 bool isSha256Hex(std::string_view s) {
   if (s.size() != 64) return false;

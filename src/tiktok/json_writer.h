@@ -9,14 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_text.h"  // appendJsonString(): strings escaped as JSON.stringify does
+
 namespace sluice::tiktok {
 
 // Appends `value` formatted as ECMAScript's Number::toString does; NaN and infinities as `null`
 // (as JSON.stringify writes them).
 void appendJsNumber(std::string& out, double value);
-
-// Appends `text` as a quoted JSON string, escaping as JSON.stringify does.
-void appendJsonString(std::string& out, std::string_view text);
 
 // Appends any JSON value. Integers beyond 2^53 are written as JavaScript would print the nearest
 // double, since that is what a JavaScript JSON parser (Segment's) would have produced.
