@@ -7,9 +7,10 @@
 // TikTok codec. The mapping has its own figure (transform_bench); the end-to-end drain, mapping
 // included, is bench/delivery_backlog.sh.
 //
-//   delivery_bench --dir D --events N --url URL [--concurrency C]
+//   delivery_bench --dir D --events N --url URL [--concurrency C] [--map-threads T]
 //       D must not exist (it is created, filled, then read). Prints the fill time, then the
-//       delivery time, events/s and the process's CPU per event while delivering.
+//       delivery time, events/s and the process's CPU per event while delivering. T: the
+//       dispatcher's map threads (default 2; 0 maps on the dispatcher's own thread).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   std::string dir, url;
   long events = 1'000'000;
   int concurrency = 16;
+  long mapThreads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--dir") {
@@ -91,12 +93,14 @@ int main(int argc, char** argv) {
       url = argv[i + 1];
     } else if (flag == "--concurrency") {
       concurrency = std::atoi(argv[i + 1]);
+    } else if (flag == "--map-threads") {
+      mapThreads = std::atol(argv[i + 1]);
     } else {
       die("unknown flag " + flag);
     }
   }
-  if (dir.empty() || url.empty() || events <= 0 || concurrency <= 0) {
-    die("usage: delivery_bench --dir D --events N --url URL [--concurrency C]");
+  if (dir.empty() || url.empty() || events <= 0 || concurrency <= 0 || mapThreads < 0) {
+    die("usage: delivery_bench --dir D --events N --url URL [--concurrency C] [--map-threads T]");
   }
   if (std::filesystem::exists(dir)) die(dir + " exists: give a new directory");
 

@@ -3,7 +3,7 @@
 # `sluice mock-tiktok` (nothing kept, normal replies) and runs bench/delivery_bench against it,
 # which fills a fresh log with EVENTS TikTok items mapped beforehand, then delivers them from the
 # log. Prints delivery_bench's figures and the fake's CPU per event during the run.
-# Usage: bench/delivery_throughput.sh [BUILD_DIR] [EVENTS]    env: CONCURRENCY (16)
+# Usage: bench/delivery_throughput.sh [BUILD_DIR] [EVENTS]    env: CONCURRENCY (16), MAP_THREADS (2)
 set -euo pipefail
 BUILD=$(realpath "${1:-build/release}")
 EVENTS=${2:-1000000}
@@ -26,6 +26,7 @@ mock_cpu() {  # user + system seconds
 }
 before=$(mock_cpu)
 "$BUILD/bench/delivery_bench" --dir "$WORK/log" --events "$EVENTS" --concurrency "${CONCURRENCY:-16}" \
+  --map-threads "${MAP_THREADS:-2}" \
   --url "http://127.0.0.1:$port/open_api/v1.3/event/track/" 2> "$WORK/bench.log"
 after=$(mock_cpu)
 echo "the fake TikTok: $(awk -v a="$after" -v b="$before" -v n="$EVENTS" \
