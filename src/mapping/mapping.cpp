@@ -948,6 +948,10 @@ struct ObjectNode final : CompiledNode {
   Val field(const Ctx& ctx, size_t i, View payload) const {
     return evalNode(ctx, fields[i].second, trie_ids[i], payload);
   }
+  // Field `i` read from the memo, without a Val or a virtual call, when it is an event path or an
+  // @if of event paths: kTrieUndefined, kTrieView (`out` set) or kTrieComputed (field() must then
+  // give the value). 0 for any other field: field() evaluates it.
+  uint8_t resolveField(const Ctx& ctx, size_t i, View& out) const;
   json::object build(const Ctx& ctx, View payload) const {
     json::object out(ctx.sp);
     // Reserved at the first defined value: objects whose fields are all undefined (the vehicle
@@ -1045,14 +1049,18 @@ const IfNode* pathIfOf(const CompiledNode* node) {
   return node_if;
 }
 
+uint8_t ObjectNode::resolveField(const Ctx& ctx, size_t i, View& out) const {
+  if (trie_ids[i] >= 0) return resolveTrie(ctx, trie_ids[i], out);
+  if (path_ifs[i]) return path_ifs[i]->resolve(ctx, out);
+  return 0;
+}
+
 bool ObjectNode::evalViewObjects(const Ctx& ctx, View payload, ViewObjects& out) const {
   ViewMember* members = nullptr;  // allocated at the first defined value, as build() reserves
   uint32_t n = 0;
   for (size_t i = 0; i < fields.size(); ++i) {
     View view;
-    if (trie_ids[i] >= 0 || path_ifs[i]) {  // without a Val (most are memo reads of undefined)
-      const uint8_t r =
-          trie_ids[i] >= 0 ? resolveTrie(ctx, trie_ids[i], view) : path_ifs[i]->resolve(ctx, view);
+    if (const uint8_t r = resolveField(ctx, i, view)) {  // most are memo reads of undefined
       if (r == kTrieUndefined) continue;
       if (r == kTrieComputed) return false;
     } else {
@@ -2114,16 +2122,15 @@ void Mapping::applyFields(simdjson::dom::element event, const boost::json::stora
   if (const ObjectNode* obj = root.object) {
     const bool viewObjects = ctx.sp.is_deallocate_trivial();  // see the header
     for (size_t i = 0; i < obj->fields.size(); ++i) {
-      if (const IfNode* path_if = obj->path_ifs[i]) {
-        View view;
-        const uint8_t r = path_if->resolve(ctx, view);
+      View view;
+      if (const uint8_t r = obj->resolveField(ctx, i, view)) {
         if (r == kTrieUndefined) continue;
         if (r == kTrieView && !view.j) {
-          sink.field(i, view.e);
+          sink.field(i, view.e);  // the event's own value: not copied
           continue;
         }
         // a computed value: as any other field below
-      } else if (viewObjects && obj->trie_ids[i] < 0) {
+      } else if (viewObjects) {
         ViewObjects objects;
         if (obj->fields[i].second->evalViewObjects(ctx, View::of(event), objects)) {
           sink.field(i, objects);
