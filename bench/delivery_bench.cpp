@@ -165,9 +165,11 @@ int main(int argc, char** argv) {
   if (!state) die(state.error().toString());
   auto client = delivery::makeBeastHttpClient();
   DefaultRandom random;
+  delivery::DispatcherOptions options = delivery::dispatcherOptions(d);
+  options.mapThreads = static_cast<size_t>(mapThreads);
   delivery::Dispatcher dispatcher(
-      delivery::dispatcherOptions(d), std::make_unique<PassThroughCodec>(tiktok, key, eventName),
-      std::move(*feed), *client, **state, SystemClock::instance(), random);
+      options, std::make_unique<PassThroughCodec>(tiktok, key, eventName), std::move(*feed),
+      *client, **state, SystemClock::instance(), random);
   const double cpuBefore = cpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   dispatcher.start();

@@ -59,9 +59,10 @@ class DestinationCodec {
   // Maps one event. `nowMs` is used for events without a usable timestamp.
   virtual MapOutcome map(const store::StoredEvent& event, EpochMs nowMs) = 0;
   // Another codec that maps exactly as this one and may run map() and feeds() on another thread
-  // while this one maps (it shares what is immutable and has its own scratch), so that a
-  // dispatcher maps a chunk of events on several threads. Only map() and feeds() are called on it.
-  // nullptr (the default): this codec maps on the dispatcher's thread only.
+  // while this one (and other forks) run (it shares what is immutable and has its own scratch):
+  // the dispatcher's map pool maps chunks with forks while the dispatcher's thread calls this
+  // codec's request() and classify(). Only map() and feeds() are called on a fork.
+  // nullptr (the default): this codec maps on the dispatcher's thread, between its other calls.
   virtual std::unique_ptr<DestinationCodec> forkMapper() const { return nullptr; }
   // The request carrying `items` (all with batch key `batchKey`), timeout left to the caller.
   virtual HttpPost request(std::string_view batchKey,

@@ -318,11 +318,12 @@ class Dispatcher {
   std::unique_ptr<DestinationCodec> codec_;
   // Mapping beside the dispatcher's thread: the pool's part i maps with mappers_[i]; codec_ stays
   // the dispatcher's own (request bodies, replies).
-  std::unique_ptr<WorkerPool> mapPool_;
   std::vector<std::unique_ptr<DestinationCodec>> mappers_;
   // Two chunks: one read while the other is mapped. Belong to the pool from startMapping() until
   // mapPool_->wait() returns.
   std::array<MapSlot, 2> slots_;
+  // Declared after what its threads use, so that it is destroyed (its threads joined) first.
+  std::unique_ptr<WorkerPool> mapPool_;
   std::unique_ptr<EventFeed> feed_;
   HttpClient& client_;
   store::DeliveryState& state_;

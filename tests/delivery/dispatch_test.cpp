@@ -184,17 +184,76 @@ class SlowSkippedFeed final : public EventFeed {
 };
 
 TEST_F(DispatchTest, AReadCutShortByItsTimeBoundGoesOnAtOnce) {
-  // Skipped events hold no items, so only the 50 ms bound ends the reading: two reads of 30 ms.
+  // Skipped events hold no items, so only the 50 ms bound ends the reading: two reads of 30 ms,
+  // on the dispatcher's thread alone and with a map pool.
   options_.readChunk = 1'000;
-  auto feed = std::make_unique<SlowSkippedFeed>(clock_);
-  const SlowSkippedFeed& slow = *feed;
-  Dispatcher d(options_, std::make_unique<FakeCodec>(), std::move(feed), http_, *state_, clock_,
-               random_);
-  EXPECT_EQ(d.runOnce(), 0);  // more is there to read: no poll wait
-  EXPECT_EQ(slow.read(), 2'000u);
-  EXPECT_EQ(d.runOnce(), 0);
-  EXPECT_EQ(slow.read(), 4'000u);
-  EXPECT_EQ(d.stats().eventsSkipped, 4'000u);
+  for (size_t mapThreads : {0u, 2u}) {
+    options_.mapThreads = mapThreads;
+    auto feed = std::make_unique<SlowSkippedFeed>(clock_);
+    const SlowSkippedFeed& slow = *feed;
+    auto codec = std::make_unique<FakeCodec>();
+    codec->forkable = true;
+    Dispatcher d(options_, std::move(codec), std::move(feed), http_, *state_, clock_, random_);
+    EXPECT_EQ(d.runOnce(), 0);  // more is there to read: no poll wait
+    EXPECT_EQ(slow.read(), 2'000u);
+    EXPECT_EQ(d.runOnce(), 0);
+    EXPECT_EQ(slow.read(), 4'000u);
+    EXPECT_EQ(d.stats().eventsSkipped, 4'000u) << mapThreads << " map threads";
+  }
+}
+
+TEST_F(DispatchTest, AFeedErrorStillTakesInTheChunkAlreadyRead) {
+  // The second read fails once: the first chunk (mapped meanwhile on the pool) is still turned
+  // into a body and sent, the step reports the error, and the next attempt reads on. Nothing is
+  // lost or sent twice, with and without a pool.
+  for (size_t mapThreads : {0u, 2u}) {
+    initial_.clear();
+    addEvents(1, 3'000, "a");
+    options_.readChunk = 1'000;
+    options_.mapThreads = mapThreads;
+    forkableCodec_ = true;
+    http_.setResponder([](const HttpPost&) { return code(0); });
+    const size_t sentBefore = http_.sentCount();
+    auto& d = make();
+    feed_->failReadAt = 1'000;
+    d.runOnce();
+    EXPECT_EQ(feed_->readCount(), 1'000u);
+    ASSERT_EQ(http_.sentCount() - sentBefore, 1u) << mapThreads << " map threads";
+    run(3'000, 100);  // the retry waits a second
+    EXPECT_EQ(d.stats().itemsDelivered, 3'000u) << mapThreads << " map threads";
+    EXPECT_EQ(http_.sentCount() - sentBefore, 3u);
+    EXPECT_EQ(feed_->committed, 3'000u);
+    dispatcher_.reset();
+  }
+}
+
+TEST_F(DispatchTest, ReconfiguringRebuildsTheMapPool) {
+  // Pool of 2 forks of the first codec, then of 1 fork of a second, then none (the third maps on
+  // the dispatcher's thread): each reconfiguration's codec maps what is read after it.
+  addEvents(1, 3'000, "a");
+  options_.readChunk = 1'000;
+  options_.mapThreads = 2;
+  forkableCodec_ = true;
+  http_.setResponder([](const HttpPost&) { return code(0); });
+  auto& d = make();
+  run(500, 10);
+  EXPECT_EQ(d.stats().itemsDelivered, 3'000u);
+  EXPECT_EQ(forkMaps_->load(), 3'000u);
+  auto reconfigureWith = [&](size_t mapThreads, store::Seq from) {
+    for (store::Seq s = from; s < from + 3'000; ++s) feed_->add(makeEvent(s, "a", clock_.nowMs()));
+    options_.mapThreads = mapThreads;
+    auto codec = std::make_unique<FakeCodec>();
+    codec->forkable = true;
+    auto maps = codec->forkMaps;
+    d.reconfigure(options_, std::move(codec));
+    run(500, 10);
+    return maps->load();
+  };
+  EXPECT_EQ(reconfigureWith(1, 3'001), 3'000u);
+  EXPECT_EQ(reconfigureWith(0, 6'001), 0u);
+  EXPECT_EQ(d.stats().itemsDelivered, 9'000u);
+  EXPECT_EQ(forkMaps_->load(), 3'000u);  // the first codec's forks mapped nothing more
+  EXPECT_EQ(feed_->committed, 9'000u);
 }
 
 TEST_F(DispatchTest, MappingOnSeveralThreadsGivesTheSameBodiesInTheSameOrder) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ class MemoryFeed final : public EventFeed {
  public:
   void add(store::StoredEvent event) { events_.push_back(std::move(event)); }
   Result<size_t> read(size_t max, std::vector<store::StoredEvent>& out) override {
+    if (next_ == failReadAt) {
+      failReadAt = SIZE_MAX;
+      return fail(ErrorCode::kIo, "disk I/O error");
+    }
     size_t n = 0;
     for (; next_ < events_.size() && n < max; ++next_, ++n) {
       store::fillSlot(out, n) = events_[next_];
@@ -38,6 +43,7 @@ class MemoryFeed final : public EventFeed {
   }
   size_t readCount() const { return next_; }
   store::Seq committed = 0;
+  size_t failReadAt = SIZE_MAX;  // the read starting at this event fails, once
 
  private:
   std::vector<store::StoredEvent> events_;

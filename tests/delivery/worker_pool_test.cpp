@@ -53,14 +53,19 @@ TEST(WorkerPool, StartReturnsAtOnceAndWaitForTheSlowestPart) {
 
 TEST(WorkerPool, AJobNotWaitedForEndsBeforeTheNextStartsAndBeforeDestruction) {
   std::atomic<int> calls{0};
+  std::atomic<int> seenBySecondJob{-1};
   {
     WorkerPool pool(2);
     pool.start([&](size_t) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       calls.fetch_add(1);
     });
-    pool.start([&](size_t) { calls.fetch_add(10); });
+    pool.start([&](size_t part) {
+      if (part == 0) seenBySecondJob = calls.load();  // both parts of the first job are done
+      calls.fetch_add(10);
+    });
   }
+  EXPECT_EQ(seenBySecondJob.load(), 2);
   EXPECT_EQ(calls.load(), 22);
 }
 
