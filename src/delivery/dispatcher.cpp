@@ -314,25 +314,23 @@ void Dispatcher::resetMappers() {
 void Dispatcher::startMapping(MapSlot& slot) {
   slot.outcomes.clear();
   slot.outcomes.resize(slot.count);
-  if (!mapPool_) {
-    for (size_t i = 0; i < slot.count; ++i) {
-      if (codec_->feeds(slot.events[i].source))
-        slot.outcomes[i] = codec_->map(slot.events[i], slot.now);
+  // Events [begin, end) of the slot mapped with `codec`.
+  auto mapRange = [&slot](DestinationCodec& codec, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      if (codec.feeds(slot.events[i].source))
+        slot.outcomes[i] = codec.map(slot.events[i], slot.now);
     }
+  };
+  if (!mapPool_) {
+    mapRange(*codec_, 0, slot.count);
     return;
   }
   // Below this many events per slice, a pool thread is left out of the chunk.
   constexpr size_t kMinSlice = 64;
   const size_t parts = std::min(mapPool_->threads(), std::max<size_t>(1, slot.count / kMinSlice));
-  mapPool_->start([this, &slot, parts](size_t part) {
+  mapPool_->start([this, &slot, mapRange, parts](size_t part) {
     if (part >= parts) return;
-    DestinationCodec& codec = *mappers_[part];
-    const size_t begin = slot.count * part / parts;
-    const size_t end = slot.count * (part + 1) / parts;
-    for (size_t i = begin; i < end; ++i) {
-      if (codec.feeds(slot.events[i].source))
-        slot.outcomes[i] = codec.map(slot.events[i], slot.now);
-    }
+    mapRange(*mappers_[part], slot.count * part / parts, slot.count * (part + 1) / parts);
   });
 }
 
