@@ -10,6 +10,10 @@ function(sluice_module name)
   target_include_directories(sluice_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(sluice_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   sluice_target_defaults(sluice_${name})
+  if(SLUICE_PGO AND name IN_LIST SLUICE_PGO_MODULES)
+    sluice_pgo_instrumented_copy(${name} SOURCES ${M_SOURCES} DEPS ${M_DEPS}
+      PRIVATE_DEPS ${M_PRIVATE_DEPS})
+  endif()
 endfunction()
 
 # sluice_test(name SOURCES ... DEPS ... [LABELS ...]): a GoogleTest executable registered with CTest.
