@@ -21,6 +21,9 @@ namespace sluice::tiktok {
 namespace {
 
 namespace json = boost::json;
+// Literals appended as string_views: their length is known here, where `+= "..."` would call
+// strlen inside the library's append() for each one.
+using namespace std::string_view_literals;
 
 enum class FieldType { kString, kNumber, kInteger, kBoolean, kObject };
 
@@ -828,7 +831,7 @@ void appendKey(std::string& out, std::string_view key, bool& first) {
   first = false;
   out += '"';
   out.append(key);
-  out += "\":";
+  out += "\":"sv;
 }
 
 // Writes an array of hashed identifiers; blank values are dropped (D5). `append(out, text)`
@@ -955,7 +958,7 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
 
   std::string& out = built.json;
   out.reserve(1536);  // the items of realistic events are 0.9-1.2 KB
-  out += "{\"event\":";
+  out += "{\"event\":"sv;
   built.eventName = std::string(*stringSlot(payload, kEventSlot));
   appendJsonString(out, built.eventName);
 
@@ -963,28 +966,28 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   if (std::optional<std::string_view> ts = stringSlot(payload, slotOf("timestamp"))) {
     if (auto parsed = parseEventTime(*ts)) eventMs = *parsed;
   }
-  out += ",\"event_time\":";
+  out += ",\"event_time\":"sv;
   out += std::to_string(floorDiv(eventMs, 1000));
   if (truthySlot(payload, slotOf("event_id"))) {
-    out += ",\"event_id\":";
+    out += ",\"event_id\":"sv;
     appendJsonString(out, *stringSlot(payload, slotOf("event_id")));
   }
 
   // user
-  out += ",\"user\":{\"external_id\":";
+  out += ",\"user\":{\"external_id\":"sv;
   appendHashedList(out, payload.fields[slotOf("external_id")], appendHashedExternalId);
-  out += ",\"phone\":";
+  out += ",\"phone\":"sv;
   std::string_view region = context.phoneDefaultRegion;
   appendHashedList(out, payload.fields[slotOf("phone_number")],
                    [region](std::string& to, std::string_view phone) {
                      return appendHashedPhone(to, phone, region);
                    });
-  out += ",\"email\":";
+  out += ",\"email\":"sv;
   appendHashedList(out, payload.fields[slotOf("email")], appendHashedEmail);
   auto appendHashedString = [&](std::string_view key, std::optional<std::string_view> value) {
-    out += ",\"";
+    out += ",\""sv;
     out += key;
-    out += "\":\"";
+    out += "\":\""sv;
     if (value && !value->empty()) appendHashedNamePart(out, *value);
     out += '"';
   };
@@ -992,9 +995,9 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   appendHashedString("last_name", stringSlot(payload, slotOf("last_name")));
   const ObjectRef address = objectSlot(payload, slotOf("address"));
   for (std::string_view key : {"city", "state", "country"}) {
-    out += ",\"";
+    out += ",\""sv;
     out += key;
-    out += "\":\"";
+    out += "\":\""sv;
     if (auto value = address.member(key).string()) appendNormalizedLocation(out, *value);
     out += '"';
   }
@@ -1004,24 +1007,24 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
     urlTtclid = ttclidFromUrl(*url);
   }
   if (!urlTtclid.empty()) {
-    out += ",\"ttclid\":";
+    out += ",\"ttclid\":"sv;
     appendJsonString(out, urlTtclid);
   } else if (truthySlot(payload, slotOf("ttclid"))) {
-    out += ",\"ttclid\":";
+    out += ",\"ttclid\":"sv;
     appendJsonString(out, *stringSlot(payload, slotOf("ttclid")));
   }
   for (size_t slot : {slotOf("ttp"), slotOf("ip"), slotOf("user_agent"), slotOf("locale")}) {
     if (truthySlot(payload, slot)) {
-      out += ",\"";
+      out += ",\""sv;
       out += kFields[slot].key;
-      out += "\":";
+      out += "\":"sv;
       appendJsonString(out, *stringSlot(payload, slot));
     }
   }
   out += '}';
 
   // properties
-  out += ",\"properties\":{\"contents\":[";
+  out += ",\"properties\":{\"contents\":["sv;
   bool firstItem = true;
   forEachObjectItem(payload.fields[slotOf("contents")], kContentFields, [&](const ObjectRef& item) {
     if (!firstItem) out += ',';
@@ -1053,16 +1056,16 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
       ValueRef unit = vehicle.member("mileage_unit");
       ValueRef mileage = vehicle.member("mileage_value");
       if (unit && mileage.isNumber()) {
-        out += ",\"mileage\":{\"unit\":";
+        out += ",\"mileage\":{\"unit\":"sv;
         unit.appendJson(out, false);
-        out += ",\"value\":";
+        out += ",\"value\":"sv;
         mileage.appendJson(out, false);
         out += '}';
       }
       ValueRef low = vehicle.member("preferred_price_range_min");
       ValueRef high = vehicle.member("preferred_price_range_max");
       if (low.isNumber() && high.isNumber()) {
-        out += ",\"preferred_price_range\":[";
+        out += ",\"preferred_price_range\":["sv;
         low.appendJson(out, false);
         out += ',';
         high.appendJson(out, false);
@@ -1078,14 +1081,14 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   bool hasUrl = url && !url->empty();
   bool hasReferrer = referrer && !referrer->empty();
   if (hasUrl || hasReferrer) {
-    out += ",\"page\":{";
+    out += ",\"page\":{"sv;
     if (hasUrl) {
-      out += "\"url\":";
+      out += "\"url\":"sv;
       appendJsonString(out, *url);
     }
     if (hasReferrer) {
       if (hasUrl) out += ',';
-      out += "\"referrer\":";
+      out += "\"referrer\":"sv;
       appendJsonString(out, *referrer);
     }
     out += '}';
@@ -1095,11 +1098,11 @@ Result<BuiltItem> buildItem(Payload& payload, const ItemContext& context) {
   if (built.eventSource == "crm") {
     if (const ObjectRef lead = objectSlot(payload, kLeadFieldsSlot)) {
       if (std::optional<std::string_view> leadId = lead.member("lead_id").string()) {
-        out += ",\"lead\":{\"lead_id\":";
+        out += ",\"lead\":{\"lead_id\":"sv;
         appendJsonString(out, *leadId);
         std::optional<std::string_view> source = lead.member("lead_event_source").string();
         if (source && !source->empty()) {
-          out += ",\"lead_event_source\":";
+          out += ",\"lead_event_source\":"sv;
           appendJsonString(out, *source);
         }
         out += '}';
