@@ -52,21 +52,26 @@ TEST(WorkerPool, StartReturnsAtOnceAndWaitForTheSlowestPart) {
 }
 
 TEST(WorkerPool, AJobNotWaitedForEndsBeforeTheNextStartsAndBeforeDestruction) {
-  std::atomic<int> calls{0};
-  std::atomic<int> seenBySecondJob{-1};
+  std::atomic<int> firstJobDone{0};
+  std::atomic<int> secondJobDone{0};
+  // What each part of the second job saw of the first; the parts of one job run concurrently, so
+  // each reads only the first job's counter.
+  std::atomic<int> seenBySecondJob[2] = {-1, -1};
   {
     WorkerPool pool(2);
     pool.start([&](size_t) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      calls.fetch_add(1);
+      firstJobDone.fetch_add(1);
     });
     pool.start([&](size_t part) {
-      if (part == 0) seenBySecondJob = calls.load();  // both parts of the first job are done
-      calls.fetch_add(10);
+      seenBySecondJob[part] = firstJobDone.load();
+      secondJobDone.fetch_add(1);
     });
-  }
-  EXPECT_EQ(seenBySecondJob.load(), 2);
-  EXPECT_EQ(calls.load(), 22);
+  }  // the second job was not waited for: the destructor ends it
+  EXPECT_EQ(seenBySecondJob[0].load(), 2);  // both parts of the first job were done
+  EXPECT_EQ(seenBySecondJob[1].load(), 2);
+  EXPECT_EQ(firstJobDone.load(), 2);
+  EXPECT_EQ(secondJobDone.load(), 2);
 }
 
 TEST(WorkerPool, ZeroThreadsIsOne) {
