@@ -107,6 +107,7 @@ std::optional<SubscriptionConfig> customSubscription(const json::value& kase, st
 
 struct Training {
   std::vector<sluice::tiktok::Destination> destinations;  // every event goes through each
+  std::vector<std::vector<TikTokEvent>> pending;          // per destination: the items of this pass
   std::vector<simdjson::padded_string> events;
   uint64_t items = 0, bodies = 0, rejected = 0;
 
@@ -118,10 +119,11 @@ struct Training {
       return false;
     }
     destinations.push_back(std::move(*destination));
+    pending.emplace_back();
     return true;
   }
 
-  void pass(simdjson::dom::parser& parser, std::vector<std::vector<TikTokEvent>>& pending) {
+  void pass(simdjson::dom::parser& parser) {
     const sluice::EpochMs now = 1'717'243'200'000;
     std::vector<size_t> matched;
     for (const auto& text : events) {
@@ -243,8 +245,7 @@ int main(int argc, char** argv) {
   if (!custom.subscriptions.empty() && !training.add(custom)) return 2;
 
   simdjson::dom::parser parser;
-  std::vector<std::vector<TikTokEvent>> pending(training.destinations.size());
-  for (int i = 0; i < passes; ++i) training.pass(parser, pending);
+  for (int i = 0; i < passes; ++i) training.pass(parser);
   std::printf(
       "pgo training: %zu events x %d passes through %zu destinations (%zu custom "
       "mappings): %llu items in %llu bodies, %llu rejected\n",
