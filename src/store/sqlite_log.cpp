@@ -21,6 +21,7 @@
 
 #include "store/dedup_index.h"
 #include "store/sqlite_handles.h"
+#include "store/wal_syncer.h"
 
 namespace sluice::store {
 namespace {
@@ -354,6 +355,14 @@ class SqliteLog final : public EventLog {
     uint64_t deleted = 0;
     std::promise<Result<uint64_t>> promise;
   };
+  // What a committed transaction owes its callers, paid on the syncer's thread once the WAL
+  // holding it is on disk.
+  struct Committed {
+    Seq lastSeq = 0;
+    std::vector<std::function<void(Result<AppendOutcome>)>> dones;
+    std::vector<AppendOutcome> outcomes;
+    std::vector<std::promise<Result<void>>> cursorPromises;
+  };
   // What one transaction of the writer did, applied in memory only after it commits.
   struct TxnResult {
     std::vector<AppendOutcome> outcomes;
@@ -374,6 +383,14 @@ class SqliteLog final : public EventLog {
   void checkpointLoop();
   void processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
                     RetentionJob* retention);
+  // The last seq readers may see: the durable one when this log writes; when it only reads (beside
+  // another process's writer) whatever is committed.
+  Seq readableSeq() const {
+    return syncer_ ? durableSeq_.load(std::memory_order_acquire)
+                   : static_cast<Seq>(std::numeric_limits<int64_t>::max());
+  }
+  // Runs on the syncer's thread: acknowledges a committed transaction, or fails it.
+  void finishCommitted(Committed& committed, const Result<void>& flushed);
   tl::expected<void, DbError> writeTransaction(std::vector<PendingAppend>& appends,
                                                bool appendsRefused,
                                                std::vector<CursorOp>& cursorOps,
@@ -428,7 +445,11 @@ class SqliteLog final : public EventLog {
 
   std::mutex closeMutex_;
   std::atomic<bool> closed_{false};
-  std::atomic<Seq> lastSeq_{0};
+  std::atomic<Seq> lastSeq_{0};     // the last seq committed (the writer assigns from it)
+  std::atomic<Seq> durableSeq_{0};  // the last seq on disk: what readers see
+
+  // Flushes the WAL after commits, off the writer (null when read-only).
+  std::unique_ptr<WalSyncer> syncer_;
 
   // Health.
   std::mutex healthMutex_;
@@ -477,7 +498,7 @@ Result<void> SqliteLog::open() {
   writeDb_ = std::move(*db);
   sqlite3* w = writeDb_.get();
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-65536",
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-65536",
         "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864",
         "PRAGMA foreign_keys=OFF"}) {
     if (auto r = exec(w, pragma); !r) return r;
@@ -506,6 +527,13 @@ Result<void> SqliteLog::open() {
   // The last sequence number: the rowid b-tree's maximum (O(log n)), or the recorded high-water
   // mark when retention deleted the newest events.
   if (auto r = readLastSeq(w); !r) return r;
+  // Commits are flushed by the syncer (synchronous=NORMAL above: COMMIT does not wait for the
+  // disk). What the WAL holds now may have been committed by a process that died before its flush
+  // (never acknowledged, but about to be read): it is flushed before anything reads it.
+  auto syncer = WalSyncer::open(file_ + "-wal", options_.walSync);
+  if (!syncer) return fail(syncer.error());
+  syncer_ = std::move(*syncer);
+  if (auto r = syncer_->flushNow(); !r) return r;
   if (auto r = openReader(); !r) return r;
 
   auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
@@ -530,6 +558,7 @@ Result<void> SqliteLog::readLastSeq(sqlite3* db) {
   int rc = sqlite3_step(stmt->get());
   if (rc != SQLITE_ROW) return fail(sqliteError(db, rc, "read last seq"));
   lastSeq_ = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
+  durableSeq_ = lastSeq_.load();
   return ok();
 }
 
@@ -556,7 +585,7 @@ Result<void> SqliteLog::openReader() {
   readDb_ = std::move(*reader);
   {
     std::string sql = std::string("SELECT ") + kEventColumns +
-                      " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+                      " FROM events WHERE seq > ?1 AND seq <= ?3 ORDER BY seq LIMIT ?2";
     auto s1 = prepare(readDb_.get(), sql);
     auto s2 = prepare(readDb_.get(), "SELECT count(*) FROM events");
     auto s3 = prepare(readDb_.get(), "SELECT seq FROM cursors WHERE consumer = ?1");
@@ -742,22 +771,46 @@ void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<Cu
     ioReason_.clear();
   }
   lastSeq_.store(result.lastSeq, std::memory_order_release);
+  auto committed = std::make_shared<Committed>();
+  committed->lastSeq = result.lastSeq;
   for (size_t i = 0; i < appends.size(); ++i) {
     if (refused) {
       appends[i].done(fail(*refused));
     } else {
-      AppendOutcome outcome = result.outcomes[i];
-      outcome.lastSeq = result.lastSeq;
-      appends[i].done(std::move(outcome));
+      committed->dones.push_back(std::move(appends[i].done));
     }
   }
-  for (auto& op : cursorOps) op.promise.set_value(ok());
+  if (!refused) committed->outcomes = std::move(result.outcomes);
+  for (auto& op : cursorOps) committed->cursorPromises.push_back(std::move(op.promise));
+  if (!committed->dones.empty() || !committed->cursorPromises.empty()) {
+    syncer_->submit([this, committed = std::move(committed)](const Result<void>& flushed) {
+      finishCommitted(*committed, flushed);
+    });
+  }
+  // Retention is reported as soon as its chunk commits: a deletion undone by a crash is redone.
   if (retention != nullptr) {
     retention->started = true;
     retention->phase = result.retentionPhase;
     retention->deleted += result.retentionDeleted;
     if (retention->phase >= 3) retention->promise.set_value(retention->deleted);
   }
+}
+
+void SqliteLog::finishCommitted(Committed& committed, const Result<void>& flushed) {
+  if (!flushed) {
+    for (auto& done : committed.dones) done(fail(flushed.error()));
+    for (auto& promise : committed.cursorPromises) promise.set_value(fail(flushed.error()));
+    return;
+  }
+  if (committed.lastSeq > durableSeq_.load(std::memory_order_relaxed)) {
+    durableSeq_.store(committed.lastSeq, std::memory_order_release);
+  }
+  for (size_t i = 0; i < committed.dones.size(); ++i) {
+    AppendOutcome& outcome = committed.outcomes[i];
+    outcome.lastSeq = committed.lastSeq;
+    committed.dones[i](std::move(outcome));
+  }
+  for (auto& promise : committed.cursorPromises) promise.set_value(ok());
 }
 
 tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppend>& appends,
@@ -1056,6 +1109,9 @@ void SqliteLog::noteStorageFailure(const Error& error) {
 }
 
 std::optional<Error> SqliteLog::refusal() {
+  if (syncer_) {
+    if (auto failed = syncer_->failure()) return failed;
+  }
   WriteHealth health = writeHealth();
   if (health.writable) return std::nullopt;
   {
@@ -1070,6 +1126,11 @@ WriteHealth SqliteLog::writeHealth() {
     return WriteHealth{false, "event log is closed", options_.ioErrorRetryAfterMs};
   }
   if (options_.readOnly) return WriteHealth{false, "event log is open read-only", 0};
+  if (syncer_) {
+    if (auto failed = syncer_->failure()) {
+      return WriteHealth{false, failed->message, options_.ioErrorRetryAfterMs};
+    }
+  }
   {
     // After a storage failure, writes are refused for a while; the first write after that is the
     // probe, and its success clears the state.
@@ -1111,6 +1172,8 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
                                std::min<Seq>(after, std::numeric_limits<int64_t>::max())));
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
                                std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
+  // Committed events not yet on disk are not read: nothing leaves the log before it is durable.
+  sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(readableSeq()));
   if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
   size_t n = 0;
   int rc;
@@ -1142,7 +1205,7 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
     if (rc != SQLITE_ROW) return fail(sqliteError(r, rc, "scan"));
     if (sqlite3_column_type(stmt->get(), 0) == SQLITE_NULL) return ok();
     lo = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
-    hi = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 1));
+    hi = std::min(static_cast<Seq>(sqlite3_column_int64(stmt->get(), 1)), readableSeq());
   }
 
   // Then the rows between them in seq order, in chunks so that no read transaction stays open
@@ -1181,7 +1244,7 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
   return ok();
 }
 
-Result<Seq> SqliteLog::lastSeq() { return lastSeq_.load(std::memory_order_acquire); }
+Result<Seq> SqliteLog::lastSeq() { return durableSeq_.load(std::memory_order_acquire); }
 
 Result<uint64_t> SqliteLog::count() {
   std::lock_guard lock(readMutex_);
@@ -1240,6 +1303,8 @@ void SqliteLog::close() {
     wake_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  // The writer's last transactions are acknowledged once flushed.
+  if (syncer_) syncer_->stop();
   closed_.store(true);
   {
     std::lock_guard lock(checkpointMutex_);

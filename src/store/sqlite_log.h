@@ -1,4 +1,5 @@
-// The embedded event log: SQLite in WAL mode with synchronous=FULL, under one directory.
+// The embedded event log: SQLite in WAL mode under one directory; every acknowledged write is in
+// the WAL on disk (the writer commits, a syncer thread flushes the WAL, then acknowledges).
 // See README.md in this folder for the file layout, the schema, and the durability guarantees.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/event_log.h"
+#include "store/wal_syncer.h"
 
 namespace sluice::store {
 
@@ -44,6 +46,9 @@ struct SqliteLogOptions {
   Clock* clock = nullptr;
   // How free space is measured; empty means statvfsFreeBytes. Tests inject a fake.
   FreeSpaceFunction freeSpace;
+  // How the WAL is flushed to disk after commits; empty means fdatasync. Tests inject failures
+  // and delays.
+  SyncFunction walSync;
   // Free space is measured at most this often (monotonic clock).
   int64_t freeSpaceCheckIntervalMs = 200;
   // Retry-After hints given while not writable.

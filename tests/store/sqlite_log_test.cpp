@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -669,6 +673,123 @@ TEST_F(SqliteLogTest, StorageFullFailsTheWholeRequestAndMarksTheStoreUnwritable)
   ASSERT_TRUE(fits.has_value()) << fits.error().toString();
   EXPECT_TRUE(log->writeHealth().writable);
   EXPECT_EQ(*log->count(), 2u);
+}
+
+// A WAL flush that, while held, blocks each call until let go: what the writer commits meanwhile
+// is not on disk yet.
+class HeldSync {
+ public:
+  SyncFunction function() {
+    return [this](int fd) {
+      std::unique_lock lock(mutex_);
+      if (held_) {
+        ++waiting_;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !held_; });
+      }
+      return ::fdatasync(fd) == 0 ? 0 : errno;
+    };
+  }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  // Returns once a flush is blocked (so the transaction before it has committed).
+  void awaitBlockedFlush() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return waiting_ > 0; });
+  }
+  void letGo() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  int waiting_ = 0;
+};
+
+TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
+  HeldSync flush;
+  SqliteLogOptions o = options();
+  o.walSync = flush.function();
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
+
+  flush.hold();
+  std::promise<Result<AppendOutcome>> stored;
+  std::promise<Result<AppendOutcome>> repeated;
+  log->append(request({makeEvent("s", "a", 2)}),
+              [&stored](Result<AppendOutcome> r) { stored.set_value(std::move(r)); });
+  flush.awaitBlockedFlush();  // "a" is committed, its flush has begun and is held
+  // A repeat of an event that is committed but not yet on disk waits for that event's flush too.
+  log->append(request({makeEvent("s", "a", 3)}),
+              [&repeated](Result<AppendOutcome> r) { repeated.set_value(std::move(r)); });
+  auto cursor = std::async(std::launch::async, [&log] { return log->setCursor("c", 1); });
+  auto storedDone = stored.get_future();
+  auto repeatedDone = repeated.get_future();
+  EXPECT_EQ(storedDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(repeatedDone.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(cursor.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(*log->lastSeq(), 1u);
+  EXPECT_EQ(all(*log).size(), 1u);
+  size_t scanned = 0;
+  ASSERT_TRUE(log->scan(TimeRange{}, std::nullopt, [&scanned](const StoredEvent&) {
+                   ++scanned;
+                   return true;
+                 }).has_value());
+  EXPECT_EQ(scanned, 1u);
+
+  flush.letGo();
+  auto first = storedDone.get();
+  ASSERT_TRUE(first.has_value()) << first.error().toString();
+  EXPECT_EQ(first->stored, 1u);
+  auto second = repeatedDone.get();
+  ASSERT_TRUE(second.has_value()) << second.error().toString();
+  EXPECT_EQ(second->duplicates, 1u);
+  EXPECT_TRUE(cursor.get().has_value());
+  EXPECT_EQ(*log->lastSeq(), 2u);
+  EXPECT_EQ(all(*log).size(), 2u);
+}
+
+TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopened) {
+  std::atomic<bool> failing{false};
+  SqliteLogOptions o = options();
+  o.walSync = [&failing](int fd) {
+    if (failing) return EIO;
+    return ::fdatasync(fd) == 0 ? 0 : errno;
+  };
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "kept", 1)})));
+
+  failing = true;
+  auto lost = log->appendSync(request({makeEvent("s", "lost", 2)}));
+  ASSERT_FALSE(lost.has_value());
+  EXPECT_EQ(lost.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(lost.error().message.find("events.db-wal"), std::string::npos) << lost.error().message;
+  EXPECT_NE(lost.error().message.find("restarted"), std::string::npos) << lost.error().message;
+
+  // Final: a later flush might succeed, but the WAL may already miss frames that came before.
+  failing = false;
+  auto refused = log->appendSync(request({makeEvent("s", "later", 3)}));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(log->setCursor("c", 1).has_value());
+  WriteHealth health = log->writeHealth();
+  EXPECT_FALSE(health.writable);
+  EXPECT_NE(health.reason.find("flushing"), std::string::npos) << health.reason;
+  EXPECT_GT(health.retryAfterMs, 0);
+  EXPECT_EQ(*log->lastSeq(), 1u);  // what was never on disk is not read
+  EXPECT_EQ(all(*log).size(), 1u);
+  log->close();
+
+  auto reopened = open();
+  ASSERT_TRUE(reopened);
+  ASSERT_TRUE(reopened->appendSync(request({makeEvent("s", "after", 4)})));
+  EXPECT_TRUE(reopened->writeHealth().writable);
 }
 
 TEST_F(SqliteLogTest, CloseFinishesQueuedAppendsThenRefuses) {

@@ -1,0 +1,95 @@
+#include "store/wal_syncer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace sluice::store {
+
+Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, SyncFunction sync) {
+  // The same inode SQLite writes: fdatasync flushes a file's dirty pages whichever descriptor it
+  // is called on. SQLite never replaces a WAL while a connection has the database open (it only
+  // rewrites and truncates it), and the log keeps its connections open until after stop().
+  const int fd = ::open(walPath.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(ErrorCode::kIo, "event log: cannot open " + walPath + ": " + std::strerror(errno));
+  }
+  if (!sync) sync = [](int f) { return ::fdatasync(f) == 0 ? 0 : errno; };
+  return std::unique_ptr<WalSyncer>(new WalSyncer(fd, walPath, std::move(sync)));
+}
+
+WalSyncer::WalSyncer(int fd, std::string path, SyncFunction sync)
+    : fd_(fd), path_(std::move(path)), sync_(std::move(sync)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+WalSyncer::~WalSyncer() {
+  stop();
+  ::close(fd_);
+}
+
+Result<void> WalSyncer::flushNow() { return flush(); }
+
+void WalSyncer::submit(Completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(std::move(done));
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(fail(ErrorCode::kUnavailable, "event log is closed"));
+}
+
+std::optional<Error> WalSyncer::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+void WalSyncer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<void> WalSyncer::flush() {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_) return fail(*failure_);
+  }
+  const int error = sync_(fd_);
+  if (error == 0) return ok();
+  std::lock_guard lock(mutex_);
+  if (!failure_) {
+    failure_ = Error{ErrorCode::kUnavailable,
+                     "storage failure: flushing " + path_ + " to disk failed (" +
+                         std::strerror(error) + "); writes are refused until sluice is restarted"};
+  }
+  return fail(*failure_);
+}
+
+void WalSyncer::loop() {
+  std::vector<Completion> batch;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything submitted has run
+    batch.swap(queue_);
+    lock.unlock();
+    // Every completion in `batch` was submitted after its transaction committed, so its frames
+    // were written before this flush begins.
+    const Result<void> flushed = flush();
+    for (Completion& done : batch) done(flushed);
+    batch.clear();
+    lock.lock();
+  }
+}
+
+}  // namespace sluice::store

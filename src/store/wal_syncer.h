@@ -1,0 +1,74 @@
+// Makes committed transactions durable off the writer thread: the event log commits with
+// synchronous=NORMAL (COMMIT writes the WAL frames but does not wait for the disk), hands the
+// transaction's completion to the syncer, and goes on with the next transaction while the syncer
+// flushes the WAL file. A completion runs only after a flush that began after it was submitted has
+// succeeded, so everything its transaction wrote is on disk by then (one flush covers every
+// transaction committed before it began: group commit, with the disk and the writer busy at once).
+//
+// A failed flush is final: the kernel may already have dropped the pages it could not write, and
+// a WAL is replayed only up to its first missing frame, so no later transaction can be called
+// durable either. Every completion from then on gets the error; the log must be reopened.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sluice::store {
+
+// Flushes a file's data to stable storage: 0, or an errno value. The real one is fdatasync().
+using SyncFunction = std::function<int(int fd)>;
+
+class WalSyncer {
+ public:
+  using Completion = std::function<void(Result<void>)>;
+
+  // Opens `walPath` (which must exist: the WAL of a database in WAL mode, created by SQLite) and
+  // starts the syncer thread. `sync` empty means fdatasync.
+  static Result<std::unique_ptr<WalSyncer>> open(const std::string& walPath, SyncFunction sync);
+
+  ~WalSyncer();
+  WalSyncer(const WalSyncer&) = delete;
+  WalSyncer& operator=(const WalSyncer&) = delete;
+
+  // Flushes the WAL now, on the calling thread (used once on open, before anything is read).
+  Result<void> flushNow();
+
+  // Runs `done` on the syncer thread once a flush that began after this call has finished: with
+  // ok(), or with the error of that flush or of an earlier failed one. Completions run in the order
+  // they were submitted and must not block. After stop() `done` runs at once with kUnavailable.
+  void submit(Completion done);
+
+  // The error of the first failed flush, if one failed.
+  std::optional<Error> failure() const;
+
+  // Flushes what was submitted, runs every completion, and joins the thread. Idempotent; not to be
+  // called from two threads at once.
+  void stop();
+
+ private:
+  WalSyncer(int fd, std::string path, SyncFunction sync);
+  void loop();
+  // One flush; records and returns the first failure.
+  Result<void> flush();
+
+  const int fd_;
+  const std::string path_;
+  const SyncFunction sync_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Completion> queue_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;          // GUARDED_BY(mutex_)
+  std::optional<Error> failure_;   // GUARDED_BY(mutex_)
+  std::thread thread_;
+};
+
+}  // namespace sluice::store
