@@ -1,26 +1,31 @@
-// Load generator for sluice's ingestion API, on plain blocking sockets (one thread per keep-alive
-// connection). Every request carries fresh messageIds so that de-duplication never short-cuts the
-// store.
+// Load generator for sluice's ingestion API: keep-alive connections driven by one epoll loop per
+// thread (--threads, default 1), so that on a small machine the generator takes little CPU and its
+// own scheduling adds little to the latencies it measures. Every request carries fresh messageIds
+// so that de-duplication never short-cuts the store.
 //
 //   ingest_load --port P [--path /v1/track|/v1/batch] [--events-per-request N] [--event-bytes B]
-//               [--connections C] [--duration-s S] [--rate R] [--key K]
+//               [--connections C] [--duration-s S] [--rate R] [--key K] [--threads T]
 //
 // --rate 0 (default): closed loop, each connection sends its next request when the reply arrives
 // (maximum throughput). --rate R > 0: constant rate of R requests/s spread over the connections;
 // latency is measured from the time a request was due, not from when it was sent (no coordinated
 // omission). Prints one line of figures.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +43,7 @@ struct Options {
   double durationS = 10;
   double rate = 0;
   std::string key = "bench-write-key";
+  int threads = 1;
 };
 
 std::string base64(const std::string& in) {
@@ -77,136 +83,239 @@ void appendEvent(std::string& out, const std::string& messageId, int bytes) {
   out += "\"}}";
 }
 
-class Connection {
- public:
-  ~Connection() { close(); }
-  bool open(int port) {
-    close();
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-      close();
-      return false;
-    }
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    buffer_.clear();
-    return true;
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  bool ok() const { return fd_ >= 0; }
-
-  bool send(const std::string& data) {
-    size_t sent = 0;
-    while (sent < data.size()) {
-      ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  // Reads one response with a Content-Length; returns its status or -1.
-  int readResponse() {
-    for (;;) {
-      size_t end = buffer_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        int status = std::atoi(buffer_.c_str() + 9);
-        size_t length = 0;
-        size_t at = buffer_.find("Content-Length: ");
-        if (at == std::string::npos || at > end) at = buffer_.find("content-length: ");
-        if (at != std::string::npos && at < end) length = std::strtoul(buffer_.c_str() + at + 16, nullptr, 10);
-        while (buffer_.size() < end + 4 + length) {
-          if (!fill()) return -1;
-        }
-        closeAfter_ = buffer_.find("Connection: close") < end;
-        buffer_.erase(0, end + 4 + length);
-        return status;
-      }
-      if (!fill()) return -1;
-    }
-  }
-  bool closeAfter() const { return closeAfter_; }
-
- private:
-  bool fill() {
-    char chunk[16384];
-    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-  int fd_ = -1;
-  std::string buffer_;
-  bool closeAfter_ = false;
-};
-
 struct Tally {
   uint64_t ok = 0;
   uint64_t failed = 0;  // non-200 or broken connection
   std::vector<uint32_t> latencyUs;
 };
 
-void runConnection(const Options& options, int index, Clock::time_point start,
-                   Clock::time_point end, Tally& tally) {
-  Connection connection;
-  const std::string auth = "Basic " + base64(options.key + ":");
-  const bool batch = options.path.find("batch") != std::string::npos;
-  uint64_t counter = 0;
-  char prefix[32];
-  std::snprintf(prefix, sizeof(prefix), "%08x-%04x-", static_cast<unsigned>(::getpid()), index);
-  const double interval = options.rate > 0 ? options.connections / options.rate : 0;
-  auto due = start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(interval * index / options.connections));
-  std::string body;
-  std::string request;
-  tally.latencyUs.reserve(1 << 20);
-  while (Clock::now() < end) {
-    if (options.rate > 0) {
-      if (due >= end) break;
-      std::this_thread::sleep_until(due);
+// One keep-alive connection: at most one request outstanding, written and read without blocking.
+class Connection {
+ public:
+  Connection(const Options& options, int index, Clock::time_point firstDue)
+      : options_(options), due_(firstDue) {
+    std::snprintf(prefix_, sizeof(prefix_), "%08x-%04x-", static_cast<unsigned>(::getpid()), index);
+    auth_ = "Basic " + base64(options.key + ":");
+    batch_ = options.path.find("batch") != std::string::npos;
+    interval_ = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options.rate > 0 ? options.connections / options.rate : 0));
+  }
+  ~Connection() { close(); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool busy() const { return busy_; }
+  // When the next request is due (rate mode; in the closed loop, at once).
+  Clock::time_point due() const { return due_; }
+
+  // Builds and starts sending the next request. False when the connection cannot be opened or
+  // broke (then fail() counts the request).
+  bool start(int epoll, Clock::time_point now) {
+    busy_ = true;
+    // Latency counts from when the request was due, not when it could be sent (no coordinated
+    // omission).
+    sentAt_ = options_.rate > 0 ? due_ : now;
+    if (fd_ < 0 && !open(epoll)) return false;
+    body_.clear();
+    if (batch_) body_ += R"({"batch":[)";
+    for (int i = 0; i < options_.eventsPerRequest; ++i) {
+      if (i > 0) body_ += ",";
+      appendEvent(body_, std::string(prefix_) + std::to_string(counter_++), options_.eventBytes);
     }
-    body.clear();
-    if (batch) body += R"({"batch":[)";
-    for (int i = 0; i < options.eventsPerRequest; ++i) {
-      if (i > 0) body += ",";
-      appendEvent(body, std::string(prefix) + std::to_string(counter++), options.eventBytes);
+    if (batch_) body_ += "]}";
+    out_ = "POST " + options_.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + auth_ +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body_.size()) +
+           "\r\n\r\n";
+    out_ += body_;
+    sent_ = 0;
+    return write(epoll);
+  }
+
+  // Handles readiness; records a finished request in `tally`. False when the connection broke.
+  bool onReady(int epoll, uint32_t events, Clock::time_point start, Tally& tally) {
+    if ((events & EPOLLOUT) != 0 && sent_ < out_.size() && !write(epoll)) return fail(tally);
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) return true;
+    char chunk[16384];
+    bool closed = false;
+    for (;;) {
+      ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n > 0) {
+        in_.append(chunk, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EINTR) continue;
+      closed = true;  // by the server, or broken
+      break;
     }
-    if (batch) body += "]}";
-    request = "POST " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + auth +
-              "\r\nContent-Type: application/json\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n";
-    request += body;
-    const auto sentAt = options.rate > 0 ? due : Clock::now();
-    if (!connection.ok() && !connection.open(options.port)) {
-      ++tally.failed;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
-    int status = connection.send(request) ? connection.readResponse() : -1;
+    int status = 0;
+    bool closeAfter = false;
+    if (!busy_ || !takeResponse(status, closeAfter)) return closed ? fail(tally) : true;
     const auto done = Clock::now();
     if (status == 200) {
       ++tally.ok;
     } else {
       ++tally.failed;
     }
-    if (status < 0 || connection.closeAfter()) connection.close();
     if (done >= start) {
       tally.latencyUs.push_back(static_cast<uint32_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(done - sentAt).count()));
+          std::chrono::duration_cast<std::chrono::microseconds>(done - sentAt_).count()));
     }
-    if (options.rate > 0) {
-      due += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
+    finish();
+    if (closeAfter || closed) close();
+    return true;
+  }
+
+  // Gives up on the outstanding request (counted as failed) and the connection.
+  bool fail(Tally& tally) {
+    if (busy_) ++tally.failed;
+    finish();
+    close();
+    return false;
+  }
+
+ private:
+  bool open(int epoll) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(options_.port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      close();
+      return false;
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = this;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd_, &event);
+    in_.clear();
+    return true;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);  // also leaves the epoll set
+    fd_ = -1;
+    writable_ = false;
+  }
+  void finish() {
+    busy_ = false;
+    if (options_.rate > 0) due_ += interval_;
+  }
+
+  // Sends what the socket takes; asks for EPOLLOUT while some is left.
+  bool write(int epoll) {
+    while (sent_ < out_.size()) {
+      ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent_ += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      return false;
+    }
+    const bool wantWrite = sent_ < out_.size();
+    if (wantWrite != writable_) {
+      epoll_event event{};
+      event.events = EPOLLIN | (wantWrite ? EPOLLOUT : 0u);
+      event.data.ptr = this;
+      ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd_, &event);
+      writable_ = wantWrite;
+    }
+    return true;
+  }
+
+  // Takes one whole response (with a Content-Length) off the front of in_, if it has arrived.
+  bool takeResponse(int& status, bool& closeAfter) {
+    const size_t end = in_.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    size_t length = 0;
+    size_t at = in_.find("Content-Length: ");
+    if (at == std::string::npos || at > end) at = in_.find("content-length: ");
+    if (at != std::string::npos && at < end)
+      length = std::strtoul(in_.c_str() + at + 16, nullptr, 10);
+    if (in_.size() < end + 4 + length) return false;
+    status = std::atoi(in_.c_str() + 9);
+    closeAfter = in_.find("Connection: close") < end;
+    in_.erase(0, end + 4 + length);
+    return true;
+  }
+
+  const Options& options_;
+  char prefix_[32];
+  std::string auth_;
+  bool batch_ = false;
+  Clock::duration interval_{};
+  Clock::time_point due_;
+  Clock::time_point sentAt_;
+  uint64_t counter_ = 0;
+  int fd_ = -1;
+  bool busy_ = false;
+  bool writable_ = false;  // EPOLLOUT requested
+  std::string body_;
+  std::string out_;
+  size_t sent_ = 0;
+  std::string in_;
+};
+
+// Runs connections [first, last) on one epoll loop until `end`, then waits (at most 10 s) for the
+// requests still outstanding.
+void runLoop(const Options& options, int first, int last, Clock::time_point start,
+             Clock::time_point end, Tally& tally) {
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<std::unique_ptr<Connection>> connections;
+  const double interval = options.rate > 0 ? options.connections / options.rate : 0;
+  for (int c = first; c < last; ++c) {
+    const auto firstDue =
+        start + std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(interval * c / options.connections));
+    connections.push_back(std::make_unique<Connection>(options, c, firstDue));
+  }
+  tally.latencyUs.reserve(1 << 20);
+  const auto drainUntil = end + std::chrono::seconds(10);
+  std::vector<epoll_event> events(256);
+  for (;;) {
+    const auto now = Clock::now();
+    const bool sending = now < end;
+    if (!sending && now >= drainUntil) break;
+    // Start every idle connection whose request is due; find when the next one will be.
+    auto wakeAt = sending ? end : drainUntil;
+    bool outstanding = false;
+    for (auto& connection : connections) {
+      if (!connection->busy() && sending) {
+        const auto due = options.rate > 0 ? connection->due() : now;
+        if (due >= end) continue;
+        if (due <= now) {
+          if (!connection->start(epoll, now)) {
+            connection->fail(tally);  // cannot connect, or broke: the next try in 10 ms
+            wakeAt = std::min(wakeAt, now + std::chrono::milliseconds(10));
+            continue;
+          }
+        } else {
+          wakeAt = std::min(wakeAt, due);
+          continue;
+        }
+      }
+      outstanding = outstanding || connection->busy();
+    }
+    if (!sending && !outstanding) break;
+    const auto waitMs = std::chrono::duration_cast<std::chrono::milliseconds>(wakeAt - now);
+    const int timeout = options.rate > 0 || !outstanding
+                            ? static_cast<int>(std::clamp<int64_t>(waitMs.count(), 0, 1000))
+                            : 1000;
+    const int n = ::epoll_wait(epoll, events.data(), static_cast<int>(events.size()), timeout);
+    for (int i = 0; i < n; ++i) {
+      auto* connection = static_cast<Connection*>(events[static_cast<size_t>(i)].data.ptr);
+      connection->onReady(epoll, events[static_cast<size_t>(i)].events, start, tally);
     }
   }
+  for (auto& connection : connections) {
+    if (connection->busy()) connection->fail(tally);  // no reply within the drain time
+  }
+  ::close(epoll);
 }
 
 double percentile(const std::vector<uint32_t>& sorted, double p) {
@@ -222,27 +331,41 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
-    if (flag == "--port") options.port = std::atoi(value.c_str());
-    else if (flag == "--path") options.path = value;
-    else if (flag == "--events-per-request") options.eventsPerRequest = std::atoi(value.c_str());
-    else if (flag == "--event-bytes") options.eventBytes = std::atoi(value.c_str());
-    else if (flag == "--connections") options.connections = std::atoi(value.c_str());
-    else if (flag == "--duration-s") options.durationS = std::atof(value.c_str());
-    else if (flag == "--rate") options.rate = std::atof(value.c_str());
-    else if (flag == "--key") options.key = value;
+    if (flag == "--port")
+      options.port = std::atoi(value.c_str());
+    else if (flag == "--path")
+      options.path = value;
+    else if (flag == "--events-per-request")
+      options.eventsPerRequest = std::atoi(value.c_str());
+    else if (flag == "--event-bytes")
+      options.eventBytes = std::atoi(value.c_str());
+    else if (flag == "--connections")
+      options.connections = std::atoi(value.c_str());
+    else if (flag == "--duration-s")
+      options.durationS = std::atof(value.c_str());
+    else if (flag == "--rate")
+      options.rate = std::atof(value.c_str());
+    else if (flag == "--key")
+      options.key = value;
+    else if (flag == "--threads")
+      options.threads = std::atoi(value.c_str());
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
-  std::vector<Tally> tallies(static_cast<size_t>(options.connections));
+  options.threads = std::clamp(options.threads, 1, std::max(1, options.connections));
+  std::vector<Tally> tallies(static_cast<size_t>(options.threads));
   std::vector<std::thread> threads;
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(options.durationS));
-  for (int c = 0; c < options.connections; ++c) {
-    threads.emplace_back(
-        [&, c] { runConnection(options, c, start, end, tallies[static_cast<size_t>(c)]); });
+  for (int t = 0; t < options.threads; ++t) {
+    const int first = options.connections * t / options.threads;
+    const int last = options.connections * (t + 1) / options.threads;
+    threads.emplace_back([&, t, first, last] {
+      runLoop(options, first, last, start, end, tallies[static_cast<size_t>(t)]);
+    });
   }
   for (auto& thread : threads) thread.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
