@@ -1,6 +1,7 @@
 // Event log benchmarks (manual, not run in CI).
 //
 //   store_append_bench append [--dir D] [--events N] [--batch B] [--size BYTES] [--appenders T]
+//                             [--page-size BYTES] [--checkpoint-bytes BYTES]
 //       Appends N events of about BYTES bytes in requests of B events from T threads, each request
 //       acknowledged only once fsync'd (group commit), and prints events/s.
 //   store_append_bench build --dir D --events N [--size BYTES] [--shape padded|order]
@@ -45,11 +46,11 @@ struct Args {
   long appenders = 4;
   long dedupWindowMs = 24L * 3'600'000;
   bool randomIds = true;
-  long checkpointPages = 0;  // 0: the store's default
   bool orderShape = false;
 };
 
-long gCheckpointPages = 0;
+long gCheckpointBytes = 0;  // 0: the store's default
+long gPageSize = 0;         // 0: the store's default
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -72,7 +73,8 @@ std::unique_ptr<EventLog> openLog(const std::string& dir, long dedupWindowMs = 2
   sluice::store::SqliteLogOptions options;
   options.directory = dir;
   options.dedupWindowMs = dedupWindowMs;
-  if (gCheckpointPages > 0) options.checkpointPages = static_cast<int>(gCheckpointPages);
+  if (gCheckpointBytes > 0) options.checkpointBytes = gCheckpointBytes;
+  if (gPageSize > 0) options.pageSize = static_cast<int>(gPageSize);
   options.minFreeBytes = 0;
   auto log = sluice::store::openSqliteLog(options);
   if (!log) {
@@ -171,7 +173,8 @@ int main(int argc, char** argv) {
     else if (flag == "--batch") args.batch = std::atol(value);
     else if (flag == "--size") args.size = std::atol(value);
     else if (flag == "--appenders") args.appenders = std::atol(value);
-    else if (flag == "--checkpoint-pages") gCheckpointPages = std::atol(value);
+    else if (flag == "--checkpoint-bytes") gCheckpointBytes = std::atol(value);
+    else if (flag == "--page-size") gPageSize = std::atol(value);
     else if (flag == "--dedup-window-ms") args.dedupWindowMs = std::atol(value);
     else if (flag == "--random-ids") args.randomIds = std::string_view(value) == "1";
     else if (flag == "--shape") args.orderShape = std::string_view(value) == "order";

@@ -177,7 +177,7 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
   return db;
 }
 
-// The WAL holding this many times SqliteLogOptions::checkpointPages makes the writer restart it.
+// The WAL holding this many times SqliteLogOptions::checkpointBytes makes the writer restart it.
 constexpr int kWalRestartFactor = 4;
 
 // Files of the de-duplication database of schema version 1 (`dedup.db` attached as `dd`), removed
@@ -419,6 +419,7 @@ class SqliteLog final : public EventLog {
   static int walHook(void* self, sqlite3* db, const char* name, int pages);
 
   SqliteLogOptions options_;
+  int checkpointPages_ = 0;  // options_.checkpointBytes in this log's pages (set by open())
   Clock* clock_;
   const std::string file_;
 
@@ -497,8 +498,11 @@ Result<void> SqliteLog::open() {
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);
   sqlite3* w = writeDb_.get();
+  // Takes effect only when the file is new; WAL mode then fixes it for good.
+  const std::string pageSize = "PRAGMA page_size=" + std::to_string(options_.pageSize);
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-65536",
+       {pageSize.c_str(), "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+        "PRAGMA cache_size=-65536",
         "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864",
         "PRAGMA foreign_keys=OFF"}) {
     if (auto r = exec(w, pragma); !r) return r;
@@ -511,6 +515,14 @@ Result<void> SqliteLog::open() {
     if (sqlite3_step(stmt->get()) != SQLITE_ROW || columnText(stmt->get(), 0) != "wal") {
       return fail(ErrorCode::kIo, "event log: WAL mode is not available for " + file_);
     }
+  }
+  {
+    auto stmt = prepare(w, "PRAGMA page_size");
+    if (!stmt) return fail(stmt.error());
+    const int64_t page = sqlite3_step(stmt->get()) == SQLITE_ROW
+                             ? sqlite3_column_int64(stmt->get(), 0)
+                             : options_.pageSize;
+    checkpointPages_ = static_cast<int>(std::max<int64_t>(1, options_.checkpointBytes / page));
   }
   if (options_.maxPageCountForTesting > 0) {
     std::string sql = "PRAGMA max_page_count=" + std::to_string(options_.maxPageCountForTesting);
@@ -651,7 +663,7 @@ Result<void> SqliteLog::prepareWriterStatements() {
 
 int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
   auto* log = static_cast<SqliteLog*>(self);
-  if (pages >= log->options_.checkpointPages * kWalRestartFactor) {
+  if (pages >= log->checkpointPages_ * kWalRestartFactor) {
     // Under sustained writes the passive checkpointer never catches up with the writer, and the
     // WAL can only start over once it has; without this it grows by the size of every write.
     // Here, on the writer (between transactions), finish the copy and restart the WAL. Most
@@ -659,7 +671,7 @@ int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     return SQLITE_OK;
   }
-  if (pages >= log->options_.checkpointPages) {
+  if (pages >= log->checkpointPages_) {
     std::lock_guard lock(log->checkpointMutex_);
     if (!log->checkpointWanted_) {
       log->checkpointWanted_ = true;

@@ -27,7 +27,7 @@ SqliteLogOptions crashOptions(const std::string& dir) {
   SqliteLogOptions o;
   o.directory = dir;
   o.minFreeBytes = 0;
-  o.checkpointPages = 64;  // checkpoints happen often, so kills land during them too
+  o.checkpointBytes = 256 << 10;  // checkpoints happen often, so kills land during them too
   return o;
 }
 

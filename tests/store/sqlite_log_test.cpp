@@ -473,7 +473,7 @@ TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {
 
 TEST_F(SqliteLogTest, ThePassiveCheckpointerCopiesTheWalIntoTheDatabase) {
   SqliteLogOptions o = options();
-  o.checkpointPages = 64;  // ~100 pages are written below: over this, under the writer's 4x
+  o.checkpointBytes = 256 << 10;  // ~350 KB is written below: over this, under the writer's 4x
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request(largeEvents("page", 3500, 1))));
   // Copied by the checkpointer thread while the log stays open.
@@ -647,7 +647,7 @@ TEST_F(SqliteLogTest, RefusesWritesBelowTheFreeSpaceFloorAndRecovers) {
 
 TEST_F(SqliteLogTest, StorageFullFailsTheWholeRequestAndMarksTheStoreUnwritable) {
   SqliteLogOptions o = options();
-  o.maxPageCountForTesting = 40;  // 160 KB with 4 KB pages
+  o.maxPageCountForTesting = 40;  // 320 KB with 8 KB pages
   o.ioErrorRetryAfterMs = 1'000;
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "small", 1)})));
@@ -852,6 +852,39 @@ TEST_F(SqliteLogTest, ReadOnlyOpenReadsBesideAWriterAndRefusesWrites) {
   SqliteLogOptions missing = o;
   missing.directory = dir_.path() + "/none";
   EXPECT_EQ(openSqliteLog(missing).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SqliteLogTest, ANewLogHasTheConfiguredPageSizeAndAnOldOneKeepsItsOwn) {
+  auto pageSize = [](const std::string& directory) {
+    sqlite3* db = nullptr;
+    sqlite3_open(sqliteLogFile(directory).c_str(), &db);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr);
+    int size = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return size;
+  };
+  {
+    auto log = open();
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
+  }
+  EXPECT_EQ(pageSize(dir_.path()), 8192);
+
+  TempDir old;
+  SqliteLogOptions o = options();
+  o.directory = old.path();
+  o.pageSize = 4096;
+  {
+    auto log = open(o);
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
+  }
+  o.pageSize = 8192;
+  auto reopened = open(o);
+  ASSERT_TRUE(reopened->appendSync(request(largeEvents("big", 3000, 2))));
+  EXPECT_EQ(*reopened->count(), 101u);
+  reopened->close();
+  EXPECT_EQ(pageSize(old.path()), 4096);
 }
 
 TEST_F(SqliteLogTest, RecordsTheSchemaVersionAndRefusesANewerOne) {
