@@ -6,9 +6,9 @@
 #include <mutex>
 #include <utility>
 
+#include "core/json_text.h"
 #include "ingest/auth.h"
 #include "ingest/client_address.h"
-#include "core/json_text.h"
 #include "ingest/probe.h"
 #include "ingest/request_parser.h"
 

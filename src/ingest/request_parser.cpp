@@ -10,9 +10,9 @@
 
 #include <simdjson.h>
 
+#include "core/json_text.h"
 #include "core/time.h"
 #include "ingest/json_copy.h"
-#include "core/json_text.h"
 
 namespace sluice::ingest {
 
