@@ -114,7 +114,8 @@ class EventLog {
   virtual Result<void> scan(const TimeRange& range, std::optional<std::string> source,
                             const std::function<bool(const StoredEvent&)>& visit) = 0;
 
-  // The last sequence number written (0 when empty) and the number of events held.
+  // The last sequence number durably written (0 when empty): readers see up to it. And the number
+  // of events held.
   virtual Result<Seq> lastSeq() = 0;
   virtual Result<uint64_t> count() = 0;
 

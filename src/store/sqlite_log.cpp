@@ -1,11 +1,14 @@
 #include "store/sqlite_log.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -383,12 +386,12 @@ class SqliteLog final : public EventLog {
   void checkpointLoop();
   void processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
                     RetentionJob* retention);
-  // The last seq readers may see: the durable one when this log writes; when it only reads (beside
-  // another process's writer) whatever is committed.
-  Seq readableSeq() const {
-    return syncer_ ? durableSeq_.load(std::memory_order_acquire)
-                   : static_cast<Seq>(std::numeric_limits<int64_t>::max());
-  }
+  // The last seq readers may see: the last one on disk.
+  Seq readableSeq() const { return durableSeq_.load(std::memory_order_acquire); }
+  // Read-only, beside another process's writer that may have committed what it has not flushed
+  // yet: notes the last committed seq, flushes the WAL (any descriptor of it flushes the file), and
+  // lets readers see up to that seq. Needs readMutex_.
+  Result<void> catchUpReadOnly();
   // Runs on the syncer's thread: acknowledges a committed transaction, or fails it.
   void finishCommitted(Committed& committed, const Result<void>& flushed);
   tl::expected<void, DbError> writeTransaction(std::vector<PendingAppend>& appends,
@@ -542,10 +545,14 @@ Result<void> SqliteLog::open() {
   // Commits are flushed by the syncer (synchronous=NORMAL above: COMMIT does not wait for the
   // disk). What the WAL holds now may have been committed by a process that died before its flush
   // (never acknowledged, but about to be read): it is flushed before anything reads it.
-  auto syncer = WalSyncer::open(file_ + "-wal", options_.walSync);
+  // The WAL's name from SQLite itself (it follows a symbolic link to the database).
+  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(w, "main"));
+  if (wal == nullptr) return fail(ErrorCode::kIo, "event log: no WAL file for " + file_);
+  auto syncer = WalSyncer::open(wal, options_.walSync);
   if (!syncer) return fail(syncer.error());
   syncer_ = std::move(*syncer);
   if (auto r = syncer_->flushNow(); !r) return r;
+  durableSeq_.store(lastSeq_.load(), std::memory_order_release);
   if (auto r = openReader(); !r) return r;
 
   auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
@@ -570,7 +577,6 @@ Result<void> SqliteLog::readLastSeq(sqlite3* db) {
   int rc = sqlite3_step(stmt->get());
   if (rc != SQLITE_ROW) return fail(sqliteError(db, rc, "read last seq"));
   lastSeq_ = static_cast<Seq>(sqlite3_column_int64(stmt->get(), 0));
-  durableSeq_ = lastSeq_.load();
   return ok();
 }
 
@@ -585,9 +591,31 @@ Result<void> SqliteLog::openReadOnly() {
                     " differs from this build's (" + std::to_string(kSqliteLogSchemaVersion) +
                     "); open it once read-write to migrate");
   }
-  if (auto result = readLastSeq(r); !result) return result;
+  {
+    std::lock_guard lock(readMutex_);
+    if (auto caught = catchUpReadOnly(); !caught) return caught;
+  }
   std::lock_guard lock(mutex_);
   stopping_ = true;  // no writer: appends and cursor changes are refused
+  return ok();
+}
+
+Result<void> SqliteLog::catchUpReadOnly() {
+  sqlite3* r = readDb_.get();
+  if (auto result = readLastSeq(r); !result) return result;
+  // No WAL: everything is in the database file, which SQLite flushed before removing the WAL.
+  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(r, "main"));
+  const int fd = wal != nullptr ? ::open(wal, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd >= 0) {
+    const int rc = ::fdatasync(fd);
+    const int error = errno;
+    ::close(fd);
+    if (rc != 0) {
+      return fail(ErrorCode::kIo,
+                  std::string("event log: flushing ") + wal + " failed: " + std::strerror(error));
+    }
+  }
+  durableSeq_.store(lastSeq_.load(), std::memory_order_release);
   return ok();
 }
 
@@ -751,6 +779,17 @@ void SqliteLog::writerLoop() {
 
 void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
                              RetentionJob* retention) {
+  if (auto failed = syncer_->failure()) {
+    // Nothing more is written after a failed flush (see wal_syncer.h): not even cursor moves or
+    // retention, which would otherwise commit and reach the disk through a checkpoint.
+    for (auto& pending : appends) pending.done(fail(*failed));
+    for (auto& op : cursorOps) op.promise.set_value(fail(*failed));
+    if (retention != nullptr) {
+      retention->phase = 3;
+      retention->promise.set_value(fail(*failed));
+    }
+    return;
+  }
   // Appends are refused as a whole, before anything is written, when the store cannot take them.
   std::optional<Error> refused;
   if (!appends.empty()) refused = refusal();
@@ -1178,6 +1217,9 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
   std::lock_guard lock(readMutex_);
   if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
   if (max == 0) return size_t{0};
+  if (options_.readOnly) {
+    if (auto caught = catchUpReadOnly(); !caught) return fail(caught.error());
+  }
   sqlite3_stmt* s = readAfterStmt_.get();
   StmtUse use(s);
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
@@ -1197,6 +1239,11 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
 Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> source,
                              const std::function<bool(const StoredEvent&)>& visit) {
   if (closed_.load()) return fail(ErrorCode::kUnavailable, "event log is closed");
+  if (options_.readOnly) {
+    std::lock_guard lock(readMutex_);
+    if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    if (auto caught = catchUpReadOnly(); !caught) return caught;
+  }
   // A connection of its own: a long export neither blocks nor is blocked by other readers, and
   // `visit` may call back into the log.
   auto db = openConnection(file_, OpenMode::kReader, false);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -712,16 +713,23 @@ class HeldSync {
   int waiting_ = 0;
 };
 
+// Lets a held flush go when the test ends, however it ends (before the futures and the log that
+// wait for it are destroyed).
+struct LetGoAtExit {
+  HeldSync& flush;
+  ~LetGoAtExit() { flush.letGo(); }
+};
+
 TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   HeldSync flush;
+  std::promise<Result<AppendOutcome>> stored;
+  std::promise<Result<AppendOutcome>> repeated;
   SqliteLogOptions o = options();
   o.walSync = flush.function();
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
 
   flush.hold();
-  std::promise<Result<AppendOutcome>> stored;
-  std::promise<Result<AppendOutcome>> repeated;
   log->append(request({makeEvent("s", "a", 2)}),
               [&stored](Result<AppendOutcome> r) { stored.set_value(std::move(r)); });
   flush.awaitBlockedFlush();  // "a" is committed, its flush has begun and is held
@@ -731,13 +739,14 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   auto cursor = std::async(std::launch::async, [&log] { return log->setCursor("c", 1); });
   auto storedDone = stored.get_future();
   auto repeatedDone = repeated.get_future();
+  LetGoAtExit release{flush};
   EXPECT_EQ(storedDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   EXPECT_EQ(repeatedDone.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   EXPECT_EQ(cursor.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   EXPECT_EQ(*log->lastSeq(), 1u);
   EXPECT_EQ(all(*log).size(), 1u);
   size_t scanned = 0;
-  ASSERT_TRUE(log->scan(TimeRange{}, std::nullopt, [&scanned](const StoredEvent&) {
+  EXPECT_TRUE(log->scan(TimeRange{}, std::nullopt, [&scanned](const StoredEvent&) {
                    ++scanned;
                    return true;
                  }).has_value());
@@ -753,6 +762,26 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   EXPECT_TRUE(cursor.get().has_value());
   EXPECT_EQ(*log->lastSeq(), 2u);
   EXPECT_EQ(all(*log).size(), 2u);
+}
+
+TEST_F(SqliteLogTest, TheFlushIsOfTheWalSqliteWrites) {
+  std::mutex mutex;
+  std::set<ino_t> flushed;
+  SqliteLogOptions o = options();
+  o.walSync = [&](int fd) {
+    struct stat info {};
+    if (::fstat(fd, &info) == 0) {
+      std::lock_guard lock(mutex);
+      flushed.insert(info.st_ino);
+    }
+    return ::fdatasync(fd) == 0 ? 0 : errno;
+  };
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request(largeEvents("e", 500, 1))));
+  struct stat wal {};
+  ASSERT_EQ(::stat((sqliteLogFile(dir_.path()) + "-wal").c_str(), &wal), 0);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(flushed, std::set<ino_t>{wal.st_ino});
 }
 
 TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopened) {
@@ -778,6 +807,7 @@ TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopene
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
   EXPECT_FALSE(log->setCursor("c", 1).has_value());
+  EXPECT_EQ(*log->cursor("c"), 0u);  // not written either
   WriteHealth health = log->writeHealth();
   EXPECT_FALSE(health.writable);
   EXPECT_NE(health.reason.find("flushing"), std::string::npos) << health.reason;
