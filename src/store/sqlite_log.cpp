@@ -950,16 +950,6 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
         if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert dedup keys"));
         result.dedupKeysAdded = true;
       }
-      if (seq != result.lastSeq) {
-        // The high-water mark, so that sequence numbers are never reused even when retention
-        // has deleted the newest events.
-        sqlite3_stmt* s = setMetaStmt_.get();
-        StmtUse use(s);
-        bindText(s, 1, "last_seq");
-        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "record last seq"));
-      }
     }
     for (CursorOp& op : cursorOps) {
       sqlite3_stmt* s = op.seq ? setCursorStmt_.get() : dropCursorStmt_.get();
@@ -968,6 +958,17 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
       if (op.seq) sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(*op.seq));
       rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "cursor"));
+    }
+    if (retention != nullptr && retention->phase == 0 && seq > 0) {
+      // The high-water mark, written with the deletions, so that sequence numbers are never reused
+      // even when retention deletes the newest events (the log's last seq is the larger of it and
+      // the largest seq left). Only here: written with every append, it cost a page per commit.
+      sqlite3_stmt* s = setMetaStmt_.get();
+      StmtUse use(s);
+      bindText(s, 1, "last_seq");
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "record last seq"));
     }
     if (retention != nullptr) return runRetentionChunk(*retention, result);
     return {};
