@@ -74,6 +74,14 @@ struct AppendOutcome {
   Seq lastSeq = 0;        // the log's last sequence number after the commit
 };
 
+// How the store's flushes to disk have gone since it was opened (the flushes that acknowledge
+// appends; their time bounds how soon a reply can be sent).
+struct FlushStats {
+  uint64_t flushes = 0;  // completed, successful or not
+  uint64_t failures = 0;
+  double seconds = 0;  // their total duration
+};
+
 // Whether the store accepts writes now, and why not.
 struct WriteHealth {
   bool writable = true;
@@ -134,6 +142,9 @@ class EventLog {
 
   // Whether writes are accepted now (free-space floor, last I/O error).
   virtual WriteHealth writeHealth() = 0;
+
+  // Counters of the flushes to disk since open (zero for a store that does not flush). Thread-safe.
+  virtual FlushStats flushStats() { return {}; }
 
   // Stops accepting appends, completes the queued ones, and flushes. Idempotent.
   virtual void close() = 0;

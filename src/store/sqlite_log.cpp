@@ -337,6 +337,7 @@ class SqliteLog final : public EventLog {
   Result<uint64_t> applyRetention(EpochMs beforeMs) override;
   Result<std::vector<QuarantinedEvent>> listQuarantine(size_t max, int64_t beforeId) override;
   WriteHealth writeHealth() override;
+  FlushStats flushStats() override { return syncer_ ? syncer_->stats() : FlushStats{}; }
   void close() override;
 
  private:

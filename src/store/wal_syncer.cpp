@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -50,6 +51,11 @@ std::optional<Error> WalSyncer::failure() const {
   return failure_;
 }
 
+FlushStats WalSyncer::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
 void WalSyncer::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -64,9 +70,14 @@ Result<void> WalSyncer::flush() {
     std::lock_guard lock(mutex_);
     if (failure_) return fail(*failure_);
   }
+  const auto start = std::chrono::steady_clock::now();
   const int error = sync_(fd_);
-  if (error == 0) return ok();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   std::lock_guard lock(mutex_);
+  ++stats_.flushes;
+  stats_.seconds += took.count();
+  if (error == 0) return ok();
+  ++stats_.failures;
   if (!failure_) {
     failure_ = Error{ErrorCode::kUnavailable,
                      "storage failure: flushing " + path_ + " to disk failed (" +

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/event_log.h"
 
 namespace sluice::store {
 
@@ -49,6 +50,9 @@ class WalSyncer {
   // The error of the first failed flush, if one failed.
   std::optional<Error> failure() const;
 
+  // How many flushes ran (flushNow() included), how many failed, and how long they took.
+  FlushStats stats() const;
+
   // Flushes what was submitted, runs every completion, and joins the thread. Idempotent; not to be
   // called from two threads at once.
   void stop();
@@ -68,6 +72,7 @@ class WalSyncer {
   std::vector<Completion> queue_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;          // GUARDED_BY(mutex_)
   std::optional<Error> failure_;   // GUARDED_BY(mutex_)
+  FlushStats stats_;               // GUARDED_BY(mutex_)
   std::thread thread_;
 };
 

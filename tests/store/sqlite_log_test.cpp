@@ -782,6 +782,11 @@ TEST_F(SqliteLogTest, TheFlushIsOfTheWalSqliteWrites) {
   ASSERT_EQ(::stat((sqliteLogFile(dir_.path()) + "-wal").c_str(), &wal), 0);
   std::lock_guard lock(mutex);
   EXPECT_EQ(flushed, std::set<ino_t>{wal.st_ino});
+  // Counted: the flush on open and at least the one that acknowledged the append.
+  FlushStats stats = log->flushStats();
+  EXPECT_GE(stats.flushes, 2u);
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_GT(stats.seconds, 0.0);
 }
 
 TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopened) {
@@ -808,6 +813,7 @@ TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopene
   EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
   EXPECT_FALSE(log->setCursor("c", 1).has_value());
   EXPECT_EQ(*log->cursor("c"), 0u);  // not written either
+  EXPECT_EQ(log->flushStats().failures, 1u);
   WriteHealth health = log->writeHealth();
   EXPECT_FALSE(health.writable);
   EXPECT_NE(health.reason.find("flushing"), std::string::npos) << health.reason;

@@ -312,6 +312,15 @@ std::vector<MetricFamily> Metrics::collectDelivery(const Snapshot& snapshot) con
     out.add("sluice_store_capacity_bytes", "Size of the filesystem holding storage.path.", kGauge,
             {}, static_cast<double>(snapshot.store->capacityBytes));
   }
+  out.add("sluice_store_flushes_total",
+          "Flushes of the event log to disk; each acknowledges the writes committed before it.",
+          kCounter, {}, static_cast<double>(snapshot.flushes.flushes));
+  out.add("sluice_store_flush_failures_total",
+          "Flushes of the event log that failed (writes are refused until a restart).", kCounter,
+          {}, static_cast<double>(snapshot.flushes.failures));
+  out.add("sluice_store_flush_seconds_total",
+          "Time spent flushing the event log; over sluice_store_flushes_total, the mean flush.",
+          kCounter, {}, snapshot.flushes.seconds);
   auto families = out.take();
   // A family without samples is not exposed (no HELP/TYPE without values).
   families.erase(std::remove_if(families.begin(), families.end(),

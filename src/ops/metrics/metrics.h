@@ -26,6 +26,7 @@
 #include "http/admin_throttle.h"
 #include "http/message.h"
 #include "ingest/probe.h"
+#include "store/event_log.h"
 
 namespace sluice::ops::metrics {
 
@@ -47,6 +48,7 @@ struct DestinationSnapshot {
 struct Snapshot {
   std::map<std::string, DestinationSnapshot> destinations;
   std::optional<StoreUsage> store;  // absent when it could not be measured
+  store::FlushStats flushes;        // the event log's flushes to disk since start
 };
 
 // Label caps: at most this many distinct values per destination; later ones count as "other".

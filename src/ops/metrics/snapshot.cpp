@@ -59,6 +59,7 @@ Snapshot takeSnapshot(store::EventLog& log, delivery::DeliveryService& delivery,
     snapshot.destinations.emplace(name, std::move(destination));
   }
   if (auto usage = measureStore(storagePath)) snapshot.store = *usage;
+  snapshot.flushes = log.flushStats();
   return snapshot;
 }
 

@@ -188,6 +188,9 @@ TEST_F(MetricsIntegrationTest, ExactValuesAfterAKnownWorkload) {
             static_cast<double>(now) / 1000.0 - 1);
   EXPECT_GT(*valueOf(text, "sluice_store_size_bytes"), 0);
   EXPECT_GT(*valueOf(text, "sluice_store_free_bytes"), 0);
+  EXPECT_GE(*valueOf(text, "sluice_store_flushes_total"), 2);  // on open, and for the events
+  EXPECT_GT(*valueOf(text, "sluice_store_flush_seconds_total"), 0);
+  EXPECT_EQ(valueOf(text, "sluice_store_flush_failures_total"), 0);
 
   // No secret anywhere in the exposition.
   EXPECT_THAT(text, Not(HasSubstr(kAdminToken)));
