@@ -608,10 +608,9 @@ Result<void> SqliteLog::catchUpReadOnly() {
   const char* wal = sqlite3_filename_wal(sqlite3_db_filename(r, "main"));
   const int fd = wal != nullptr ? ::open(wal, O_RDONLY | O_CLOEXEC) : -1;
   if (fd >= 0) {
-    const int rc = ::fdatasync(fd);
-    const int error = errno;
+    const int error = syncFileData(fd);
     ::close(fd);
-    if (rc != 0) {
+    if (error != 0) {
       return fail(ErrorCode::kIo,
                   std::string("event log: flushing ") + wal + " failed: " + std::strerror(error));
     }

@@ -10,6 +10,8 @@
 
 namespace sluice::store {
 
+int syncFileData(int fd) { return ::fdatasync(fd) == 0 ? 0 : errno; }
+
 Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, SyncFunction sync) {
   // The same inode SQLite writes: fdatasync flushes a file's dirty pages whichever descriptor it
   // is called on. SQLite never replaces a WAL while a connection has the database open (it only
@@ -18,7 +20,7 @@ Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, S
   if (fd < 0) {
     return fail(ErrorCode::kIo, "event log: cannot open " + walPath + ": " + std::strerror(errno));
   }
-  if (!sync) sync = [](int f) { return ::fdatasync(f) == 0 ? 0 : errno; };
+  if (!sync) sync = syncFileData;
   return std::unique_ptr<WalSyncer>(new WalSyncer(fd, walPath, std::move(sync)));
 }
 

@@ -24,8 +24,11 @@
 
 namespace sluice::store {
 
-// Flushes a file's data to stable storage: 0, or an errno value. The real one is fdatasync().
+// Flushes a file's data to stable storage: 0, or an errno value. The real one is syncFileData().
 using SyncFunction = std::function<int(int fd)>;
+
+// fdatasync(fd): 0, or the errno value it failed with.
+int syncFileData(int fd);
 
 class WalSyncer {
  public:

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -62,6 +63,17 @@ class SqliteLogTest : public ::testing::Test {
       events.push_back(std::move(e));
     }
     return events;
+  }
+
+  // How many events a scan of all time visits; nullopt when the scan fails.
+  static std::optional<size_t> scanCount(EventLog& log) {
+    size_t seen = 0;
+    auto scanned = log.scan(TimeRange{}, std::nullopt, [&seen](const StoredEvent&) {
+      ++seen;
+      return true;
+    });
+    if (!scanned) return std::nullopt;
+    return seen;
   }
 
   static std::vector<StoredEvent> all(EventLog& log) {
@@ -688,7 +700,7 @@ class HeldSync {
         changed_.notify_all();
         changed_.wait(lock, [this] { return !held_; });
       }
-      return ::fdatasync(fd) == 0 ? 0 : errno;
+      return syncFileData(fd);
     };
   }
   void hold() {
@@ -745,12 +757,7 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   EXPECT_EQ(cursor.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   EXPECT_EQ(*log->lastSeq(), 1u);
   EXPECT_EQ(all(*log).size(), 1u);
-  size_t scanned = 0;
-  EXPECT_TRUE(log->scan(TimeRange{}, std::nullopt, [&scanned](const StoredEvent&) {
-                   ++scanned;
-                   return true;
-                 }).has_value());
-  EXPECT_EQ(scanned, 1u);
+  EXPECT_EQ(scanCount(*log), 1u);
 
   flush.letGo();
   auto first = storedDone.get();
@@ -774,7 +781,7 @@ TEST_F(SqliteLogTest, TheFlushIsOfTheWalSqliteWrites) {
       std::lock_guard lock(mutex);
       flushed.insert(info.st_ino);
     }
-    return ::fdatasync(fd) == 0 ? 0 : errno;
+    return syncFileData(fd);
   };
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request(largeEvents("e", 500, 1))));
@@ -794,7 +801,7 @@ TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopene
   SqliteLogOptions o = options();
   o.walSync = [&failing](int fd) {
     if (failing) return EIO;
-    return ::fdatasync(fd) == 0 ? 0 : errno;
+    return syncFileData(fd);
   };
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "kept", 1)})));
@@ -871,12 +878,7 @@ TEST_F(SqliteLogTest, ReadOnlyOpenReadsBesideAWriterAndRefusesWrites) {
   EXPECT_EQ(*reader->lastSeq(), 2u);
   EXPECT_EQ(all(*reader).size(), 2u);
   ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "c", 3)})));
-  size_t seen = 0;
-  ASSERT_TRUE(reader->scan(TimeRange{}, std::nullopt, [&seen](const StoredEvent&) {
-                     ++seen;
-                     return true;
-                   }).has_value());
-  EXPECT_EQ(seen, 3u);
+  EXPECT_EQ(scanCount(*reader), 3u);
   auto refused = reader->appendSync(request({makeEvent("s", "d", 4)}));
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
