@@ -105,22 +105,28 @@ AlertsWiring addAlerts(ServeApp& app) {
     resolveCanariesTurnedOff(*parts->service, app.config());
     store::EventLog* log = &app.log();
     delivery::DeliveryService* delivery = &app.delivery();
-    parts->service->start(std::move(*history), [log, delivery] {
-      std::vector<ops::alerts::DestinationSample> samples;
-      const auto last = log->lastSeq();
-      for (auto& [name, stats] : delivery->stats()) {
-        ops::alerts::DestinationSample sample;
-        sample.name = name;
-        if (last && *last > stats.committedSeq) {
-          sample.backlog = *last - stats.committedSeq;
-          auto next = log->readAfter(stats.committedSeq, 1);
-          if (next && !next->empty()) sample.oldestUndeliveredMs = next->front().receivedAtMs;
-        }
-        sample.stats = std::move(stats);
-        samples.push_back(std::move(sample));
-      }
-      return samples;
-    });
+    parts->service->start(
+        std::move(*history),
+        [log, delivery] {
+          std::vector<ops::alerts::DestinationSample> samples;
+          const auto last = log->lastSeq();
+          for (auto& [name, stats] : delivery->stats()) {
+            ops::alerts::DestinationSample sample;
+            sample.name = name;
+            if (last && *last > stats.committedSeq) {
+              sample.backlog = *last - stats.committedSeq;
+              auto next = log->readAfter(stats.committedSeq, 1);
+              if (next && !next->empty()) sample.oldestUndeliveredMs = next->front().receivedAtMs;
+            }
+            sample.stats = std::move(stats);
+            samples.push_back(std::move(sample));
+          }
+          return samples;
+        },
+        [log] {
+          const store::WriteHealth health = log->writeHealth();
+          return ops::alerts::StorageSample{health.writable, health.reason};
+        });
     spdlog::info("alerts: {} webhook(s), volume history in {}", app.config().alerts.webhooks.size(),
                  historyPath);
     return ok();

@@ -110,7 +110,8 @@ std::string configYaml(const ServeSpec& spec, const std::string& dataDir) {
   std::string yaml;
   yaml += "server:\n  listen: 127.0.0.1:0\n  threads: " + std::to_string(spec.threads) + "\n";
   yaml += spec.extraServerYaml;
-  yaml += "storage:\n  path: " + dataDir + "\n  retention: 7d\n  min_free_space: 1MiB\n";
+  yaml += "storage:\n  path: " + dataDir + "\n  retention: 7d\n  min_free_space: " +
+          spec.minFreeSpace + "\n";
   yaml += "logging:\n  level: " + spec.logLevel + "\n  format: text\n";
   yaml += "sources:\n";
   for (const auto& source : spec.sources) {
@@ -160,7 +161,7 @@ SluiceServer::~SluiceServer() {
   if (pid_ > 0) kill9();
 }
 
-bool SluiceServer::start(int timeoutMs) {
+bool SluiceServer::start(int timeoutMs, bool untilReady) {
   if (pid_ > 0) return false;
   std::filesystem::remove(portFile_);
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
@@ -188,7 +189,7 @@ bool SluiceServer::start(int timeoutMs) {
   }
   port_ = port;
   while (nowMs() < deadline) {
-    auto ready = request("GET", "/readyz", {}, {}, 2000);
+    auto ready = request("GET", untilReady ? "/readyz" : "/healthz", {}, {}, 2000);
     if (ready && ready->status == 200) return true;
     std::this_thread::sleep_for(10ms);
   }

@@ -42,8 +42,9 @@ struct ServeSpec {
   std::vector<SourceSpec> sources = {{"web", "test-write-key"}};
   int threads = 2;
   std::string logLevel = "info";
-  std::string extraServerYaml;  // more lines under `server:`, each indented by two spaces
-  std::string extraYaml;        // more top-level YAML (e.g. destinations:)
+  std::string minFreeSpace = "1MiB";  // storage.min_free_space
+  std::string extraServerYaml;        // more lines under `server:`, each indented by two spaces
+  std::string extraYaml;              // more top-level YAML (e.g. destinations:)
 };
 
 // The YAML text of a configuration with its storage under `dataDir`.
@@ -76,9 +77,10 @@ class SluiceServer {
   SluiceServer& operator=(const SluiceServer&) = delete;
 
   // Starts `sluice serve --listen 127.0.0.1:PORT` (PORT 0 the first time, then the same port
-  // again so that clients can reconnect) and waits until /readyz answers 200. False (with the
+  // again so that clients can reconnect) and waits until /readyz answers 200 (with `untilReady`
+  // false, until /healthz does: for a server that is not meant to be ready). False (with the
   // process stopped) on failure or timeout; stderrText() says why.
-  bool start(int timeoutMs = 15'000);
+  bool start(int timeoutMs = 15'000, bool untilReady = true);
 
   // SIGTERM, then waits for the exit. Returns the exit status (128+signal when killed by one), or
   // -1 after timeoutMs (the process is then SIGKILLed).

@@ -10,8 +10,11 @@
 namespace sluice::ops::alerts {
 namespace {
 
+// "kind destination[/event]" for the logs; the kind alone for an alert of no destination.
 std::string subject(const AlertSpec& spec) {
-  return spec.event.empty() ? spec.destination : spec.destination + "/" + spec.event;
+  if (spec.destination.empty()) return spec.kind;
+  return spec.kind + " " +
+         (spec.event.empty() ? spec.destination : spec.destination + "/" + spec.event);
 }
 
 }  // namespace
@@ -87,11 +90,11 @@ bool AlertCentre::resolveLocked(const std::string& key, const std::string& messa
 
 void AlertCentre::announce(const Alert& alert) {
   if (alert.active()) {
-    spdlog::warn("alert started: {} {} [{}] {} (id {})", alert.spec.kind, subject(alert.spec),
+    spdlog::warn("alert started: {} [{}] {} (id {})", subject(alert.spec),
                  severityName(alert.spec.severity), alert.spec.message, alert.id);
   } else {
-    spdlog::info("alert resolved: {} {} after {}s{}{} (id {})", alert.spec.kind,
-                 subject(alert.spec), (alert.resolvedMs - alert.startedMs) / 1000,
+    spdlog::info("alert resolved: {} after {}s{}{} (id {})", subject(alert.spec),
+                 (alert.resolvedMs - alert.startedMs) / 1000,
                  alert.resolvedMessage.empty() ? "" : ": ", alert.resolvedMessage, alert.id);
   }
   if (notifier_ != nullptr) notifier_->notify(alert);
@@ -103,8 +106,8 @@ void AlertCentre::restore(const std::vector<std::pair<std::string, Alert>>& acti
     if (!alert.active()) continue;
     active_[key] = alert;
     nextId_ = std::max(nextId_, alert.id + 1);
-    spdlog::info("alert still active from before the restart: {} {} (id {})", alert.spec.kind,
-                 subject(alert.spec), alert.id);
+    spdlog::info("alert still active from before the restart: {} (id {})", subject(alert.spec),
+                 alert.id);
   }
 }
 

@@ -50,8 +50,10 @@ Result<void> AlertsService::restore(std::unique_ptr<AlertState> state) {
     if (alert.spec.kind == "volume_drop") {
       detector_.restoreFiring(alert.spec.destination, alert.spec.event);
     }
-    // The first sample resolves the alerts of destinations that are no longer running.
-    if (std::find(known_.begin(), known_.end(), alert.spec.destination) == known_.end()) {
+    // The first sample resolves the alerts of destinations that are no longer running (the
+    // storage alert belongs to none: it resolves by its own condition).
+    if (!alert.spec.destination.empty() &&
+        std::find(known_.begin(), known_.end(), alert.spec.destination) == known_.end()) {
       known_.push_back(alert.spec.destination);
     }
   }
@@ -61,14 +63,17 @@ Result<void> AlertsService::restore(std::unique_ptr<AlertState> state) {
   return ok();
 }
 
-void AlertsService::start(std::unique_ptr<VolumeHistory> history, SampleSource source) {
+void AlertsService::start(std::unique_ptr<VolumeHistory> history, SampleSource source,
+                          StorageSource storage) {
   attach(std::move(history));
   source_ = std::move(source);
+  storage_ = std::move(storage);
   thread_ = std::thread([this] { loop(); });
 }
 
 void AlertsService::loop() {
   for (;;) {
+    if (storage_) observeStorage(storage_());
     std::vector<DestinationSample> samples = source_();
     sampleOnce(samples);
     int64_t interval;
@@ -188,6 +193,20 @@ void AlertsService::deliveryAlerts(const DestinationSample& sample, EpochMs now,
                      " failed (threshold " + percent(s.errorRateAbove) + ")" +
                      (codes.empty() ? "" : "; replies: " + codes)};
   centre_.observe(spec, high, 0, s.resolveAfterMs);
+}
+
+void AlertsService::observeStorage(const StorageSample& sample) {
+  int64_t resolveAfterMs;
+  {
+    std::lock_guard lock(settingsMutex_);
+    resolveAfterMs = settings_.resolveAfterMs;
+  }
+  AlertSpec spec{"storage", "", "", Severity::kCritical,
+                 "the event log takes no writes (" + sample.reason +
+                     "); ingestion answers 503 and clients must retry until it does; delivery "
+                     "goes on from what is stored"};
+  if (sample.writable) spec.message = "the event log takes writes again";
+  centre_.observe(spec, !sample.writable, 0, resolveAfterMs);
 }
 
 void AlertsService::sampleOnce(const std::vector<DestinationSample>& samples) {

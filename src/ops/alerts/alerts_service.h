@@ -64,6 +64,14 @@ struct DestinationSample {
 };
 using SampleSource = std::function<std::vector<DestinationSample>()>;
 
+// The event log at a sample (EventLog::writeHealth()): when it takes no writes, ingestion answers
+// every event with 503 until it does again.
+struct StorageSample {
+  bool writable = true;
+  std::string reason;  // why not, when not writable (names a path or an error, never a secret)
+};
+using StorageSource = std::function<StorageSample()>;
+
 class AlertsService final : public AlertsView {
  public:
   // `clock` (and `client`, when there are webhooks) must outlive the service. `history` may be
@@ -71,9 +79,10 @@ class AlertsService final : public AlertsView {
   AlertsService(const Clock& clock, AlertsSettings settings, delivery::HttpClient* client);
   ~AlertsService() override;  // stop()s
 
-  // Takes the history (opened by the caller) and starts sampling `source` every
-  // settings.sampleIntervalMs (real time) on a thread.
-  void start(std::unique_ptr<VolumeHistory> history, SampleSource source);
+  // Takes the history (opened by the caller) and starts sampling `source` (and `storage`, when
+  // given) every settings.sampleIntervalMs (real time) on a thread.
+  void start(std::unique_ptr<VolumeHistory> history, SampleSource source,
+             StorageSource storage = nullptr);
   // Uses `history` without a thread: the caller drives sampleOnce() (tests).
   void attach(std::unique_ptr<VolumeHistory> history);
   // Takes the alerts that were active when the process stopped from `state` and keeps every
@@ -90,6 +99,10 @@ class AlertsService final : public AlertsView {
   // One sampling step at clock.nowMs(): history, delivery alerts, and at a new minute the flush
   // and the drop detector.
   void sampleOnce(const std::vector<DestinationSample>& samples);
+  // One sampling step of the storage alert at clock.nowMs(): it starts at the first sample where
+  // the log takes no writes and resolves once it has taken them for resolveAfterMs. It belongs to
+  // no destination (its `destination` is empty).
+  void observeStorage(const StorageSample& sample);
 
   AlertCentre& centre() { return centre_; }
   VolumeHistory* history() { return history_.get(); }
@@ -129,6 +142,7 @@ class AlertsService final : public AlertsView {
   std::map<std::string, std::vector<ErrorPoint>> errorPoints_;
   std::vector<std::string> known_;  // destinations seen at the last sample
   SampleSource source_;
+  StorageSource storage_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -16,8 +16,9 @@ std::string subject(const Alert& a) {
 }
 
 std::string title(const Alert& a) {
+  const std::string about = subject(a);
   return std::string(a.active() ? "FIRING" : "RESOLVED") + " [" + severityName(a.spec.severity) +
-         "] " + a.spec.kind + " - " + subject(a);
+         "] " + a.spec.kind + (about.empty() ? "" : " - " + about);
 }
 
 }  // namespace

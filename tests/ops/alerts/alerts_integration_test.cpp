@@ -137,8 +137,8 @@ bool postOrders(const SluiceServer& server) {
   return reply && reply->status == 200;
 }
 
-// Replaces the destination's token in the server's configuration file.
-void replaceToken(const SluiceServer& server, const std::string& from, const std::string& to) {
+// Replaces `from` (once) in the server's configuration file.
+void replaceText(const SluiceServer& server, const std::string& from, const std::string& to) {
   std::string yaml;
   {
     std::ifstream in(server.configPath());
@@ -202,7 +202,7 @@ TEST_F(AlertsIntegrationTest, PausedAlertStartsOnceAndResolvesOnceAfterTheTokenI
   }
 
   // Fix the token and reload.
-  replaceToken(server, "bad-token", "good-token");
+  replaceText(server, "bad-token", "good-token");
   server.signal(SIGHUP);
   expectResolvedAndDelivered();
   size_t slackResolved = 0;
@@ -236,7 +236,7 @@ TEST_F(AlertsIntegrationTest, AnAlertFiringAcrossARestartResolvesOnceAfterIt) {
   EXPECT_EQ(receiver.count("paused", "firing"), 1u);  // not started a second time
   // Stopped again, the token fixed, started: the alert of the first run resolves, once.
   ASSERT_EQ(server.stop(), 0);
-  replaceToken(server, "bad-token", "good-token");
+  replaceText(server, "bad-token", "good-token");
   ASSERT_TRUE(server.start()) << server.stderrText();
   expectResolvedAndDelivered();
   uint64_t firingId = 0, resolvedId = 0;
@@ -248,6 +248,55 @@ TEST_F(AlertsIntegrationTest, AnAlertFiringAcrossARestartResolvesOnceAfterIt) {
   }
   EXPECT_EQ(firingId, resolvedId);
   EXPECT_EQ(server.stop(), 0);
+}
+
+// A free-space floor above what the disk has: the log takes no writes, ingestion answers 503,
+// and the storage alert fires once. Restarted with a floor the disk meets, it resolves once.
+TEST(StorageAlertIntegrationTest, FiresWhileTheLogTakesNoWritesAndResolvesOnceItDoes) {
+  WebhookReceiver receiver;
+  TempDir dir;
+  ServeSpec spec;
+  spec.minFreeSpace = "1000TiB";
+  spec.extraYaml =
+      "alerts:\n"
+      "  sample_interval: 100ms\n"
+      "  resolve_after: 1s\n"
+      "  webhook_timeout: 2s\n"
+      "  webhooks:\n"
+      "    - url: " +
+      receiver.url("/json") + "\n";
+  SluiceServer server(dir.path(), spec);
+  ASSERT_TRUE(server.start(15'000, /*untilReady=*/false)) << server.stderrText();
+  ASSERT_TRUE(waitFor([&] { return receiver.count("storage", "firing") >= 1; }, 10'000))
+      << server.stderrText();
+  auto refused = server.post("/v1/track", orderEvent(1, SystemClock::instance().nowMs()));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  const auto alert = boost::json::parse(receiver.bodies("/json").at(0)).at("alert").as_object();
+  EXPECT_EQ(alert.at("severity").as_string(), "critical");
+  EXPECT_EQ(alert.at("destination").as_string(), "");
+  const std::string message(alert.at("message").as_string().c_str());
+  EXPECT_NE(message.find("below the floor"), std::string::npos) << message;
+  // Still refused a while later: one message.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(receiver.count("storage", "firing"), 1u);
+
+  ASSERT_EQ(server.stop(), 0);
+  replaceText(server, "min_free_space: 1000TiB", "min_free_space: 1MiB");
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  ASSERT_TRUE(waitFor([&] { return receiver.count("storage", "resolved") >= 1; }, 10'000))
+      << server.stderrText();
+  auto accepted = server.post("/v1/track", orderEvent(2, SystemClock::instance().nowMs()));
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(receiver.count("storage", "firing"), 1u);
+  EXPECT_EQ(receiver.count("storage", "resolved"), 1u);
+  EXPECT_EQ(server.stop(), 0);
+  const std::string log = server.stderrText();
+  EXPECT_NE(log.find("alert started: storage [critical]"), std::string::npos) << log;
+  EXPECT_NE(log.find("alert still active from before the restart: storage"), std::string::npos)
+      << log;
 }
 
 }  // namespace

@@ -79,6 +79,41 @@ TEST_F(AlertsServiceTest, PausedStartsAtOnceAndResolvesOnceAfterTheQuietPeriod) 
   EXPECT_EQ(json.at("recent").as_array().size(), 1u);
 }
 
+TEST_F(AlertsServiceTest, StorageStartsAtTheFirstRefusalAndResolvesOnceWritesLastedTheQuietPeriod) {
+  const StorageSample full{false, "free disk space (1000 bytes) is below the floor (2000 bytes)"};
+  const StorageSample fine{true, ""};
+  auto observe = [&](int64_t ms, const StorageSample& sample) {
+    for (int64_t t = 0; t < ms; t += 5'000) {
+      service_.observeStorage(sample);
+      clock_.advanceMs(5'000);
+    }
+  };
+  observe(20'000, fine);
+  EXPECT_TRUE(recorder_.seen.empty());
+  observe(5'000, full);
+  ASSERT_EQ(recorder_.count("storage", true), 1u);
+  const Alert& started = recorder_.seen.at(0);
+  EXPECT_EQ(started.spec.severity, Severity::kCritical);
+  EXPECT_EQ(started.spec.destination, "");
+  EXPECT_NE(started.spec.message.find("below the floor"), std::string::npos)
+      << started.spec.message;
+  EXPECT_NE(started.spec.message.find("503"), std::string::npos) << started.spec.message;
+  // Writable for less than resolveAfterMs (30 s), then refused again: the same alert.
+  observe(20'000, fine);
+  observe(5'000, full);
+  observe(60'000, full);
+  EXPECT_EQ(recorder_.count("storage", true), 1u);
+  EXPECT_EQ(recorder_.count("storage", false), 0u);
+  observe(25'000, fine);
+  EXPECT_EQ(recorder_.count("storage", false), 0u);
+  observe(10'000, fine);
+  ASSERT_EQ(recorder_.count("storage", false), 1u);
+  EXPECT_EQ(recorder_.seen.back().resolvedMessage, "the event log takes writes again");
+  // Destination samples without this destination-less alert do not touch it.
+  service_.sampleOnce({DestinationSample{"tiktok", {}, 0, 0}});
+  EXPECT_EQ(recorder_.seen.size(), 2u);
+}
+
 TEST_F(AlertsServiceTest, BacklogOlderThanTheThreshold) {
   DestinationSample s{"tiktok", {}, 1'000, clock_.nowMs()};
   run(9 * 60'000, [&] { return s; });
@@ -250,6 +285,34 @@ TEST_F(AlertRestartTest, AnAlertFiringAtARestartResolvesOnceAndIsNotStartedAgain
   }
   Process fourth(clock_, path_);  // nothing left to restore
   EXPECT_TRUE(fourth.service.centre().active().empty());
+}
+
+TEST_F(AlertRestartTest, AStorageAlertFiringAtARestartIsNotTakenForAGoneDestination) {
+  const StorageSample full{false, "I/O error"};
+  {
+    Process first(clock_, path_);
+    first.service.observeStorage(full);
+    ASSERT_EQ(first.recorder.count("storage", true), 1u);
+  }
+  {
+    Process second(clock_, path_);
+    // Destinations are sampled, the log still takes no writes: still active, not started again.
+    for (int i = 0; i < 12; ++i) {
+      second.service.sampleOnce({DestinationSample{"tiktok", {}, 0, 0}});
+      second.service.observeStorage(full);
+      clock_.advanceMs(5'000);
+    }
+    EXPECT_TRUE(second.recorder.seen.empty());
+    ASSERT_EQ(second.service.centre().active().size(), 1u);
+  }
+  Process third(clock_, path_);
+  for (int i = 0; i < 12; ++i) {
+    third.service.sampleOnce({DestinationSample{"tiktok", {}, 0, 0}});
+    third.service.observeStorage(StorageSample{true, ""});
+    clock_.advanceMs(5'000);
+  }
+  ASSERT_EQ(third.recorder.count("storage", false), 1u);
+  EXPECT_EQ(third.recorder.seen.at(0).resolvedMessage, "the event log takes writes again");
 }
 
 TEST_F(AlertRestartTest, RestoredAlertsOfAGoneDestinationOrADropThatRecoveredResolve) {

@@ -113,6 +113,18 @@ TEST(WebhooksTest, JsonAndSlackBodies) {
   EXPECT_NE(std::string(slackResolved.at("text").as_string()).find("90 s"), std::string::npos);
 }
 
+TEST(WebhooksTest, AnAlertOfNoDestinationIsTitledByItsKindAlone) {
+  Alert alert;
+  alert.id = 3;
+  alert.spec = AlertSpec{"storage", "", "", Severity::kCritical, "the event log takes no writes"};
+  alert.startedMs = 1'000'000;
+  const auto slack = boost::json::parse(webhookSlackBody(alert)).as_object();
+  const std::string text(slack.at("text").as_string());
+  EXPECT_NE(text.find("FIRING [critical] storage: the event log takes no writes"),
+            std::string::npos)
+      << text;
+}
+
 TEST(WebhooksTest, RedactedUrlKeepsSchemeAndHostOnly) {
   EXPECT_EQ(redactedUrl("https://hooks.slack.com/services/T000/B000/XXXX"),
             "https://hooks.slack.com");
