@@ -608,7 +608,7 @@ Result<void> SqliteLog::catchUpReadOnly() {
   const char* wal = sqlite3_filename_wal(sqlite3_db_filename(r, "main"));
   const int fd = wal != nullptr ? ::open(wal, O_RDONLY | O_CLOEXEC) : -1;
   if (fd >= 0) {
-    const int error = syncFileData(fd);
+    const int error = options_.walSync ? options_.walSync(fd) : syncFileData(fd);
     ::close(fd);
     if (error != 0) {
       return fail(ErrorCode::kIo,
@@ -1218,7 +1218,9 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
   std::lock_guard lock(readMutex_);
   if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
   if (max == 0) return size_t{0};
-  if (options_.readOnly) {
+  if (options_.readOnly && after >= durableSeq_.load(std::memory_order_acquire)) {
+    // Only once everything up to the last durable seq seen has been read: a replay reading in
+    // chunks catches up each time it reaches that end, not for every chunk.
     if (auto caught = catchUpReadOnly(); !caught) return fail(caught.error());
   }
   sqlite3_stmt* s = readAfterStmt_.get();

@@ -46,8 +46,8 @@ struct SqliteLogOptions {
   Clock* clock = nullptr;
   // How free space is measured; empty means statvfsFreeBytes. Tests inject a fake.
   FreeSpaceFunction freeSpace;
-  // How the WAL is flushed to disk after commits; empty means fdatasync. Tests inject failures
-  // and delays.
+  // How the WAL is flushed to disk after commits (and by a read-only log catching up); empty
+  // means fdatasync. Tests inject failures and delays.
   SyncFunction walSync;
   // Free space is measured at most this often (monotonic clock).
   int64_t freeSpaceCheckIntervalMs = 200;

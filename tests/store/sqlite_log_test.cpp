@@ -892,6 +892,43 @@ TEST_F(SqliteLogTest, ReadOnlyOpenReadsBesideAWriterAndRefusesWrites) {
   EXPECT_EQ(openSqliteLog(missing).error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(SqliteLogTest, AReadOnlyLogCatchesUpWhenItReachesTheLastDurableSeqNotAtEveryChunk) {
+  auto writer = open();
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 30; ++i) events.push_back(makeEvent("s", "m" + std::to_string(i), i));
+  ASSERT_TRUE(writer->appendSync(request(events)));
+  std::atomic<int> flushes{0};
+  SqliteLogOptions o = options();
+  o.readOnly = true;
+  o.walSync = [&flushes](int fd) {
+    ++flushes;
+    return syncFileData(fd);
+  };
+  auto reader = open(o);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(flushes.load(), 1);  // at open
+  // Three chunks below the seq noted at open: no more flushes.
+  for (Seq after : {0, 10, 20}) {
+    auto chunk = reader->readAfter(after, 10);
+    ASSERT_TRUE(chunk);
+    ASSERT_EQ(chunk->size(), 10u);
+    EXPECT_EQ(chunk->front().seq, after + 1);
+  }
+  EXPECT_EQ(flushes.load(), 1);
+  // More events written; at the end of what it had seen, the reader catches up and reads them.
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "late", 31)})));
+  auto tail = reader->readAfter(30, 10);
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail->size(), 1u);
+  EXPECT_EQ(tail->front().seq, 31u);
+  EXPECT_EQ(flushes.load(), 2);
+  // A failed catch-up is an error, never a silent short read.
+  o.walSync = [](int) { return EIO; };
+  auto failing = openSqliteLog(o);
+  ASSERT_FALSE(failing.has_value());
+  EXPECT_NE(failing.error().message.find("flushing"), std::string::npos) << failing.error().message;
+}
+
 TEST_F(SqliteLogTest, ANewLogHasTheConfiguredPageSizeAndAnOldOneKeepsItsOwn) {
   auto pageSize = [](const std::string& directory) {
     sqlite3* db = nullptr;
