@@ -12,7 +12,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/event_log.h"
-#include "store/wal_syncer.h"
+#include "store/file_sync.h"
 
 namespace sluice::store {
 

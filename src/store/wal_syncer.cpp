@@ -10,8 +10,6 @@
 
 namespace sluice::store {
 
-int syncFileData(int fd) { return ::fdatasync(fd) == 0 ? 0 : errno; }
-
 Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, SyncFunction sync) {
   // The same inode SQLite writes: fdatasync flushes a file's dirty pages whichever descriptor it
   // is called on. SQLite never replaces a WAL while a connection has the database open (it only

@@ -21,14 +21,9 @@
 
 #include "core/result.h"
 #include "store/event_log.h"
+#include "store/file_sync.h"
 
 namespace sluice::store {
-
-// Flushes a file's data to stable storage: 0, or an errno value. The real one is syncFileData().
-using SyncFunction = std::function<int(int fd)>;
-
-// fdatasync(fd): 0, or the errno value it failed with.
-int syncFileData(int fd);
 
 class WalSyncer {
  public:
