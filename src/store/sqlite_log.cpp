@@ -1218,24 +1218,33 @@ Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<Store
   std::lock_guard lock(readMutex_);
   if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
   if (max == 0) return size_t{0};
-  if (options_.readOnly && after >= durableSeq_.load(std::memory_order_acquire)) {
-    // Only once everything up to the last durable seq seen has been read: a replay reading in
-    // chunks catches up each time it reaches that end, not for every chunk.
-    if (auto caught = catchUpReadOnly(); !caught) return fail(caught.error());
-  }
-  sqlite3_stmt* s = readAfterStmt_.get();
-  StmtUse use(s);
-  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
-                               std::min<Seq>(after, std::numeric_limits<int64_t>::max())));
-  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
-                               std::min<size_t>(max, std::numeric_limits<int32_t>::max())));
-  // Committed events not yet on disk are not read: nothing leaves the log before it is durable.
-  sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(readableSeq()));
   if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
   size_t n = 0;
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) assignEventRow(s, fillSlot(out, n++));
-  if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "read"));
+  // Reads up to `limit` events after `from` into out[n...].
+  auto read = [&](Seq from, size_t limit) -> Result<void> {
+    sqlite3_stmt* s = readAfterStmt_.get();
+    StmtUse use(s);
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(
+                                 std::min<Seq>(from, std::numeric_limits<int64_t>::max())));
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(
+                                 std::min<size_t>(limit, std::numeric_limits<int32_t>::max())));
+    // Committed events not yet on disk are not read: nothing leaves the log before it is durable.
+    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(readableSeq()));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) assignEventRow(s, fillSlot(out, n++));
+    if (rc != SQLITE_DONE) return fail(sqliteError(readDb_.get(), rc, "read"));
+    return ok();
+  };
+  if (auto r = read(after, max); !r) return fail(r.error());
+  if (options_.readOnly && n < max) {
+    // A short read reached the end of what was durable when this log last looked: catch up and
+    // read on if more is durable now. A replay reading in chunks pays this once, at its end.
+    const Seq seen = durableSeq_.load(std::memory_order_acquire);
+    if (auto caught = catchUpReadOnly(); !caught) return fail(caught.error());
+    if (durableSeq_.load(std::memory_order_acquire) > seen) {
+      if (auto r = read(n > 0 ? out[n - 1].seq : after, max - n); !r) return fail(r.error());
+    }
+  }
   return n;
 }
 

@@ -892,17 +892,18 @@ TEST_F(SqliteLogTest, ReadOnlyOpenReadsBesideAWriterAndRefusesWrites) {
   EXPECT_EQ(openSqliteLog(missing).error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(SqliteLogTest, AReadOnlyLogCatchesUpWhenItReachesTheLastDurableSeqNotAtEveryChunk) {
+TEST_F(SqliteLogTest, AReadOnlyLogCatchesUpWhenAReadComesBackShortNotAtEveryChunk) {
   auto writer = open();
   std::vector<NewEvent> events;
   for (int i = 0; i < 30; ++i) events.push_back(makeEvent("s", "m" + std::to_string(i), i));
   ASSERT_TRUE(writer->appendSync(request(events)));
   std::atomic<int> flushes{0};
+  std::atomic<bool> failing{false};
   SqliteLogOptions o = options();
   o.readOnly = true;
-  o.walSync = [&flushes](int fd) {
+  o.walSync = [&flushes, &failing](int fd) {
     ++flushes;
-    return syncFileData(fd);
+    return failing ? EIO : syncFileData(fd);
   };
   auto reader = open(o);
   ASSERT_TRUE(reader);
@@ -922,11 +923,36 @@ TEST_F(SqliteLogTest, AReadOnlyLogCatchesUpWhenItReachesTheLastDurableSeqNotAtEv
   ASSERT_EQ(tail->size(), 1u);
   EXPECT_EQ(tail->front().seq, 31u);
   EXPECT_EQ(flushes.load(), 2);
+  // A short read that straddles the end: the rest is read after catching up.
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "later", 32)})));
+  auto straddling = reader->readAfter(29, 10);
+  ASSERT_TRUE(straddling);
+  ASSERT_EQ(straddling->size(), 3u);
+  EXPECT_EQ(straddling->back().seq, 32u);
   // A failed catch-up is an error, never a silent short read.
-  o.walSync = [](int) { return EIO; };
-  auto failing = openSqliteLog(o);
-  ASSERT_FALSE(failing.has_value());
-  EXPECT_NE(failing.error().message.find("flushing"), std::string::npos) << failing.error().message;
+  failing = true;
+  auto failed = reader->readAfter(32, 10);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_NE(failed.error().message.find("flushing"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(openSqliteLog(o).has_value());
+}
+
+TEST_F(SqliteLogTest, AReadOnlyLogSeesNewEventsAfterRetentionDeletedTheNewest) {
+  // The high-water mark (meta) is above every seq left, so no read can start at it.
+  auto writer = open();
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "a", 1), makeEvent("s", "b", 2)})));
+  ASSERT_EQ(*writer->applyRetention(1'000), 2u);
+  SqliteLogOptions o = options();
+  o.readOnly = true;
+  auto reader = open(o);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(*reader->lastSeq(), 2u);
+  EXPECT_TRUE(reader->readAfter(0, 10)->empty());
+  ASSERT_TRUE(writer->appendSync(request({makeEvent("s", "c", 2'000)})));
+  auto read = reader->readAfter(0, 10);
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(read->front().seq, 3u);
 }
 
 TEST_F(SqliteLogTest, ANewLogHasTheConfiguredPageSizeAndAnOldOneKeepsItsOwn) {
