@@ -124,8 +124,10 @@ AlertsWiring addAlerts(ServeApp& app) {
           return samples;
         },
         [log] {
+          // A failure counts until a write succeeds, also while the next append may try the disk.
           const store::WriteHealth health = log->writeHealth();
-          return ops::alerts::StorageSample{health.writable, health.reason};
+          if (!health.writable) return ops::alerts::StorageSample{false, health.reason};
+          return ops::alerts::StorageSample{health.failure.empty(), health.failure};
         });
     spdlog::info("alerts: {} webhook(s), volume history in {}", app.config().alerts.webhooks.size(),
                  historyPath);

@@ -87,6 +87,10 @@ struct WriteHealth {
   bool writable = true;
   std::string reason;         // empty when writable
   int64_t retryAfterMs = 0;   // a hint for ingest's Retry-After
+  // Why the last write failed (I/O error, disk full, failed flush) when none has succeeded since;
+  // empty otherwise. Also set while `writable` lets the next append through to try the disk again,
+  // so that whoever looks now and then (the storage alert) sees the failure whenever it looks.
+  std::string failure;
 };
 
 struct TimeRange {

@@ -1180,17 +1180,19 @@ WriteHealth SqliteLog::writeHealth() {
   if (options_.readOnly) return WriteHealth{false, "event log is open read-only", 0};
   if (syncer_) {
     if (auto failed = syncer_->failure()) {
-      return WriteHealth{false, failed->message, options_.ioErrorRetryAfterMs};
+      return WriteHealth{false, failed->message, options_.ioErrorRetryAfterMs, failed->message};
     }
   }
+  std::string failure;
   {
     // After a storage failure, writes are refused for a while; the first write after that is the
     // probe, and its success clears the state.
     std::lock_guard lock(healthMutex_);
+    if (ioFailed_) failure = "storage failure: " + ioReason_;
     const int64_t now = clock_->monotonicNs();
     if (ioFailed_ && now < ioRetryAtNs_) {
       int64_t remainingMs = (ioRetryAtNs_ - now + 999'999) / 1'000'000;
-      return WriteHealth{false, "storage failure: " + ioReason_, std::max<int64_t>(1, remainingMs)};
+      return WriteHealth{false, failure, std::max<int64_t>(1, remainingMs), failure};
     }
   }
   std::optional<uint64_t> free = freeBytes();
@@ -1198,9 +1200,11 @@ WriteHealth SqliteLog::writeHealth() {
     return WriteHealth{false,
                        "free disk space (" + std::to_string(*free) + " bytes) is below the floor (" +
                            std::to_string(options_.minFreeBytes) + " bytes)",
-                       options_.diskFullRetryAfterMs};
+                       options_.diskFullRetryAfterMs, failure};
   }
-  return WriteHealth{};
+  WriteHealth health;
+  health.failure = std::move(failure);
+  return health;
 }
 
 // ---------------------------------------------------------------------------------------------

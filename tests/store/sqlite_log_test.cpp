@@ -442,13 +442,20 @@ TEST_F(SqliteLogTest, AFailedTransactionLeavesNoDedupTrace) {
   auto log = open(o);
   std::vector<NewEvent> big = largeEvents("big", 4000, 2);
   ASSERT_FALSE(log->appendSync(request(big)).has_value());  // SQLITE_FULL part-way through
+  EXPECT_FALSE(log->writeHealth().writable);
+  EXPECT_NE(log->writeHealth().failure.find("storage failure"), std::string::npos);
   clock_.advanceMs(1'000);
+  // The next append may try the disk again; the failure still shows until one succeeds.
+  EXPECT_TRUE(log->writeHealth().writable);
+  EXPECT_NE(log->writeHealth().failure.find("storage failure"), std::string::npos);
   // The first events of the failed request were in the index before the failure; they must not
   // be taken for duplicates now.
   auto retried = log->appendSync(request({big[0], big[1]}));
   ASSERT_TRUE(retried.has_value()) << retried.error().toString();
   EXPECT_EQ(retried->stored, 2u);
   EXPECT_EQ(retried->duplicates, 0u);
+  EXPECT_TRUE(log->writeHealth().writable);
+  EXPECT_EQ(log->writeHealth().failure, "");
 }
 
 TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {

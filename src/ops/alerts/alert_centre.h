@@ -24,8 +24,9 @@ class AlertState;
 enum class Severity { kWarning, kCritical };
 const char* severityName(Severity severity);  // "warning", "critical"
 
-// What an alert is about. kind: "volume_drop", "paused", "backlog_age", "error_rate", "canary"...
-// `event` is empty for destination-wide alerts.
+// What an alert is about. kind: "volume_drop", "paused", "backlog_age", "error_rate", "canary",
+// "storage"... `event` is empty for destination-wide alerts, `destination` too for an alert of the
+// whole process (storage).
 struct AlertSpec {
   std::string kind;
   std::string destination;

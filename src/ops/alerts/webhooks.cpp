@@ -11,14 +11,15 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string subject(const Alert& a) {
+// What an alert is about: "destination[ / event]", empty for an alert of no destination.
+std::string about(const Alert& a) {
   return a.spec.event.empty() ? a.spec.destination : a.spec.destination + " / " + a.spec.event;
 }
 
 std::string title(const Alert& a) {
-  const std::string about = subject(a);
+  const std::string what = about(a);
   return std::string(a.active() ? "FIRING" : "RESOLVED") + " [" + severityName(a.spec.severity) +
-         "] " + a.spec.kind + (about.empty() ? "" : " - " + about);
+         "] " + a.spec.kind + (what.empty() ? "" : " - " + what);
 }
 
 }  // namespace
@@ -79,7 +80,8 @@ void WebhookNotifier::configure(WebhookOptions options, std::vector<WebhookTarge
 void WebhookNotifier::notify(const Alert& alert) {
   std::lock_guard lock(mutex_);
   if (stopping_) return;
-  const std::string what = alert.spec.kind + " " + subject(alert) +
+  const std::string subject = about(alert);
+  const std::string what = alert.spec.kind + (subject.empty() ? "" : " " + subject) +
                            (alert.active() ? " started" : " resolved") + " (id " +
                            std::to_string(alert.id) + ")";
   for (const WebhookTarget& target : targets_) {
