@@ -271,25 +271,40 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
+  // The reply serialised by hand into one buffer and sent with one write: the status line, the
+  // content type and the handler's headers, Content-Length, and Connection when the connection's
+  // persistence is not its HTTP version's default (what Beast's serializer would send, without its
+  // per-reply machinery). 1xx, 204 and 304 replies carry no length and no body (RFC 9110 6.4.1).
   void write(Response response, bool keepAlive) {
     state_ = State::kWriting;
-    response_ = {};
-    response_.version(version_);
-    response_.result(static_cast<unsigned>(response.status));
-    if (!response.contentType.empty()) {
-      response_.set(bhttp::field::content_type, response.contentType);
-    }
-    for (auto& [name, value] : response.headers) response_.set(name, value);
-    response_.body() = std::move(response.body);
-    response_.keep_alive(keepAlive);
-    response_.prepare_payload();
+    const int status = response.status;
+    out_.clear();
+    out_ += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    out_ += std::to_string(status);
+    out_ += ' ';
+    out_ += bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+    out_ += "\r\n";
+    auto field = [this](std::string_view name, std::string_view value) {
+      out_ += name;
+      out_ += ": ";
+      out_ += value;
+      out_ += "\r\n";
+    };
+    if (!response.contentType.empty()) field("Content-Type", response.contentType);
+    for (const auto& [name, value] : response.headers) field(name, value);
+    const bool bodyless = (status >= 100 && status < 200) || status == 204 || status == 304;
+    if (!bodyless) field("Content-Length", std::to_string(response.body.size()));
+    if (version_ >= 11 && !keepAlive) field("Connection", "close");
+    if (version_ < 11 && keepAlive) field("Connection", "keep-alive");
+    out_ += "\r\n";
+    if (!bodyless) out_ += response.body;
     stream_->expires_after(std::chrono::milliseconds(shared_->options.writeTimeoutMs));
-    bhttp::async_write(*stream_, response_,
-                       [self = shared_from_this(), keepAlive](beast::error_code ec, size_t) {
-                         if (!ec && self->linger_) return self->lingerThenClose();
-                         if (ec || !keepAlive) return self->close();
-                         self->readRequest();
-                       });
+    asio::async_write(*stream_, asio::buffer(out_),
+                      [self = shared_from_this(), keepAlive](beast::error_code ec, size_t) {
+                        if (!ec && self->linger_) return self->lingerThenClose();
+                        if (ec || !keepAlive) return self->close();
+                        self->readRequest();
+                      });
   }
 
   void close() {
@@ -305,7 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> response_;
+  std::string out_;  // the reply being written
   std::string peer_;
   State state_ = State::kReading;
   uint64_t requestId_ = 0;

@@ -156,6 +156,59 @@ TEST(ServerTest, ConnectionCloseAndHttp10AreHonoured) {
   EXPECT_TRUE(old.waitClosed(2000));
 }
 
+TEST(ServerTest, RepliesCarryTheirHeadersLengthAndPersistenceAndNoBodyWhenNoneIsAllowed) {
+  Router router;
+  router.add("/created", [](Request&&, Responder respond) {
+    Response response = text(201, "made");
+    response.headers.emplace_back("Retry-After", "7");
+    response.headers.emplace_back("X-Two", "a b");
+    respond(std::move(response));
+  });
+  router.add("/empty", [](Request&&, Responder respond) {
+    respond(text(204, "a body a 204 may not carry"));
+  });
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send(buildRequest("GET", "/created")));
+  auto created = connection.read();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201);
+  EXPECT_EQ(created->reason, "Created");
+  EXPECT_EQ(created->header("content-type"), "text/plain");
+  EXPECT_EQ(created->header("retry-after"), "7");
+  EXPECT_EQ(created->header("x-two"), "a b");
+  EXPECT_EQ(created->header("content-length"), "4");
+  EXPECT_EQ(created->header("connection"), "");  // HTTP/1.1 keeps the connection by default
+  EXPECT_EQ(created->body, "made");
+  // The same connection: a 204 has neither a length nor a body, and the next reply follows it.
+  ASSERT_TRUE(connection.send(buildRequest("GET", "/empty") + buildRequest("GET", "/created")));
+  auto empty = connection.read();
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 204);
+  EXPECT_EQ(empty->header("content-length"), "");
+  EXPECT_EQ(empty->body, "");
+  auto next = connection.read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 201);
+  EXPECT_EQ(next->body, "made");
+
+  // HTTP/1.0 asking to keep the connection is told so, and it stays open.
+  RawConnection old;
+  ASSERT_TRUE(old.connect(server->port()));
+  ASSERT_TRUE(old.send("GET /created HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto kept = old.read();
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->header("connection"), "keep-alive");
+  ASSERT_TRUE(old.send("GET /created HTTP/1.0\r\n\r\n"));
+  auto last = old.read();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->body, "made");
+  EXPECT_TRUE(old.waitClosed(2000));
+}
+
 TEST(ServerTest, HandlersMayAnswerLaterFromAnotherThreadAndOnlyOnce) {
   Parked parked;
   Router router;
