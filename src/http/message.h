@@ -31,7 +31,10 @@ struct Request {
 struct Response {
   int status = 200;
   std::string contentType = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Retry-After, ...)
+  // Extra headers (Retry-After, ...). The server writes Content-Length and Connection itself and
+  // leaves out any header here that frames the message (Content-Length, Transfer-Encoding,
+  // Connection), a Content-Type when `contentType` is set, and any with CR, LF or NUL in it.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // Close the connection without writing a reply (everything above is ignored): how a fake peer
   // plays a dropped connection. The client sees the connection end before any response.

@@ -153,7 +153,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& header = parser_->get();
     auto expect = header[bhttp::field::expect];
     if (beast::iequals(expect, "100-continue") && header.version() >= 11) {
-      asio::async_write(stream_->socket(), asio::buffer(kContinue.data(), kContinue.size()),
+      // Through the stream, so that the read timeout armed for this request bounds it too.
+      asio::async_write(*stream_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           if (ec) return self->close();
                           self->readBody();
@@ -204,6 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.reset();
     version_ = message.version();
     keepAlive_ = message.keep_alive();
+    head_ = message.method() == bhttp::verb::head;
 
     Request request;
     request.method = std::string(message.method_string());
@@ -247,6 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void sendErrorAndClose(int status, std::string_view message) {
     version_ = 11;
+    head_ = false;
     linger_ = true;
     write(jsonError(status, message), false);
   }
@@ -271,18 +274,21 @@ class Session : public std::enable_shared_from_this<Session> {
                              });
   }
 
-  // The reply serialised by hand into one buffer and sent with one write: the status line, the
-  // content type and the handler's headers, Content-Length, and Connection when the connection's
-  // persistence is not its HTTP version's default (what Beast's serializer would send, without its
-  // per-reply machinery). 1xx, 204 and 304 replies carry no length and no body (RFC 9110 6.4.1).
+  // The reply, serialised by hand: the status line, the content type, the handler's headers,
+  // Content-Length and, when the connection's persistence is not its HTTP version's default,
+  // Connection, in one buffer; then the body (moved, not copied), in the same gathered write. A 204
+  // or 304 has neither a length nor a body, a reply to HEAD its length but no body (RFC 9110
+  // 6.4.1, 9.3.2). A status a final reply cannot have becomes 500; a header that a handler may not
+  // set (framing, a second content type) or cannot (CR, LF or NUL in it) is left out.
   void write(Response response, bool keepAlive) {
     state_ = State::kWriting;
-    const int status = response.status;
+    const int status = response.status >= 200 && response.status <= 999 ? response.status : 500;
+    const auto known = bhttp::int_to_status(static_cast<unsigned>(status));
     out_.clear();
     out_ += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     out_ += std::to_string(status);
     out_ += ' ';
-    out_ += bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+    if (known != bhttp::status::unknown) out_ += bhttp::obsolete_reason(known);
     out_ += "\r\n";
     auto field = [this](std::string_view name, std::string_view value) {
       out_ += name;
@@ -291,20 +297,38 @@ class Session : public std::enable_shared_from_this<Session> {
       out_ += "\r\n";
     };
     if (!response.contentType.empty()) field("Content-Type", response.contentType);
-    for (const auto& [name, value] : response.headers) field(name, value);
-    const bool bodyless = (status >= 100 && status < 200) || status == 204 || status == 304;
+    for (const auto& [name, value] : response.headers) {
+      if (allowedHeader(name, value, !response.contentType.empty())) field(name, value);
+    }
+    const bool bodyless = status == 204 || status == 304;
     if (!bodyless) field("Content-Length", std::to_string(response.body.size()));
     if (version_ >= 11 && !keepAlive) field("Connection", "close");
     if (version_ < 11 && keepAlive) field("Connection", "keep-alive");
     out_ += "\r\n";
-    if (!bodyless) out_ += response.body;
+    body_.clear();
+    if (!bodyless && !head_) body_ = std::move(response.body);
     stream_->expires_after(std::chrono::milliseconds(shared_->options.writeTimeoutMs));
-    asio::async_write(*stream_, asio::buffer(out_),
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::buffer(body_)};
+    asio::async_write(*stream_, buffers,
                       [self = shared_from_this(), keepAlive](beast::error_code ec, size_t) {
+                        self->body_ = std::string();  // a large body is not kept with the session
                         if (!ec && self->linger_) return self->lingerThenClose();
                         if (ec || !keepAlive) return self->close();
                         self->readRequest();
                       });
+  }
+
+  // Whether a handler's header may go out: not one that frames the message (the server writes
+  // those), not a second content type, nothing that could end the line or the header early.
+  static bool allowedHeader(std::string_view name, std::string_view value, bool hasContentType) {
+    if (name.empty() || name.find_first_of(std::string_view(":\r\n\0", 4)) != name.npos ||
+        value.find_first_of(std::string_view("\r\n\0", 3)) != value.npos) {
+      return false;
+    }
+    for (std::string_view framing : {"content-length", "transfer-encoding", "connection"}) {
+      if (beast::iequals(name, framing)) return false;
+    }
+    return !(hasContentType && beast::iequals(name, "content-type"));
   }
 
   void close() {
@@ -320,7 +344,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string out_;  // the reply being written
+  std::string out_;   // the status line and headers of the reply being written
+  std::string body_;  // its body
+  bool head_ = false;  // the request being answered is a HEAD
   std::string peer_;
   State state_ = State::kReading;
   uint64_t requestId_ = 0;

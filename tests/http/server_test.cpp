@@ -209,6 +209,51 @@ TEST(ServerTest, RepliesCarryTheirHeadersLengthAndPersistenceAndNoBodyWhenNoneIs
   EXPECT_TRUE(old.waitClosed(2000));
 }
 
+TEST(ServerTest, HeadGetsNoBodyAndHandlersCannotFrameTheReplyNorSplitAHeader) {
+  Router router;
+  router.add("/page", [](Request&&, Responder respond) {
+    Response response = text(200, "abcdef");
+    response.headers.emplace_back("Content-Length", "999");
+    response.headers.emplace_back("connection", "close");
+    response.headers.emplace_back("Content-Type", "text/html");
+    response.headers.emplace_back("X-Split", "a\r\nInjected: yes");
+    response.headers.emplace_back("X-Kept", "ok");
+    respond(std::move(response));
+  });
+  router.add("/interim", [](Request&&, Responder respond) { respond(text(150, "odd")); });
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+
+  RawConnection connection;
+  ASSERT_TRUE(connection.connect(server->port()));
+  ASSERT_TRUE(connection.send("HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n" +
+                              buildRequest("GET", "/page")));
+  auto head = connection.readHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->header("content-length"), "6");
+  EXPECT_EQ(head->header("content-type"), "text/plain");
+  EXPECT_EQ(head->header("x-split"), "");
+  EXPECT_EQ(head->header("injected"), "");
+  EXPECT_EQ(head->header("x-kept"), "ok");
+  EXPECT_EQ(head->header("connection"), "");
+  // The reply to HEAD had no body: the next bytes are the reply to GET.
+  auto page = connection.read();
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->body, "abcdef");
+  size_t lengths = 0;
+  for (const auto& [name, value] : page->headers) lengths += name == "content-length";
+  EXPECT_EQ(lengths, 1u);
+
+  // A 1xx is not a final reply: the client would wait for another.
+  ASSERT_TRUE(connection.send(buildRequest("GET", "/interim")));
+  auto interim = connection.read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 500);
+  EXPECT_EQ(interim->body, "odd");
+}
+
 TEST(ServerTest, HandlersMayAnswerLaterFromAnotherThreadAndOnlyOnce) {
   Parked parked;
   Router router;
