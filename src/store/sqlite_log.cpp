@@ -605,8 +605,13 @@ Result<void> SqliteLog::catchUpReadOnly() {
   sqlite3* r = readDb_.get();
   if (auto result = readLastSeq(r); !result) return result;
   // No WAL: everything is in the database file, which SQLite flushed before removing the WAL.
+  // A WAL that cannot be opened (permissions, no descriptors left) is an error, not "no WAL".
   const char* wal = sqlite3_filename_wal(sqlite3_db_filename(r, "main"));
   const int fd = wal != nullptr ? ::open(wal, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd < 0 && wal != nullptr && errno != ENOENT) {
+    return fail(ErrorCode::kIo,
+                std::string("event log: cannot open ") + wal + ": " + std::strerror(errno));
+  }
   if (fd >= 0) {
     const int error = options_.walSync ? options_.walSync(fd) : syncFileData(fd);
     ::close(fd);
@@ -815,8 +820,8 @@ void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<Cu
     return;
   }
 
-  if (!appends.empty() && !refused) {
-    // A successful write ends any I/O error state.
+  if ((!appends.empty() && !refused) || !cursorOps.empty() || retention != nullptr) {
+    // A successful write (appends, cursor moves or a retention chunk) ends any I/O error state.
     std::lock_guard lock(healthMutex_);
     ioFailed_ = false;
     ioReason_.clear();

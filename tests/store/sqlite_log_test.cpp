@@ -458,6 +458,20 @@ TEST_F(SqliteLogTest, AFailedTransactionLeavesNoDedupTrace) {
   EXPECT_EQ(log->writeHealth().failure, "");
 }
 
+TEST_F(SqliteLogTest, AnyWriteThatCommitsEndsTheFailureStateNotOnlyAnAppend) {
+  SqliteLogOptions o = options();
+  o.maxPageCountForTesting = 40;
+  o.ioErrorRetryAfterMs = 1'000;
+  auto log = open(o);
+  ASSERT_TRUE(log->setCursor("tiktok", 0));
+  ASSERT_FALSE(log->appendSync(request(largeEvents("big", 4000, 2))).has_value());
+  EXPECT_FALSE(log->writeHealth().failure.empty());
+  clock_.advanceMs(1'000);
+  // No ingest traffic; delivery moves its cursor, which rewrites a page that exists.
+  ASSERT_TRUE(log->setCursor("tiktok", 0));
+  EXPECT_EQ(log->writeHealth().failure, "");
+}
+
 TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {
   const std::string file = sqliteLogFile(dir_.path());
   sqlite3* db = nullptr;

@@ -202,8 +202,8 @@ void AlertsService::observeStorage(const StorageSample& sample) {
     resolveAfterMs = settings_.resolveAfterMs;
   }
   AlertSpec spec{"storage", "", "", Severity::kCritical,
-                 "the event log takes no writes (" + sample.reason +
-                     "); ingestion answers 503 and clients must retry until it does; delivery "
+                 "the event log cannot write (" + sample.reason +
+                     "); ingestion answers 503 (clients retry) until a write succeeds; delivery "
                      "goes on from what is stored"};
   if (sample.writable) spec.message = "the event log takes writes again";
   centre_.observe(spec, !sample.writable, 0, resolveAfterMs);

@@ -64,8 +64,9 @@ struct DestinationSample {
 };
 using SampleSource = std::function<std::vector<DestinationSample>()>;
 
-// The event log at a sample (EventLog::writeHealth()): when it takes no writes, ingestion answers
-// every event with 503 until it does again.
+// The event log at a sample (EventLog::writeHealth()): not writable, or a write failed and none
+// has succeeded since. Meanwhile ingestion answers 503, except to the append let through now and
+// then to try the disk again.
 struct StorageSample {
   bool writable = true;
   std::string reason;  // why not, when not writable (names a path or an error, never a secret)
@@ -100,8 +101,8 @@ class AlertsService final : public AlertsView {
   // and the drop detector.
   void sampleOnce(const std::vector<DestinationSample>& samples);
   // One sampling step of the storage alert at clock.nowMs(): it starts at the first sample where
-  // the log takes no writes and resolves once it has taken them for resolveAfterMs. It belongs to
-  // no destination (its `destination` is empty).
+  // the log takes no writes and resolves once it has been writable, with no failure since, for
+  // resolveAfterMs. It belongs to no destination (its `destination` is empty).
   void observeStorage(const StorageSample& sample);
 
   AlertCentre& centre() { return centre_; }
