@@ -344,8 +344,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string out_;   // the status line and headers of the reply being written
-  std::string body_;  // its body
+  std::string out_;    // the status line and headers of the reply being written
+  std::string body_;   // its body
   bool head_ = false;  // the request being answered is a HEAD
   std::string peer_;
   State state_ = State::kReading;
