@@ -318,6 +318,7 @@ class SqliteLog final : public EventLog {
         clock_(options.clock != nullptr ? options.clock : &SystemClock::instance()),
         file_(sqliteLogFile(options.directory)) {
     if (!options_.freeSpace) options_.freeSpace = statvfsFreeBytes;
+    if (!options_.walSync) options_.walSync = syncFileData;
   }
 
   ~SqliteLog() override { close(); }
@@ -613,7 +614,7 @@ Result<void> SqliteLog::catchUpReadOnly() {
                 std::string("event log: cannot open ") + wal + ": " + std::strerror(errno));
   }
   if (fd >= 0) {
-    const int error = options_.walSync ? options_.walSync(fd) : syncFileData(fd);
+    const int error = options_.walSync(fd);
     ::close(fd);
     if (error != 0) {
       return fail(ErrorCode::kIo,
