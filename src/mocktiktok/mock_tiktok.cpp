@@ -432,12 +432,12 @@ std::string MockTikTok::statsJson() const {
 
 std::vector<RecordedEvent> MockTikTok::events(uint64_t sinceSeq, size_t limit) const {
   std::lock_guard lock(mutex_);
-  std::vector<RecordedEvent> out;
-  for (const RecordedEvent& e : kept_) {
-    if (out.size() >= limit) break;
-    if (e.seq > sinceSeq) out.push_back(e);
-  }
-  return out;
+  // kept_ is in seq order (seqs only grow, reset() included), so the first one wanted is found by
+  // bisection: a poller asking for what is new does not walk everything it has seen.
+  auto first = std::upper_bound(kept_.begin(), kept_.end(), sinceSeq,
+                                [](uint64_t seq, const RecordedEvent& e) { return seq < e.seq; });
+  const size_t n = std::min(limit, static_cast<size_t>(kept_.end() - first));
+  return std::vector<RecordedEvent>(first, first + static_cast<std::ptrdiff_t>(n));
 }
 
 void MockTikTok::reset() {

@@ -252,6 +252,22 @@ TEST(MockTikTok, KeepsOnlyTheLastEventsInMemory) {
   EXPECT_EQ(8u, events.front().seq);
   EXPECT_EQ(12u, events.back().seq);
   EXPECT_EQ(12u, mock->stats().eventsAccepted);
+
+  // Reading on from a seq: from below the oldest kept, inside the window, at its end; with a limit.
+  EXPECT_EQ(5u, mock->events(3).size());
+  auto after9 = mock->events(9, 2);
+  ASSERT_EQ(2u, after9.size());
+  EXPECT_EQ(10u, after9[0].seq);
+  EXPECT_EQ(11u, after9[1].seq);
+  EXPECT_EQ(3u, mock->events(9).size());
+  EXPECT_TRUE(mock->events(12).empty());
+  EXPECT_TRUE(mock->events(0, 0).empty());
+
+  // reset() forgets the events but not the numbering: seqs go on growing.
+  mock->reset();
+  mock->handle(track(body(many(1))));
+  ASSERT_EQ(1u, mock->events(12).size());
+  EXPECT_EQ(13u, mock->events(12)[0].seq);
 }
 
 TEST(MockTikTok, RecordsToAJsonLinesFile) {
