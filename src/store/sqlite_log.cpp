@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <string_view>
 #include <system_error>
@@ -216,6 +217,13 @@ constexpr const char* kMigrations[] = {
     "  seq INTEGER PRIMARY KEY,"
     "  first_seen INTEGER NOT NULL,"
     "  keys BLOB NOT NULL);",
+    // 2 -> 3: time ranges per stretch of seqs instead of an index entry per event (filled from
+    // that index, which it then drops, by fillSpans()).
+    "CREATE TABLE spans("
+    "  first_seq INTEGER PRIMARY KEY,"
+    "  last_seq INTEGER NOT NULL,"
+    "  oldest INTEGER NOT NULL,"
+    "  newest INTEGER NOT NULL);",
 };
 static_assert(std::size(kMigrations) == kSqliteLogSchemaVersion);
 
@@ -276,6 +284,56 @@ Result<void> fillDedupKeys(sqlite3* db, EpochMs cutoffMs) {
   return flush();
 }
 
+// A span of the writer ends after this many seqs or this long after it began (store clock).
+constexpr Seq kSpanMaxSeqs = 65'536;
+constexpr EpochMs kSpanMaxMs = 1'000;
+
+// Migration 2 -> 3: a span per 65,536 seqs (kSpanMaxSeqs) of the events already stored, with the
+// oldest and newest receivedAt among them, read from the received_at index (covering: no event row
+// is read), which is then dropped.
+Result<void> fillSpans(sqlite3* db) {
+  struct Span {
+    Seq first = 0;
+    Seq last = 0;
+    EpochMs oldest = 0;
+    EpochMs newest = 0;
+  };
+  std::map<Seq, Span> spans;
+  {
+    auto select = prepare(db, "SELECT seq, received_at FROM events INDEXED BY events_received_at");
+    if (!select) return fail(select.error());
+    sqlite3_stmt* s = select->get();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const auto seq = static_cast<Seq>(sqlite3_column_int64(s, 0));
+      const EpochMs at = sqlite3_column_int64(s, 1);
+      auto [it, added] = spans.try_emplace(seq / kSpanMaxSeqs, Span{seq, seq, at, at});
+      Span& span = it->second;
+      if (added) continue;
+      span.first = std::min(span.first, seq);
+      span.last = std::max(span.last, seq);
+      span.oldest = std::min(span.oldest, at);
+      span.newest = std::max(span.newest, at);
+    }
+    if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate spans"));
+  }
+  auto insert = prepare(db,
+                        "INSERT INTO spans(first_seq, last_seq, oldest, newest)"
+                        " VALUES (?1, ?2, ?3, ?4)");
+  if (!insert) return fail(insert.error());
+  for (const auto& [bucket, span] : spans) {
+    sqlite3_stmt* i = insert->get();
+    sqlite3_bind_int64(i, 1, static_cast<sqlite3_int64>(span.first));
+    sqlite3_bind_int64(i, 2, static_cast<sqlite3_int64>(span.last));
+    sqlite3_bind_int64(i, 3, span.oldest);
+    sqlite3_bind_int64(i, 4, span.newest);
+    const int rc = sqlite3_step(i);
+    sqlite3_reset(i);
+    if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate spans"));
+  }
+  return exec(db, "DROP INDEX events_received_at");
+}
+
 // Brings the schema to this build's version in one transaction. `dedupCutoffMs`: the start of the
 // de-duplication window, for the steps that rebuild its state.
 Result<void> migrate(sqlite3* db, EpochMs dedupCutoffMs) {
@@ -294,6 +352,7 @@ Result<void> migrate(sqlite3* db, EpochMs dedupCutoffMs) {
   for (int v = *version; v < kSqliteLogSchemaVersion; ++v) {
     auto step = exec(db, kMigrations[v]);
     if (step && v == 1) step = fillDedupKeys(db, dedupCutoffMs);
+    if (step && v == 2) step = fillSpans(db);
     if (!step) {
       (void)exec(db, "ROLLBACK");
       return step;
@@ -355,8 +414,9 @@ class SqliteLog final : public EventLog {
     EpochMs beforeMs = 0;
     EpochMs dedupCutoffMs = 0;
     bool started = false;
-    Seq maxSeq = 0;      // events above it are still needed by some cursor
-    int phase = 0;       // 0 events, 1 dedup keys, 2 quarantine, 3 done
+    Seq maxSeq = 0;   // events above it are still needed by some cursor
+    Seq nextSeq = 0;  // phase 0: where the next chunk looks from (the spans' first seq, then on)
+    int phase = 0;    // 0 events, 1 dedup keys, 2 quarantine, 3 done
     uint64_t deleted = 0;
     std::promise<Result<uint64_t>> promise;
   };
@@ -375,6 +435,8 @@ class SqliteLog final : public EventLog {
     int retentionPhase = 0;
     uint64_t retentionDeleted = 0;
     bool dedupKeysAdded = false;  // the timeline must learn this commit
+    Seq spanFirst = 0;            // the span this commit's events went into (0: none stored)
+    EpochMs spanBeganMs = 0;
   };
 
   Result<void> openReadOnly();
@@ -432,12 +494,17 @@ class SqliteLog final : public EventLog {
   DbPtr writeDb_;
   StmtPtr beginStmt_, commitStmt_, rollbackStmt_, insertEventStmt_, insertDedupKeyStmt_,
       storedPairStmt_, insertQuarantineStmt_, setCursorStmt_, dropCursorStmt_, setMetaStmt_,
-      minCursorStmt_, deleteEventsStmt_, deleteDedupKeysStmt_, deleteQuarantineStmt_;
+      minCursorStmt_, retentionSeqsStmt_, deleteEventsStmt_, deleteSpansStmt_, upsertSpanStmt_,
+      deleteDedupKeysStmt_, deleteQuarantineStmt_;
   // The de-duplication window in memory (writer thread only). Stale until loaded, and again after
   // a failed transaction that had already changed it.
   DedupIndex dedupIndex_;
   DedupTimeline dedupTimeline_{options_.dedupWindowMs};
   std::string txnKeys_;  // the keys of the transaction being written (a dedup_keys blob)
+  // The span that new events extend (its row is rewritten with each commit), and when it began.
+  // A new one begins at each open.
+  Seq spanFirst_ = 0;
+  EpochMs spanBeganMs_ = 0;
   bool dedupStale_ = true;
 
   // The queue the writer drains.
@@ -675,9 +742,19 @@ Result<void> SqliteLog::prepareWriterStatements() {
        "INSERT INTO meta(key, value) VALUES (?1, ?2)"
        " ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
       {&minCursorStmt_, "SELECT count(*), min(seq) FROM cursors"},
+      {&upsertSpanStmt_,
+       "INSERT INTO spans(first_seq, last_seq, oldest, newest) VALUES (?1, ?2, ?3, ?4)"
+       " ON CONFLICT(first_seq) DO UPDATE SET last_seq = excluded.last_seq,"
+       " oldest = min(oldest, excluded.oldest), newest = max(newest, excluded.newest)"},
+      // Retention: the next chunk of old events in seq order, then the same rows deleted.
+      {&retentionSeqsStmt_,
+       "SELECT seq FROM events WHERE seq >= ?1 AND seq <= ?2 AND received_at < ?3"
+       " ORDER BY seq LIMIT ?4"},
       {&deleteEventsStmt_,
-       "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
-       " WHERE received_at < ?1 AND seq <= ?2 LIMIT ?3)"},
+       "DELETE FROM events WHERE seq >= ?1 AND seq <= ?2 AND received_at < ?3"},
+      // Spans wholly below the oldest event left (all of them when none is left).
+      {&deleteSpansStmt_,
+       "DELETE FROM spans WHERE last_seq < coalesce((SELECT min(seq) FROM events), ?1)"},
       // The oldest rows first (seq order is arrival order); stops at the first one still in the
       // window, so a chunk that deletes fewer than its size ends the sweep.
       {&deleteDedupKeysStmt_,
@@ -896,6 +973,9 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
         dedupIndex_.setFloor(capFloor(seq));
       }
       result.outcomes.resize(appends.size());
+      Seq firstStored = 0;
+      EpochMs oldest = std::numeric_limits<EpochMs>::max();
+      EpochMs newest = std::numeric_limits<EpochMs>::min();
       for (size_t i = 0; i < appends.size(); ++i) {
         AppendOutcome& outcome = result.outcomes[i];
         for (const NewEvent& event : appends[i].request.events) {
@@ -924,6 +1004,9 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
           rc = sqlite3_step(s);
           if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert event"));
           ++outcome.stored;
+          if (firstStored == 0) firstStored = seq;
+          oldest = std::min(oldest, event.receivedAtMs);
+          newest = std::max(newest, event.receivedAtMs);
           if (key != 0) {
             // In memory at once, so that a repeat later in this transaction is caught; undone by
             // a reload if the transaction fails.
@@ -943,6 +1026,23 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
           if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "insert quarantine"));
           ++outcome.quarantined;
         }
+      }
+      if (firstStored != 0) {
+        // The time range of what was stored, folded into the current span's row (a new span once
+        // that one is long or old enough, or the clock went back): scan() and retention find
+        // events by time from these rows, not from an index entry per event.
+        const bool begin = spanFirst_ == 0 || seq - spanFirst_ >= kSpanMaxSeqs ||
+                           now - spanBeganMs_ >= kSpanMaxMs || now < spanBeganMs_;
+        result.spanFirst = begin ? firstStored : spanFirst_;
+        result.spanBeganMs = begin ? now : spanBeganMs_;
+        sqlite3_stmt* u = upsertSpanStmt_.get();
+        StmtUse use(u);
+        sqlite3_bind_int64(u, 1, static_cast<sqlite3_int64>(result.spanFirst));
+        sqlite3_bind_int64(u, 2, static_cast<sqlite3_int64>(seq));
+        sqlite3_bind_int64(u, 3, oldest);
+        sqlite3_bind_int64(u, 4, newest);
+        rc = sqlite3_step(u);
+        if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "record span"));
       }
       if (!txnKeys_.empty()) {
         // This transaction's keys, one row (seq: the last event's).
@@ -987,6 +1087,10 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     if (rc == SQLITE_DONE) {
       result.lastSeq = seq;
       if (result.dedupKeysAdded) dedupTimeline_.note(clock_->nowMs(), seq);
+      if (result.spanFirst != 0) {
+        spanFirst_ = result.spanFirst;
+        spanBeganMs_ = result.spanBeganMs;
+      }
       return {};
     }
     outcome = tl::unexpected(stepError(rc, "commit"));
@@ -1065,20 +1169,61 @@ tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnR
     maxSeq = sqlite3_column_int64(s, 0) == 0
                  ? static_cast<Seq>(std::numeric_limits<int64_t>::max())
                  : static_cast<Seq>(sqlite3_column_int64(s, 1));
+    // Only the spans holding an event older than the cutoff can hold one to delete: the seqs
+    // from the first of them to the last (or to the cursors' bound) are all that is looked at.
+    auto bounds = prepare(w, "SELECT min(first_seq), max(last_seq) FROM spans WHERE oldest < ?1");
+    if (!bounds) return tl::unexpected(DbError{SQLITE_ERROR, bounds.error()});
+    sqlite3_stmt* b = bounds->get();
+    sqlite3_bind_int64(b, 1, job.beforeMs);
+    rc = sqlite3_step(b);
+    if (rc != SQLITE_ROW) return tl::unexpected(stepError(rc, "read spans"));
+    if (sqlite3_column_type(b, 0) == SQLITE_NULL) {
+      job.nextSeq = 1;
+      maxSeq = 0;  // nothing is old enough
+    } else {
+      job.nextSeq = static_cast<Seq>(sqlite3_column_int64(b, 0));
+      maxSeq = std::min(maxSeq, static_cast<Seq>(sqlite3_column_int64(b, 1)));
+    }
     job.maxSeq = maxSeq;  // fixed for the whole job
   }
   const int chunk = std::max(1, options_.retentionChunkRows);
   if (result.retentionPhase == 0) {
-    sqlite3_stmt* s = deleteEventsStmt_.get();
-    StmtUse use(s);
-    sqlite3_bind_int64(s, 1, job.beforeMs);
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(maxSeq));
-    sqlite3_bind_int(s, 3, chunk);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (events)"));
-    int deleted = sqlite3_changes(w);
-    result.retentionDeleted = static_cast<uint64_t>(deleted);
-    if (deleted < chunk) result.retentionPhase = 1;
+    // The next `chunk` old events in seq order, then exactly those rows deleted by seq range.
+    int found = 0;
+    Seq last = 0;
+    if (job.nextSeq <= maxSeq) {
+      sqlite3_stmt* s = retentionSeqsStmt_.get();
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(job.nextSeq));
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(maxSeq));
+      sqlite3_bind_int64(s, 3, job.beforeMs);
+      sqlite3_bind_int(s, 4, chunk);
+      while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        last = static_cast<Seq>(sqlite3_column_int64(s, 0));
+        ++found;
+      }
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (events)"));
+    }
+    if (found > 0) {
+      sqlite3_stmt* s = deleteEventsStmt_.get();
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(job.nextSeq));
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(last));
+      sqlite3_bind_int64(s, 3, job.beforeMs);
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (events)"));
+      result.retentionDeleted = static_cast<uint64_t>(sqlite3_changes(w));
+      // Younger events passed over below `last` stay younger than this job's cutoff.
+      job.nextSeq = last + 1;
+    }
+    if (found < chunk) {
+      sqlite3_stmt* s = deleteSpansStmt_.get();
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, std::numeric_limits<sqlite3_int64>::max());
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (spans)"));
+      result.retentionPhase = 1;
+    }
     return {};
   }
   if (result.retentionPhase == 1) {
@@ -1272,13 +1417,14 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
   if (!db) return fail(db.error());
   sqlite3* r = db->get();
 
-  // The seq bounds of the range, from the received_at index (covering, no table access).
+  // The seq bounds of the range: those of the spans whose time range meets it. The rows between
+  // are then filtered by their own receivedAt.
   Seq lo = 0;
   Seq hi = 0;
   {
     auto stmt = prepare(r,
-                        "SELECT min(seq), max(seq) FROM events"
-                        " WHERE received_at >= ?1 AND received_at < ?2");
+                        "SELECT min(first_seq), max(last_seq) FROM spans"
+                        " WHERE newest >= ?1 AND oldest < ?2");
     if (!stmt) return fail(stmt.error());
     sqlite3_bind_int64(stmt->get(), 1, range.sinceMs);
     sqlite3_bind_int64(stmt->get(), 2, range.untilMs);

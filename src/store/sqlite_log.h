@@ -83,6 +83,6 @@ Result<std::unique_ptr<EventLog>> openSqliteLog(const SqliteLogOptions& options)
 std::string sqliteLogFile(const std::string& directory);
 
 // The schema version this build writes (stored in PRAGMA user_version).
-inline constexpr int kSqliteLogSchemaVersion = 2;
+inline constexpr int kSqliteLogSchemaVersion = 3;
 
 }  // namespace sluice::store

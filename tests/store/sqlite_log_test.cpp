@@ -76,6 +76,42 @@ class SqliteLogTest : public ::testing::Test {
     return seen;
   }
 
+  // The rows `sql` selects from the log's file (integer columns), read through a connection of the
+  // test's own.
+  std::vector<std::vector<int64_t>> query(const char* sql) {
+    std::vector<std::vector<int64_t>> rows;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(
+        sqlite3_open_v2(sqliteLogFile(dir_.path()).c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+        SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      rows.emplace_back();
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        rows.back().push_back(sqlite3_column_int64(stmt, i));
+      }
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rows;
+  }
+  // The rows of `spans`: first seq, last seq, oldest, newest.
+  std::vector<std::vector<int64_t>> spans() {
+    return query("SELECT first_seq, last_seq, oldest, newest FROM spans ORDER BY first_seq");
+  }
+
+  // The messageIds a scan of `range` visits, in order.
+  static std::vector<std::string> scanIds(EventLog& log, TimeRange range) {
+    std::vector<std::string> ids;
+    auto scanned = log.scan(range, std::nullopt, [&ids](const StoredEvent& e) {
+      ids.push_back(e.messageId);
+      return true;
+    });
+    EXPECT_TRUE(scanned.has_value()) << scanned.error().toString();
+    return ids;
+  }
+
   static std::vector<StoredEvent> all(EventLog& log) {
     auto events = log.readAfter(0, 1'000'000);
     EXPECT_TRUE(events.has_value());
@@ -226,6 +262,55 @@ TEST_F(SqliteLogTest, ScanOrdersBySeqEvenWhenReceivedAtIsNotMonotonic) {
                    return true;
                  }).has_value());
   EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(SqliteLogTest, SpansFindEventsByTimeAcrossCommitsAndAClockThatWentBack) {
+  auto log = open();
+  auto batch = [](const std::string& prefix, EpochMs from, int n) {
+    std::vector<NewEvent> events;
+    for (int i = 0; i < n; ++i) {
+      events.push_back(makeEvent("s", prefix + std::to_string(i), from + i));
+    }
+    return events;
+  };
+  ASSERT_TRUE(log->appendSync(request(batch("a", 1'000, 10))));  // seqs 1..10
+  clock_.advanceMs(2'000);                                       // the next commit begins a span
+  ASSERT_TRUE(log->appendSync(request(batch("b", 5'000, 10))));  // seqs 11..20
+  clock_.advanceMs(100);                                         // same span
+  ASSERT_TRUE(log->appendSync(request(batch("c", 200, 1))));     // seq 21, received "earlier"
+  clock_.advanceMs(2'000);
+  ASSERT_TRUE(log->appendSync(request(batch("d", 9'000, 1))));  // seq 22
+  using Row = std::vector<int64_t>;
+  EXPECT_EQ(spans(), (std::vector<Row>{
+                         {1, 10, 1'000, 1'009}, {11, 21, 200, 5'009}, {22, 22, 9'000, 9'000}}));
+
+  EXPECT_EQ(scanIds(*log, TimeRange{100, 300}), (std::vector<std::string>{"c0"}));
+  EXPECT_EQ(scanIds(*log, TimeRange{1'007, 5'002}),
+            (std::vector<std::string>{"a7", "a8", "a9", "b0", "b1"}));
+  EXPECT_EQ(scanIds(*log, TimeRange{9'000, 9'001}), (std::vector<std::string>{"d0"}));
+  EXPECT_TRUE(scanIds(*log, TimeRange{6'000, 8'000}).empty());
+
+  // Retention is exact per event, in and out of order; a span goes once no event of it is left.
+  EXPECT_EQ(*log->applyRetention(1'005), 6u);  // a0..a4 and c0
+  EXPECT_EQ(spans().size(), 3u);
+  EXPECT_EQ(*log->applyRetention(5'005), 10u);  // a5..a9 and b0..b4
+  EXPECT_EQ(spans(), (std::vector<Row>{{11, 21, 200, 5'009}, {22, 22, 9'000, 9'000}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{}),
+            (std::vector<std::string>{"b5", "b6", "b7", "b8", "b9", "d0"}));
+  EXPECT_EQ(*log->applyRetention(10'000), 6u);
+  EXPECT_TRUE(spans().empty());
+  log.reset();
+
+  // After a reopen, new events begin a span of their own and are found by time.
+  log = open();
+  ASSERT_TRUE(log->appendSync(request(batch("e", 20'000, 3))));
+  EXPECT_EQ(spans(), (std::vector<Row>{{23, 25, 20'000, 20'002}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{20'001, 30'000}), (std::vector<std::string>{"e1", "e2"}));
+  // The store's clock stepping back also begins a span (else the current one would go on until
+  // the clock is a second past where it began).
+  clock_.advanceMs(-10);
+  ASSERT_TRUE(log->appendSync(request(batch("f", 20'010, 1))));
+  EXPECT_EQ(spans().size(), 2u);
 }
 
 TEST_F(SqliteLogTest, DeduplicatesWithinTheWindowAndNotAfter) {
@@ -503,6 +588,17 @@ TEST_F(SqliteLogTest, MigratesAVersionOneLogAndItsDedupWindow) {
   EXPECT_EQ(outcome->stored, 1u);      // "stale" is not
   EXPECT_EQ(*log->lastSeq(), 3u);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/dedup.db"));
+
+  // Migration 2 -> 3: the events already there get their span from the received_at index, which
+  // is then dropped; events found by time on both sides of the upgrade.
+  const EpochMs stale = now - 25 * 3'600'000LL;
+  const EpochMs recent = now - 3'600'000LL;
+  using Row = std::vector<int64_t>;
+  EXPECT_EQ(spans(), (std::vector<Row>{{1, 2, stale, recent}, {3, 3, 1, 1}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{recent, now}), (std::vector<std::string>{"recent"}));
+  EXPECT_EQ(scanIds(*log, TimeRange{0, 2}), (std::vector<std::string>{"stale"}));
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE name = 'events_received_at'"),
+            (std::vector<std::vector<int64_t>>{{0}}));
 }
 
 TEST_F(SqliteLogTest, ThePassiveCheckpointerCopiesTheWalIntoTheDatabase) {
