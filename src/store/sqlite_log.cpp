@@ -290,8 +290,18 @@ constexpr EpochMs kSpanMaxMs = 1'000;
 
 // Migration 2 -> 3: a span per 65,536 seqs (kSpanMaxSeqs) of the events already stored, with the
 // oldest and newest receivedAt among them, read from the received_at index (covering: no event row
-// is read), which is then dropped.
+// is read), which is then dropped. Without that index (dropped by hand), from the events.
 Result<void> fillSpans(sqlite3* db) {
+  bool indexed = false;
+  {
+    auto index = prepare(db,
+                         "SELECT 1 FROM sqlite_master WHERE type = 'index'"
+                         " AND name = 'events_received_at' AND tbl_name = 'events'");
+    if (!index) return fail(index.error());
+    const int rc = sqlite3_step(index->get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate spans"));
+    indexed = rc == SQLITE_ROW;
+  }
   struct Span {
     Seq first = 0;
     Seq last = 0;
@@ -300,7 +310,9 @@ Result<void> fillSpans(sqlite3* db) {
   };
   std::map<Seq, Span> spans;
   {
-    auto select = prepare(db, "SELECT seq, received_at FROM events INDEXED BY events_received_at");
+    auto select = prepare(db, indexed ? "SELECT seq, received_at FROM events"
+                                        " INDEXED BY events_received_at"
+                                      : "SELECT seq, received_at FROM events");
     if (!select) return fail(select.error());
     sqlite3_stmt* s = select->get();
     int rc;
@@ -331,7 +343,7 @@ Result<void> fillSpans(sqlite3* db) {
     sqlite3_reset(i);
     if (rc != SQLITE_DONE) return fail(sqliteError(db, rc, "migrate spans"));
   }
-  return exec(db, "DROP INDEX events_received_at");
+  return exec(db, "DROP INDEX IF EXISTS events_received_at");
 }
 
 // Brings the schema to this build's version in one transaction. `dedupCutoffMs`: the start of the
@@ -416,7 +428,9 @@ class SqliteLog final : public EventLog {
     bool started = false;
     Seq maxSeq = 0;   // events above it are still needed by some cursor
     Seq nextSeq = 0;  // phase 0: where the next chunk looks from (the spans' first seq, then on)
-    int phase = 0;    // 0 events, 1 dedup keys, 2 quarantine, 3 done
+    // Phase 0 once the old events are gone: sweeping the spans left without events.
+    bool sweepingSpans = false;
+    int phase = 0;  // 0 events, 1 dedup keys, 2 quarantine, 3 done
     uint64_t deleted = 0;
     std::promise<Result<uint64_t>> promise;
   };
@@ -494,8 +508,9 @@ class SqliteLog final : public EventLog {
   DbPtr writeDb_;
   StmtPtr beginStmt_, commitStmt_, rollbackStmt_, insertEventStmt_, insertDedupKeyStmt_,
       storedPairStmt_, insertQuarantineStmt_, setCursorStmt_, dropCursorStmt_, setMetaStmt_,
-      minCursorStmt_, retentionSeqsStmt_, deleteEventsStmt_, deleteSpansStmt_, upsertSpanStmt_,
-      deleteDedupKeysStmt_, deleteQuarantineStmt_;
+      minCursorStmt_, retentionSeqsStmt_, deleteEventsStmt_, sweptSpansStmt_, deleteSpansStmt_,
+      upsertSpanStmt_, deleteDedupKeysStmt_, deleteQuarantineStmt_;
+  std::vector<StmtPtr*> writerStatements_;  // all of the above, for close()
   // The de-duplication window in memory (writer thread only). Stale until loaded, and again after
   // a failed transaction that had already changed it.
   DedupIndex dedupIndex_;
@@ -752,9 +767,14 @@ Result<void> SqliteLog::prepareWriterStatements() {
        " ORDER BY seq LIMIT ?4"},
       {&deleteEventsStmt_,
        "DELETE FROM events WHERE seq >= ?1 AND seq <= ?2 AND received_at < ?3"},
-      // Spans wholly below the oldest event left (all of them when none is left).
+      // The sweep of emptied spans: how far the next `?3` spans from `?1` (up to `?2`) reach, then
+      // those of them with no event left deleted.
+      {&sweptSpansStmt_,
+       "SELECT count(*), max(first_seq) FROM (SELECT first_seq FROM spans"
+       " WHERE first_seq >= ?1 AND first_seq <= ?2 ORDER BY first_seq LIMIT ?3)"},
       {&deleteSpansStmt_,
-       "DELETE FROM spans WHERE last_seq < coalesce((SELECT min(seq) FROM events), ?1)"},
+       "DELETE FROM spans WHERE first_seq >= ?1 AND first_seq <= ?2 AND NOT EXISTS"
+       " (SELECT 1 FROM events WHERE seq >= spans.first_seq AND seq <= spans.last_seq)"},
       // The oldest rows first (seq order is arrival order); stops at the first one still in the
       // window, so a chunk that deletes fewer than its size ends the sweep.
       {&deleteDedupKeysStmt_,
@@ -768,6 +788,7 @@ Result<void> SqliteLog::prepareWriterStatements() {
     auto stmt = prepare(w, entry.sql);
     if (!stmt) return fail(stmt.error());
     *entry.target = std::move(*stmt);
+    writerStatements_.push_back(entry.target);
   }
   return ok();
 }
@@ -1187,6 +1208,35 @@ tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnR
     job.maxSeq = maxSeq;  // fixed for the whole job
   }
   const int chunk = std::max(1, options_.retentionChunkRows);
+  if (result.retentionPhase == 0 && job.sweepingSpans) {
+    // Spans with no event left, `chunk` of them looked at per transaction, from the first: those
+    // this job emptied, and any an interrupted job left. A span keeps its bounds while some of its
+    // events are left, so its times are bounds of theirs.
+    int64_t looked = 0;
+    Seq last = 0;
+    {
+      sqlite3_stmt* s = sweptSpansStmt_.get();
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(job.nextSeq));
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(maxSeq));
+      sqlite3_bind_int(s, 3, chunk);
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_ROW) return tl::unexpected(stepError(rc, "retention (spans)"));
+      looked = sqlite3_column_int64(s, 0);
+      last = static_cast<Seq>(sqlite3_column_int64(s, 1));
+    }
+    if (looked > 0) {
+      sqlite3_stmt* s = deleteSpansStmt_.get();
+      StmtUse use(s);
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(job.nextSeq));
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(last));
+      rc = sqlite3_step(s);
+      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (spans)"));
+      job.nextSeq = last + 1;
+    }
+    if (looked < chunk) result.retentionPhase = 1;
+    return {};
+  }
   if (result.retentionPhase == 0) {
     // The next `chunk` old events in seq order, then exactly those rows deleted by seq range.
     int found = 0;
@@ -1217,12 +1267,8 @@ tl::expected<void, DbError> SqliteLog::runRetentionChunk(RetentionJob& job, TxnR
       job.nextSeq = last + 1;
     }
     if (found < chunk) {
-      sqlite3_stmt* s = deleteSpansStmt_.get();
-      StmtUse use(s);
-      sqlite3_bind_int64(s, 1, std::numeric_limits<sqlite3_int64>::max());
-      rc = sqlite3_step(s);
-      if (rc != SQLITE_DONE) return tl::unexpected(stepError(rc, "retention (spans)"));
-      result.retentionPhase = 1;
+      job.sweepingSpans = true;
+      job.nextSeq = 0;
     }
     return {};
   }
@@ -1554,13 +1600,7 @@ void SqliteLog::close() {
     // harmless: the WAL is replayed on the next open.
     sqlite3_wal_checkpoint_v2(writeDb_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
                               nullptr);
-    for (StmtPtr* s :
-         {&beginStmt_, &commitStmt_, &rollbackStmt_, &insertEventStmt_, &insertDedupKeyStmt_,
-          &storedPairStmt_, &insertQuarantineStmt_, &setCursorStmt_, &dropCursorStmt_,
-          &setMetaStmt_, &minCursorStmt_, &deleteEventsStmt_, &deleteDedupKeysStmt_,
-          &deleteQuarantineStmt_}) {
-      s->reset();
-    }
+    for (StmtPtr* s : writerStatements_) s->reset();
     writeDb_.reset();
   }
 }

@@ -299,18 +299,73 @@ TEST_F(SqliteLogTest, SpansFindEventsByTimeAcrossCommitsAndAClockThatWentBack) {
             (std::vector<std::string>{"b5", "b6", "b7", "b8", "b9", "d0"}));
   EXPECT_EQ(*log->applyRetention(10'000), 6u);
   EXPECT_TRUE(spans().empty());
+  // The emptied log's current span goes on: its row comes back with the next events.
+  ASSERT_TRUE(log->appendSync(request(batch("g", 9'500, 1))));  // seq 23
+  EXPECT_EQ(spans(), (std::vector<Row>{{22, 23, 9'500, 9'500}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{9'500, 9'501}), (std::vector<std::string>{"g0"}));
   log.reset();
 
   // After a reopen, new events begin a span of their own and are found by time.
   log = open();
   ASSERT_TRUE(log->appendSync(request(batch("e", 20'000, 3))));
-  EXPECT_EQ(spans(), (std::vector<Row>{{23, 25, 20'000, 20'002}}));
+  EXPECT_EQ(spans(), (std::vector<Row>{{22, 23, 9'500, 9'500}, {24, 26, 20'000, 20'002}}));
   EXPECT_EQ(scanIds(*log, TimeRange{20'001, 30'000}), (std::vector<std::string>{"e1", "e2"}));
   // The store's clock stepping back also begins a span (else the current one would go on until
   // the clock is a second past where it began).
   clock_.advanceMs(-10);
   ASSERT_TRUE(log->appendSync(request(batch("f", 20'010, 1))));
-  EXPECT_EQ(spans().size(), 2u);
+  EXPECT_EQ(spans().size(), 3u);
+}
+
+TEST_F(SqliteLogTest, RetentionSweepsEveryEmptiedSpanEvenAboveAYoungerEvent) {
+  SqliteLogOptions o = options();
+  o.retentionChunkRows = 2;  // the events and the sweep both take several transactions
+  auto log = open(o);
+  // A span whose one event is young (received "in the future"), then four spans of old events.
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "young", 100'000)})));
+  for (int i = 0; i < 4; ++i) {
+    clock_.advanceMs(2'000);
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "old" + std::to_string(i), 10 + i),
+                                         makeEvent("s", "x" + std::to_string(i), 20 + i)})));
+  }
+  ASSERT_EQ(spans().size(), 5u);
+  EXPECT_EQ(*log->applyRetention(50), 8u);
+  EXPECT_EQ(spans(), (std::vector<std::vector<int64_t>>{{1, 1, 100'000, 100'000}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{}), (std::vector<std::string>{"young"}));
+  // A span partly emptied keeps its bounds, and its events left are still found.
+  clock_.advanceMs(2'000);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "p", 30), makeEvent("s", "q", 70)})));
+  EXPECT_EQ(*log->applyRetention(50), 1u);
+  EXPECT_EQ(spans().back(), (std::vector<int64_t>{10, 11, 30, 70}));
+  EXPECT_EQ(scanIds(*log, TimeRange{60, 80}), (std::vector<std::string>{"q"}));
+}
+
+TEST_F(SqliteLogTest, MigratesAVersionTwoLogWhoseTimeIndexWasDropped) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(sqliteLogFile(dir_.path()).c_str(), &db), SQLITE_OK);
+  const char* v2 =
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE events(seq INTEGER PRIMARY KEY, source TEXT NOT NULL, message_id TEXT NOT NULL,"
+      " type TEXT NOT NULL, name TEXT NOT NULL, received_at INTEGER NOT NULL,"
+      " timestamp INTEGER NOT NULL, json TEXT NOT NULL);"
+      "CREATE TABLE cursors(consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+      "CREATE TABLE quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
+      " received_at INTEGER NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE dedup_keys(seq INTEGER PRIMARY KEY, first_seen INTEGER NOT NULL,"
+      " keys BLOB NOT NULL);"
+      "INSERT INTO events VALUES (5, 's', 'a', 'track', 'E', 300, 0, '{}');"
+      "INSERT INTO events VALUES (70000, 's', 'b', 'track', 'E', 100, 0, '{}');"
+      "INSERT INTO events VALUES (70001, 's', 'c', 'track', 'E', 200, 0, '{}');"
+      "PRAGMA user_version=2;";
+  ASSERT_EQ(sqlite3_exec(db, v2, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto log = open();
+  ASSERT_TRUE(log);
+  EXPECT_EQ(spans(),
+            (std::vector<std::vector<int64_t>>{{5, 5, 300, 300}, {70'000, 70'001, 100, 200}}));
+  EXPECT_EQ(scanIds(*log, TimeRange{150, 400}), (std::vector<std::string>{"a", "c"}));
 }
 
 TEST_F(SqliteLogTest, DeduplicatesWithinTheWindowAndNotAfter) {
