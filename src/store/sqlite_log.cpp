@@ -188,6 +188,14 @@ constexpr int kWalRestartFactor = 4;
 // once its state has moved into events.db (migration 1 -> 2).
 constexpr const char* kLegacyDedupFiles[] = {"dedup.db", "dedup.db-wal", "dedup.db-shm"};
 
+// The WAL's name as SQLite derives it before it is open: the database's real path (symbolic links
+// followed) and "-wal".
+std::string sqliteWalFile(const std::string& databaseFile) {
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(databaseFile, ec);
+  return (ec ? databaseFile : real.string()) + "-wal";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema and migrations. Each entry migrates from version i to i + 1; user_version records the
 // version reached. Never edit a released step: append a new one.
@@ -581,6 +589,13 @@ Result<void> SqliteLog::open() {
   }
 
   if (options_.readOnly) return openReadOnly();
+  // A WAL frame whose writeback failed before this open (a failed flush refuses every later write
+  // until a restart) can still be in the page cache, clean and readable, though the disk never got
+  // it. SQLite's recovery would take its transaction for committed, and every later one with it;
+  // once the cache let it go, the WAL on disk would end at that hole. So its cached pages are
+  // dropped first and recovery reads what the disk holds (best effort; the WAL is tens of MB at
+  // most, and is read again at once).
+  (void)dropCachedPages(sqliteWalFile(file_));
   auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);

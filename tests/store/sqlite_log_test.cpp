@@ -1,8 +1,12 @@
 #include "store/sqlite_log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sqlite3.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -667,6 +671,44 @@ TEST_F(SqliteLogTest, ThePassiveCheckpointerCopiesTheWalIntoTheDatabase) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GE(std::filesystem::file_size(file), 300'000u);
+}
+
+// How many of the file's pages are in the page cache (mincore over a read-only mapping).
+size_t residentPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  EXPECT_GE(fd, 0) << path;
+  struct stat st {};
+  ::fstat(fd, &st);
+  const auto size = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED);
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in((size + page - 1) / page);
+  EXPECT_EQ(::mincore(map, size, in.data()), 0);
+  ::munmap(map, size);
+  size_t resident = 0;
+  for (unsigned char c : in) resident += c & 1;
+  return resident;
+}
+
+TEST(FileSyncTest, DropCachedPagesSendsTheNextReadToTheDisk) {
+  TempDir dir;
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(dir.path().c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs has no disk to read from";
+  const std::string path = dir.path() + "/file";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(1 << 20, 'w');
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_EQ(syncFileData(fd), 0);  // clean pages, as after a flush (or a failed writeback)
+  ::close(fd);
+  EXPECT_GT(residentPages(path), 0u);
+  EXPECT_TRUE(dropCachedPages(path));
+  EXPECT_EQ(residentPages(path), 0u);
+  EXPECT_TRUE(dropCachedPages(dir.path() + "/absent"));
 }
 
 TEST(DedupIndexTest, FindsWhatWasPutAboveTheFloorAcrossGrowth) {
