@@ -5,8 +5,9 @@
 #   2. /v1/track, ~1 KB event, keep-alive, closed loop              -> requests/s
 #   3. /v1/track at a constant half of the target (20,000 req/s)     -> p50/p99 latency
 # the CPU time sluice used in each run (user + system, and per event), and the peak RSS (VmHWM) of
-# sluice. With PROFILE=1 (and perf installed) it also records a perf profile of run 2 and prints
-# its top entries.
+# sluice; for run 3 also the p50 and p99 of sluice's own request histogram (what the server
+# measured, without the delays of a generator sharing its cores). With PROFILE=1 (and perf
+# installed) it also records a perf profile of run 2 and prints its top entries.
 # Usage: bench/ingest_load.sh [seconds per run, default 10]
 # Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
 #              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
@@ -55,6 +56,32 @@ YAML
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
+# The server's own latency histogram for /v1/track from /metrics: "upper-bound count" lines,
+# cumulative (Prometheus buckets).
+track_buckets() {
+  local name=sluice_ingest_request_duration_seconds_bucket
+  curl -s "http://127.0.0.1:$PORT/metrics" |
+    sed -n "s/^$name{route=\"track\",le=\"\([^\"]*\)\"} \([0-9.e+]*\)\$/\1 \2/p"
+}
+
+# The bucket bounds holding p50 and p99 of what the server measured between two track_buckets
+# outputs ($1 before, $2 after): the server's side of run 3, without the generator's own delays.
+server_percentiles() {
+  awk '
+    NR == FNR { before[$1] = $2; next }
+    { bound[++n] = $1; count[n] = $2 - before[$1] }
+    END {
+      total = count[n]
+      if (total <= 0) { print "  server histogram: no requests"; exit }
+      for (i = 1; i <= n; i++) {
+        if (p50 == "" && count[i] >= 0.5 * total) p50 = bound[i]
+        if (p99 == "" && count[i] >= 0.99 * total) p99 = bound[i]
+      }
+      printf "  server histogram: p50 <= %s s, p99 <= %s s (bucket bounds, %d requests)\n",
+             p50, p99, total
+    }' <(echo "$1") <(echo "$2")
+}
 
 # Runs ingest_load against sluice and reports the CPU time sluice used meanwhile.
 # $1: events per request; the rest: ingest_load's flags after --port.
@@ -111,8 +138,11 @@ if [[ " $RUNS " == *" 2 "* ]]; then
 fi
 
 if [[ " $RUNS " == *" 3 "* ]]; then
-  echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s, ${CONNECTIONS_RATE:-64} connections, ${SECONDS_PER_RUN}s"
+  echo "3. /v1/track at a constant ${HALF_RATE:-20000} requests/s," \
+    "${CONNECTIONS_RATE:-64} connections, ${SECONDS_PER_RUN}s"
+  before_buckets=$(track_buckets)
   run_load 1 --path /v1/track --event-bytes 1000 --rate "${HALF_RATE:-20000}" \
     --connections "${CONNECTIONS_RATE:-64}" --duration-s "$SECONDS_PER_RUN"
+  server_percentiles "$before_buckets" "$(track_buckets)"
 fi
 stop_sluice
