@@ -168,6 +168,13 @@ TEST(SqliteLogCrashTest, EveryAcknowledgedEventSurvivesKillNine) {
     EXPECT_GE(*lastSeq, previousLastSeq) << "sequence numbers went backwards";
     previousLastSeq = *lastSeq;
     EXPECT_EQ(*log.count(), present.size());
+    // Every stored event is found by time as well: its span committed with it.
+    size_t scanned = 0;
+    ASSERT_TRUE(log.scan(TimeRange{}, std::nullopt, [&scanned](const StoredEvent&) {
+                     ++scanned;
+                     return true;
+                   }).has_value());
+    EXPECT_EQ(scanned, present.size()) << "round " << round;
     EXPECT_GE(*log.cursor("consumer"), acknowledgedCursor);
     size_t missing = 0;
     for (const auto& id : acknowledged) {
