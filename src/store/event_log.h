@@ -127,7 +127,8 @@ class EventLog {
                             const std::function<bool(const StoredEvent&)>& visit) = 0;
 
   // The last sequence number durably written (0 when empty): readers see up to it. And the number
-  // of events held.
+  // of events held: count() reads the whole log (the SQLite log walks every page of its events
+  // table), so it is for tests and tools, never for a periodic probe.
   virtual Result<Seq> lastSeq() = 0;
   virtual Result<uint64_t> count() = 0;
 
