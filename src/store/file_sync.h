@@ -1,5 +1,6 @@
-// Flushing a file's data to stable storage, as a replaceable function: the event log's options
-// take one so that tests can inject failures and delays (SqliteLogOptions::walSync).
+// A file's data and the page cache: flushing it to stable storage, as a replaceable function (the
+// event log's options take one so that tests can inject failures and delays,
+// SqliteLogOptions::walSync), and dropping its cached pages so that the next read is from the disk.
 #pragma once
 
 #include <functional>

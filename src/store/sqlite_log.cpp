@@ -188,13 +188,9 @@ constexpr int kWalRestartFactor = 4;
 // once its state has moved into events.db (migration 1 -> 2).
 constexpr const char* kLegacyDedupFiles[] = {"dedup.db", "dedup.db-wal", "dedup.db-shm"};
 
-// The WAL's name as SQLite derives it before it is open: the database's real path (symbolic links
-// followed) and "-wal".
-std::string sqliteWalFile(const std::string& databaseFile) {
-  std::error_code ec;
-  const std::filesystem::path real = std::filesystem::canonical(databaseFile, ec);
-  return (ec ? databaseFile : real.string()) + "-wal";
-}
+// The WAL of a connection's database, named by SQLite itself (it follows a symbolic link to the
+// database); null if it has none. Known as soon as the connection is open, before any read.
+const char* walFileOf(sqlite3* db) { return sqlite3_filename_wal(sqlite3_db_filename(db, "main")); }
 
 // ---------------------------------------------------------------------------------------------
 // Schema and migrations. Each entry migrates from version i to i + 1; user_version records the
@@ -589,17 +585,17 @@ Result<void> SqliteLog::open() {
   }
 
   if (options_.readOnly) return openReadOnly();
-  // A WAL frame whose writeback failed before this open (a failed flush refuses every later write
-  // until a restart) can still be in the page cache, clean and readable, though the disk never got
-  // it. SQLite's recovery would take its transaction for committed, and every later one with it;
-  // once the cache let it go, the WAL on disk would end at that hole. So its cached pages are
-  // dropped first and recovery reads what the disk holds (best effort; the WAL is tens of MB at
-  // most, and is read again at once).
-  (void)dropCachedPages(sqliteWalFile(file_));
   auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);
   sqlite3* w = writeDb_.get();
+  // A WAL frame whose writeback failed before this open (a failed flush refuses every later write
+  // until a restart) can still be in the page cache, clean and readable, though the disk never got
+  // it. SQLite's recovery would take its transaction for committed, and every later one with it;
+  // once the cache let it go, the WAL on disk would end at that hole. So its cached pages are
+  // dropped before the first statement below reads it, and recovery reads what the disk holds
+  // (best effort; the WAL is tens of MB at most, and is read again at once).
+  if (const char* wal = walFileOf(w); wal != nullptr) (void)dropCachedPages(wal);
   // Takes effect only when the file is new; WAL mode then fixes it for good.
   const std::string pageSize = "PRAGMA page_size=" + std::to_string(options_.pageSize);
   for (const char* pragma :
@@ -644,8 +640,7 @@ Result<void> SqliteLog::open() {
   // Commits are flushed by the syncer (synchronous=NORMAL above: COMMIT does not wait for the
   // disk). What the WAL holds now may have been committed by a process that died before its flush
   // (never acknowledged, but about to be read): it is flushed before anything reads it.
-  // The WAL's name from SQLite itself (it follows a symbolic link to the database).
-  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(w, "main"));
+  const char* wal = walFileOf(w);
   if (wal == nullptr) return fail(ErrorCode::kIo, "event log: no WAL file for " + file_);
   auto syncer = WalSyncer::open(wal, options_.walSync);
   if (!syncer) return fail(syncer.error());
@@ -704,7 +699,7 @@ Result<void> SqliteLog::catchUpReadOnly() {
   if (auto result = readLastSeq(r); !result) return result;
   // No WAL: everything is in the database file, which SQLite flushed before removing the WAL.
   // A WAL that cannot be opened (permissions, no descriptors left) is an error, not "no WAL".
-  const char* wal = sqlite3_filename_wal(sqlite3_db_filename(r, "main"));
+  const char* wal = walFileOf(r);
   const int fd = wal != nullptr ? ::open(wal, O_RDONLY | O_CLOEXEC) : -1;
   if (fd < 0 && wal != nullptr && errno != ENOENT) {
     return fail(ErrorCode::kIo,
