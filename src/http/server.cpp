@@ -63,6 +63,12 @@ constexpr std::uint64_t kBodyReadBytes = 64 * 1024;
 
 class Session;
 
+// Each connection runs on its own strand. The concrete executor type (rather than Beast's
+// tcp_stream, whose executor is type-erased) spares every handler the erased executor's copies.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Strand>;
+using Stream = beast::basic_stream<tcp, Strand>;
+
 // State shared by the server and its sessions. Sessions can outlive the Server when a handler still
 // holds a Responder; `alive` (guarded by `aliveMutex`) tells such late Responders to do nothing.
 struct Shared {
@@ -81,7 +87,7 @@ struct Shared {
 // I/O threads have been joined).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
+  Session(Socket socket, std::shared_ptr<Shared> shared)
       : stream_(std::in_place, std::move(socket)), shared_(std::move(shared)) {
     shared_->connections.fetch_add(1, std::memory_order_relaxed);
     beast::error_code ec;
@@ -340,7 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_->socket().close(ec);
   }
 
-  std::optional<beast::tcp_stream> stream_;
+  std::optional<Stream> stream_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -379,7 +385,7 @@ struct Server::Impl {
   explicit Impl(int threadCount) : ioc(std::max(1, threadCount)) {}
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, Socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {  // out of descriptors and the like: try again shortly instead of spinning
         acceptRetry.expires_after(std::chrono::milliseconds(20));
