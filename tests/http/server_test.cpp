@@ -288,6 +288,49 @@ TEST(ServerTest, HandlersMayAnswerLaterFromAnotherThreadAndOnlyOnce) {
   EXPECT_EQ(next->body, "next");
 }
 
+// The store answers a whole flush at once from its own thread: the server gathers such replies
+// and hands them to its I/O threads together. Each must still reach its own connection, once.
+TEST(ServerTest, ABurstOfAnswersFromAnotherThreadEachReachTheirOwnConnection) {
+  Parked parked;
+  Router router;
+  router.add("/later", [&parked](Request&& request, Responder respond) {
+    std::string body = request.body;
+    parked.handler()(std::move(request),
+                     [body = std::move(body), respond = std::move(respond)](Response response) {
+                       response.body += ":" + body;  // which request this answer was for
+                       respond(std::move(response));
+                     });
+  });
+  auto server = startServer(std::move(router));
+  ASSERT_TRUE(server);
+  constexpr int kClients = 40;
+  for (int round = 0; round < 2; ++round) {  // the second burst follows an emptied queue
+    std::vector<RawConnection> connections(kClients);
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_TRUE(connections[i].connect(server->port()));
+      ASSERT_TRUE(connections[i].send(buildRequest("POST", "/later", {}, std::to_string(i))));
+    }
+    ASSERT_TRUE(parked.waitFor(kClients));
+    std::vector<Responder> responders;
+    for (int i = 0; i < kClients; ++i) responders.push_back(parked.take());
+    std::thread answer([&] {
+      for (int i = kClients - 1; i >= 0; --i) {
+        responders[i](text(200, "r" + std::to_string(round)));
+        responders[i](text(500, "again"));  // ignored
+      }
+    });
+    answer.join();
+    for (int i = 0; i < kClients; ++i) {
+      auto reply = connections[i].read();
+      ASSERT_TRUE(reply) << i;
+      EXPECT_EQ(reply->status, 200);
+      EXPECT_EQ(reply->body.substr(reply->body.find(':') + 1), std::to_string(i));
+      EXPECT_EQ(reply->body.substr(0, 2), "r" + std::to_string(round));
+    }
+    EXPECT_EQ(server->inFlightRequests(), 0u);
+  }
+}
+
 TEST(ServerTest, OversizedBodiesGet413BeforeTheBodyIsRead) {
   Router router;
   router.add("/echo", echoHandler());
