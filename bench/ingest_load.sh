@@ -11,7 +11,7 @@
 # Usage: bench/ingest_load.sh [seconds per run, default 10]
 # Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
 #              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
-#              CONNECTIONS_TRACK (32), HALF_RATE (20000), CONNECTIONS_RATE (64: run 3),
+#              CONNECTIONS_TRACK (128), HALF_RATE (20000), CONNECTIONS_RATE (64: run 3),
 #              PROFILE (0), SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,15 +119,18 @@ fi
 if [[ " $RUNS " != *" 2 "* && " $RUNS " != *" 3 "* ]]; then exit 0; fi
 
 start_sluice track
+# Run 2 needs enough requests in flight to find the server's ceiling: each connection waits for an
+# fsync'd reply, so a closed loop of C connections cannot pass C / (reply time) requests/s. At 32
+# connections and ~1 ms per reply that bound (~30,000/s) is reached with a core left idle.
 if [[ " $RUNS " == *" 2 "* ]]; then
-  echo "2. /v1/track, ~1 KB, keep-alive, ${CONNECTIONS_TRACK:-32} connections, ${SECONDS_PER_RUN}s"
+  echo "2. /v1/track, ~1 KB, keep-alive, ${CONNECTIONS_TRACK:-128} connections, ${SECONDS_PER_RUN}s"
   if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
     perf record -F 499 -g -p "$PID" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" \
       >/dev/null 2>&1 &
     PERF=$!
   fi
   run_load 1 --path /v1/track --event-bytes 1000 \
-    --connections "${CONNECTIONS_TRACK:-32}" --duration-s "$SECONDS_PER_RUN"
+    --connections "${CONNECTIONS_TRACK:-128}" --duration-s "$SECONDS_PER_RUN"
   if [[ -n ${PERF:-} ]]; then
     wait "$PERF" || true
     echo "  perf: top symbols (self) in sluice during run 2"
