@@ -7,9 +7,10 @@
 //               [--connections C] [--duration-s S] [--rate R] [--key K] [--threads T]
 //
 // --rate 0 (default): closed loop, each connection sends its next request when the reply arrives
-// (maximum throughput). --rate R > 0: constant rate of R requests/s spread over the connections;
-// latency is measured from the time a request was due, not from when it was sent (no coordinated
-// omission). Prints one line of figures.
+// (maximum throughput). --rate R > 0: open loop, R requests/s due at a constant pace, each sent on
+// whichever connection is idle (as a client's connection pool does) and waiting while all are
+// busy; latency is measured from the time a request was due, not from when it was sent (no
+// coordinated omission). Prints one line of figures.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -92,29 +93,23 @@ struct Tally {
 // One keep-alive connection: at most one request outstanding, written and read without blocking.
 class Connection {
  public:
-  Connection(const Options& options, int index, Clock::time_point firstDue)
-      : options_(options), due_(firstDue) {
+  Connection(const Options& options, int index) : options_(options) {
     std::snprintf(prefix_, sizeof(prefix_), "%08x-%04x-", static_cast<unsigned>(::getpid()), index);
     auth_ = "Basic " + base64(options.key + ":");
     batch_ = options.path.find("batch") != std::string::npos;
-    interval_ = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(options.rate > 0 ? options.connections / options.rate : 0));
   }
   ~Connection() { close(); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   bool busy() const { return busy_; }
-  // When the next request is due (rate mode; in the closed loop, at once).
-  Clock::time_point due() const { return due_; }
 
-  // Builds and starts sending the next request. False when the connection cannot be opened or
+  // Builds and starts sending the next request, whose latency counts from `due` (when it was
+  // due, which in rate mode may be before now). False when the connection cannot be opened or
   // broke (then fail() counts the request).
-  bool start(int epoll, Clock::time_point now) {
+  bool start(int epoll, Clock::time_point due) {
     busy_ = true;
-    // Latency counts from when the request was due, not when it could be sent (no coordinated
-    // omission).
-    sentAt_ = options_.rate > 0 ? due_ : now;
+    sentAt_ = due;
     if (fd_ < 0 && !open(epoll)) return false;
     body_.clear();
     if (batch_) body_ += R"({"batch":[)";
@@ -200,10 +195,7 @@ class Connection {
     fd_ = -1;
     writable_ = false;
   }
-  void finish() {
-    busy_ = false;
-    if (options_.rate > 0) due_ += interval_;
-  }
+  void finish() { busy_ = false; }
 
   // Sends what the socket takes; asks for EPOLLOUT while some is left.
   bool write(int epoll) {
@@ -248,8 +240,6 @@ class Connection {
   char prefix_[32];
   std::string auth_;
   bool batch_ = false;
-  Clock::duration interval_{};
-  Clock::time_point due_;
   Clock::time_point sentAt_;
   uint64_t counter_ = 0;
   int fd_ = -1;
@@ -262,54 +252,69 @@ class Connection {
 };
 
 // Runs connections [first, last) on one epoll loop until `end`, then waits (at most 10 s) for the
-// requests still outstanding.
+// requests still outstanding. In rate mode the loop sends its share of the rate.
 void runLoop(const Options& options, int first, int last, Clock::time_point start,
              Clock::time_point end, Tally& tally) {
   const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
   std::vector<std::unique_ptr<Connection>> connections;
-  const double interval = options.rate > 0 ? options.connections / options.rate : 0;
+  std::vector<Connection*> idle;  // rate mode: the pool's idle connections, the last freed on top
   for (int c = first; c < last; ++c) {
-    const auto firstDue =
-        start + std::chrono::duration_cast<Clock::duration>(
-                    std::chrono::duration<double>(interval * c / options.connections));
-    connections.push_back(std::make_unique<Connection>(options, c, firstDue));
+    connections.push_back(std::make_unique<Connection>(options, c));
+    idle.push_back(connections.back().get());
   }
+  const double share = options.rate * (last - first) / options.connections;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(share > 0 ? 1.0 / share : 0));
+  auto nextDue = start;  // rate mode: when the next request is due
   tally.latencyUs.reserve(1 << 20);
   const auto drainUntil = end + std::chrono::seconds(10);
   std::vector<epoll_event> events(256);
   for (;;) {
     const auto now = Clock::now();
-    const bool sending = now < end;
-    if (!sending && now >= drainUntil) break;
-    // Start every idle connection whose request is due; find when the next one will be.
-    auto wakeAt = sending ? end : drainUntil;
-    bool outstanding = false;
-    for (auto& connection : connections) {
-      if (!connection->busy() && sending) {
-        const auto due = options.rate > 0 ? connection->due() : now;
-        if (due >= end) continue;
-        if (due <= now) {
-          if (!connection->start(epoll, now)) {
-            connection->fail(tally);  // cannot connect, or broke: the next try in 10 ms
-            wakeAt = std::min(wakeAt, now + std::chrono::milliseconds(10));
-            continue;
-          }
+    if (now >= drainUntil) break;
+    // Rate mode sends every request due before `end`, late ones too; the closed loop stops there.
+    const bool sending = options.rate > 0 ? nextDue < end : now < end;
+    auto wakeAt = now < end ? end : drainUntil;
+    if (sending && options.rate > 0) {
+      // Every request due by now goes out on an idle connection; the rest wait for a reply.
+      while (!idle.empty() && nextDue <= now && nextDue < end) {
+        Connection* connection = idle.back();
+        if (connection->start(epoll, nextDue)) {
+          idle.pop_back();
         } else {
-          wakeAt = std::min(wakeAt, due);
-          continue;
+          connection->fail(tally);  // cannot connect, or broke: this request is lost
+        }
+        nextDue += interval;
+      }
+      if (!idle.empty() && nextDue < end) wakeAt = std::min(wakeAt, nextDue);
+    } else if (sending) {
+      for (auto& connection : connections) {
+        if (connection->busy()) continue;
+        if (!connection->start(epoll, now)) {
+          connection->fail(tally);  // cannot connect, or broke: the next try in 10 ms
+          wakeAt = std::min(wakeAt, now + std::chrono::milliseconds(10));
         }
       }
-      outstanding = outstanding || connection->busy();
     }
+    const bool outstanding = options.rate > 0
+                                 ? idle.size() < connections.size()
+                                 : std::any_of(connections.begin(), connections.end(),
+                                               [](const auto& c) { return c->busy(); });
     if (!sending && !outstanding) break;
-    const auto waitMs = std::chrono::duration_cast<std::chrono::milliseconds>(wakeAt - now);
-    const int timeout = options.rate > 0 || !outstanding
-                            ? static_cast<int>(std::clamp<int64_t>(waitMs.count(), 0, 1000))
-                            : 1000;
-    const int n = ::epoll_wait(epoll, events.data(), static_cast<int>(events.size()), timeout);
+    // A timeout to the nanosecond: in rate mode the next request is often due in less than a
+    // millisecond, and a timeout of 0 ms would spin a core that the server needs.
+    const int64_t waitNs =
+        options.rate > 0 || !outstanding
+            ? std::clamp<int64_t>(std::chrono::nanoseconds(wakeAt - now).count(), 0, 1'000'000'000)
+            : 1'000'000'000;
+    const timespec timeout{static_cast<time_t>(waitNs / 1'000'000'000), waitNs % 1'000'000'000};
+    const int n =
+        ::epoll_pwait2(epoll, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
     for (int i = 0; i < n; ++i) {
       auto* connection = static_cast<Connection*>(events[static_cast<size_t>(i)].data.ptr);
+      const bool wasBusy = connection->busy();
       connection->onReady(epoll, events[static_cast<size_t>(i)].events, start, tally);
+      if (options.rate > 0 && wasBusy && !connection->busy()) idle.push_back(connection);
     }
   }
   for (auto& connection : connections) {
