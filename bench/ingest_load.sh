@@ -6,7 +6,7 @@
 #   3. /v1/track at a constant half of the target (20,000 req/s)     -> p50/p99 latency
 # the CPU time sluice used in each run (user + system, and per event), and the peak RSS (VmHWM) of
 # sluice; for run 3 also the p50 and p99 of sluice's own request histogram (what the server
-# measured, without the delays of a generator sharing its cores). With PROFILE=1 (and perf
+# measured, without the delays of a generator sharing its cores; interpolated in its buckets). With PROFILE=1 (and perf
 # installed) it also records a perf profile of run 2 and prints its top entries.
 # Usage: bench/ingest_load.sh [seconds per run, default 10]
 # Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
@@ -65,21 +65,30 @@ track_buckets() {
     sed -n "s/^$name{route=\"track\",le=\"\([^\"]*\)\"} \([0-9.e+]*\)\$/\1 \2/p"
 }
 
-# The bucket bounds holding p50 and p99 of what the server measured between two track_buckets
-# outputs ($1 before, $2 after): the server's side of run 3, without the generator's own delays.
+# p50 and p99 of what the server measured between two track_buckets outputs ($1 before, $2 after):
+# the server's side of run 3, without the generator's own delays. Interpolated linearly inside the
+# bucket that holds each (as Prometheus' histogram_quantile does), with that bucket's upper bound.
 server_percentiles() {
   awk '
     NR == FNR { before[$1] = $2; next }
     { bound[++n] = $1; count[n] = $2 - before[$1] }
-    END {
-      total = count[n]
-      if (total <= 0) { print "  server histogram: no requests"; exit }
+    function quantile(q,   i, rank, lo, below) {
+      rank = q * count[n]
       for (i = 1; i <= n; i++) {
-        if (p50 == "" && count[i] >= 0.5 * total) p50 = bound[i]
-        if (p99 == "" && count[i] >= 0.99 * total) p99 = bound[i]
+        if (count[i] >= rank) {
+          if (bound[i] == "+Inf") return sprintf("> %s s", bound[i - 1])
+          lo = i > 1 ? bound[i - 1] : 0
+          below = i > 1 ? count[i - 1] : 0
+          return sprintf("%.2f ms (<= %s s)",
+                         1000 * (lo + (bound[i] - lo) * (rank - below) / (count[i] - below)),
+                         bound[i])
+        }
       }
-      printf "  server histogram: p50 <= %s s, p99 <= %s s (bucket bounds, %d requests)\n",
-             p50, p99, total
+    }
+    END {
+      if (count[n] <= 0) { print "  server histogram: no requests"; exit }
+      printf "  server histogram: p50 %s, p99 %s, %d requests\n", quantile(0.5), quantile(0.99),
+             count[n]
     }' <(echo "$1") <(echo "$2")
 }
 

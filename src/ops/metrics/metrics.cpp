@@ -70,8 +70,11 @@ class FamilyBuilder {
 }  // namespace
 
 const prometheus::Histogram::BucketBoundaries& ingestLatencyBuckets() {
+  // Fine below 10 ms, where acknowledgements are (a flush of the log is about a millisecond), so
+  // that a p99 can be read to the millisecond; coarse above.
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+      0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075,
+      0.01,    0.025,  0.05,    0.1,   0.25,   0.5,   1,     2.5,   5};
   return kBuckets;
 }
 

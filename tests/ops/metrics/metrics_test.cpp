@@ -70,6 +70,13 @@ TEST(MetricsTest, IngestionCountersAfterKnownProbeCalls) {
   EXPECT_EQ(
       valueOf(text, R"(sluice_ingest_request_duration_seconds_bucket{route="batch",le="0.025"})"),
       0);
+  // Buckets to the millisecond and finer below 10 ms.
+  for (const char* bound : {"0.00025", "0.00075", "0.0015", "0.002", "0.003", "0.004", "0.0075"}) {
+    const std::string series =
+        std::string(R"(sluice_ingest_request_duration_seconds_bucket{route="batch",le=")") + bound +
+        R"("})";
+    EXPECT_EQ(valueOf(text, series), 0) << series;
+  }
   EXPECT_EQ(
       valueOf(text, R"(sluice_ingest_request_duration_seconds_bucket{route="batch",le="0.05"})"),
       1);
