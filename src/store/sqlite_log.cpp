@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -17,6 +18,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -183,6 +186,9 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
 
 // The WAL holding this many times SqliteLogOptions::checkpointBytes makes the writer restart it.
 constexpr int kWalRestartFactor = 4;
+
+// The longest wait between two tries to reopen the log after a failed flush.
+constexpr int64_t kMaxRecoveryDelayMs = 60'000;
 
 // Files of the de-duplication database of schema version 1 (`dedup.db` attached as `dd`), removed
 // once its state has moved into events.db (migration 1 -> 2).
@@ -462,6 +468,18 @@ class SqliteLog final : public EventLog {
     return options_.readOnly ? "event log is open read-only" : "event log is closed";
   }
   Result<void> openReader();
+  // The writer's connection, its pragmas, schema and statements, and the last seq.
+  Result<void> openWriter();
+  // The checkpointer's connection and thread, and the writer's WAL hook.
+  Result<void> openCheckpointer();
+  // Stops the checkpointer and closes every connection; checkpoints (TRUNCATE) first if asked.
+  void closeConnections(bool checkpoint);
+  // After a failed flush, on the writer thread: closes every connection without a checkpoint,
+  // opens them again (SQLite recovers the WAL as the disk holds it) and flushes. False when that
+  // failed (everything is closed again) or a scan is under way; writes stay refused.
+  bool recover();
+  // Asks the writer to recover() when its delay has passed (any thread).
+  void scheduleRecovery();
   Result<void> readLastSeq(sqlite3* db);
   Result<void> prepareWriterStatements();
   void writerLoop();
@@ -533,7 +551,13 @@ class SqliteLog final : public EventLog {
   std::vector<CursorOp> cursorOps_;                 // GUARDED_BY(mutex_)
   std::deque<std::unique_ptr<RetentionJob>> retention_;  // GUARDED_BY(mutex_)
   bool stopping_ = false;                           // GUARDED_BY(mutex_)
+  // When the writer next tries to recover() after a failed flush, and the delay before the next
+  // try after that (doubled after each failed one).
+  std::optional<std::chrono::steady_clock::time_point> recoverAt_;  // GUARDED_BY(mutex_)
+  int64_t recoveryDelayMs_ = options_.recoveryDelayMs;              // GUARDED_BY(mutex_)
   std::thread writer_;
+  // Held (shared) by each scan() for its own connection; recover() runs only without one.
+  std::shared_mutex scanMutex_;
 
   std::mutex closeMutex_;
   std::atomic<bool> closed_{false};
@@ -585,6 +609,25 @@ Result<void> SqliteLog::open() {
   }
 
   if (options_.readOnly) return openReadOnly();
+  if (auto r = openWriter(); !r) return r;
+  // Commits are flushed by the syncer (synchronous=NORMAL in openWriter(): COMMIT does not wait
+  // for the disk). What the WAL holds now may have been committed by a process that died before
+  // its flush (never acknowledged, but about to be read): it is flushed before anything reads it.
+  const char* wal = walFileOf(writeDb_.get());
+  if (wal == nullptr) return fail(ErrorCode::kIo, "event log: no WAL file for " + file_);
+  auto syncer = WalSyncer::open(wal, options_.walSync);
+  if (!syncer) return fail(syncer.error());
+  syncer_ = std::move(*syncer);
+  if (auto r = syncer_->flushNow(); !r) return r;
+  durableSeq_.store(lastSeq_.load(), std::memory_order_release);
+  if (auto r = openReader(); !r) return r;
+  if (auto r = openCheckpointer(); !r) return r;
+  writer_ = std::thread([this] { writerLoop(); });
+  return ok();
+}
+
+Result<void> SqliteLog::openWriter() {
+  std::error_code ec;
   auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);
@@ -636,19 +679,10 @@ Result<void> SqliteLog::open() {
 
   // The last sequence number: the rowid b-tree's maximum (O(log n)), or the recorded high-water
   // mark when retention deleted the newest events.
-  if (auto r = readLastSeq(w); !r) return r;
-  // Commits are flushed by the syncer (synchronous=NORMAL above: COMMIT does not wait for the
-  // disk). What the WAL holds now may have been committed by a process that died before its flush
-  // (never acknowledged, but about to be read): it is flushed before anything reads it.
-  const char* wal = walFileOf(w);
-  if (wal == nullptr) return fail(ErrorCode::kIo, "event log: no WAL file for " + file_);
-  auto syncer = WalSyncer::open(wal, options_.walSync);
-  if (!syncer) return fail(syncer.error());
-  syncer_ = std::move(*syncer);
-  if (auto r = syncer_->flushNow(); !r) return r;
-  durableSeq_.store(lastSeq_.load(), std::memory_order_release);
-  if (auto r = openReader(); !r) return r;
+  return readLastSeq(w);
+}
 
+Result<void> SqliteLog::openCheckpointer() {
   auto checkpointer = openConnection(file_, OpenMode::kWriter, false);
   if (!checkpointer) return fail(checkpointer.error());
   checkpointDb_ = std::move(*checkpointer);
@@ -656,11 +690,80 @@ Result<void> SqliteLog::open() {
   // every checkpoint it is asked for does nothing (and reports -1 frames).
   if (auto r = exec(checkpointDb_.get(), "SELECT count(*) FROM sqlite_master"); !r) return r;
   // Checkpoints are ours (see walHook), not the automatic ones that would run on the writer.
-  sqlite3_wal_hook(w, &SqliteLog::walHook, this);
-
-  writer_ = std::thread([this] { writerLoop(); });
+  sqlite3_wal_hook(writeDb_.get(), &SqliteLog::walHook, this);
+  {
+    std::lock_guard lock(checkpointMutex_);
+    checkpointStopping_ = false;
+    checkpointWanted_ = false;
+  }
   checkpointer_ = std::thread([this] { checkpointLoop(); });
   return ok();
+}
+
+void SqliteLog::closeConnections(bool checkpoint) {
+  {
+    std::lock_guard lock(checkpointMutex_);
+    checkpointStopping_ = true;
+    checkpointWake_.notify_all();
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
+  // Without a checkpoint, the last connection to close would still copy the WAL into the database
+  // (and remove the WAL) unless told not to.
+  auto noCheckpointOnClose = [checkpoint](sqlite3* db) {
+    if (db != nullptr && !checkpoint) {
+      sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    }
+  };
+  {
+    std::lock_guard lock(readMutex_);
+    readAfterStmt_.reset();
+    countStmt_.reset();
+    cursorStmt_.reset();
+    quarantineStmt_.reset();
+    noCheckpointOnClose(readDb_.get());
+    readDb_.reset();
+  }
+  noCheckpointOnClose(checkpointDb_.get());
+  checkpointDb_.reset();
+  if (writeDb_) {
+    sqlite3_wal_hook(writeDb_.get(), nullptr, nullptr);
+    if (checkpoint) {
+      // Moves the WAL into the database so that the next open starts from a short log. Failure
+      // is harmless: the WAL is replayed on the next open.
+      sqlite3_wal_checkpoint_v2(writeDb_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                nullptr);
+    }
+    noCheckpointOnClose(writeDb_.get());
+    for (StmtPtr* s : writerStatements_) s->reset();
+    writerStatements_.clear();
+    writeDb_.reset();
+  }
+}
+
+bool SqliteLog::recover() {
+  // A scan reads through a connection of its own; while one is open SQLite would keep its view of
+  // the WAL (the shared memory index) instead of reading the WAL again from disk.
+  std::unique_lock scans(scanMutex_, std::try_to_lock);
+  if (!scans.owns_lock()) return false;
+  closeConnections(false);
+  auto reopened = [this]() -> Result<void> {
+    if (auto r = openWriter(); !r) return r;
+    if (auto r = openReader(); !r) return r;
+    if (auto r = openCheckpointer(); !r) return r;
+    // Everything the recovered WAL holds is flushed before it is acknowledged or read beyond what
+    // was durable before the failure.
+    return syncer_->recover();
+  }();
+  if (!reopened) {
+    closeConnections(false);
+    return false;
+  }
+  durableSeq_.store(lastSeq_.load(), std::memory_order_release);
+  // As after an open: the de-duplication window is read again, and new events begin a span.
+  dedupStale_ = true;
+  spanFirst_ = 0;
+  spanBeganMs_ = 0;
+  return true;
 }
 
 Result<void> SqliteLog::readLastSeq(sqlite3* db) {
@@ -720,6 +823,7 @@ Result<void> SqliteLog::catchUpReadOnly() {
 Result<void> SqliteLog::openReader() {
   auto reader = openConnection(file_, OpenMode::kReader, false);
   if (!reader) return fail(reader.error());
+  std::lock_guard lock(readMutex_);
   readDb_ = std::move(*reader);
   {
     std::string sql = std::string("SELECT ") + kEventColumns +
@@ -854,15 +958,42 @@ void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOu
   done(fail(ErrorCode::kUnavailable, notWritableMessage()));
 }
 
+void SqliteLog::scheduleRecovery() {
+  std::lock_guard lock(mutex_);
+  if (recoverAt_) return;
+  recoverAt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(recoveryDelayMs_);
+  wake_.notify_one();
+}
+
 void SqliteLog::writerLoop() {
   std::vector<PendingAppend> appends;
   std::vector<CursorOp> cursorOps;
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] {
+    const auto ready = [this] {
       return stopping_ || !appends_.empty() || !cursorOps_.empty() || !retention_.empty();
-    });
+    };
+    if (recoverAt_) {
+      wake_.wait_until(lock, *recoverAt_, ready);
+    } else {
+      wake_.wait(lock, [&] { return ready() || recoverAt_.has_value(); });
+    }
     if (stopping_ && appends_.empty() && cursorOps_.empty()) break;
+    if (recoverAt_ && std::chrono::steady_clock::now() >= *recoverAt_) {
+      lock.unlock();
+      const bool recovered = recover();
+      lock.lock();
+      // Completions of transactions from before the failure may have asked again meanwhile.
+      recoverAt_.reset();
+      if (recovered) {
+        recoveryDelayMs_ = options_.recoveryDelayMs;
+      } else {
+        recoveryDelayMs_ = std::min<int64_t>(2 * recoveryDelayMs_, kMaxRecoveryDelayMs);
+        recoverAt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(recoveryDelayMs_);
+      }
+      continue;
+    }
+    if (!ready()) continue;
     size_t events = 0;
     while (!appends_.empty() &&
            (appends.empty() || events < options_.maxEventsPerTransaction)) {
@@ -894,8 +1025,10 @@ void SqliteLog::writerLoop() {
 void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<CursorOp>& cursorOps,
                              RetentionJob* retention) {
   if (auto failed = syncer_->failure()) {
-    // Nothing more is written after a failed flush (see wal_syncer.h): not even cursor moves or
-    // retention, which would otherwise commit and reach the disk through a checkpoint.
+    // Nothing more is written after a failed flush (see wal_syncer.h) until the log has reopened
+    // from disk: not even cursor moves or retention, which would otherwise commit and reach the
+    // disk through a checkpoint.
+    scheduleRecovery();
     for (auto& pending : appends) pending.done(fail(*failed));
     for (auto& op : cursorOps) op.promise.set_value(fail(*failed));
     if (retention != nullptr) {
@@ -963,6 +1096,7 @@ void SqliteLog::processBatch(std::vector<PendingAppend>& appends, std::vector<Cu
 
 void SqliteLog::finishCommitted(Committed& committed, const Result<void>& flushed) {
   if (!flushed) {
+    scheduleRecovery();
     for (auto& done : committed.dones) done(fail(flushed.error()));
     for (auto& promise : committed.cursorPromises) promise.set_value(fail(flushed.error()));
     return;
@@ -1469,6 +1603,7 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
   }
   // A connection of its own: a long export neither blocks nor is blocked by other readers, and
   // `visit` may call back into the log.
+  std::shared_lock scanning(scanMutex_);
   auto db = openConnection(file_, OpenMode::kReader, false);
   if (!db) return fail(db.error());
   sqlite3* r = db->get();
@@ -1589,30 +1724,9 @@ void SqliteLog::close() {
   // The writer's last transactions are acknowledged once flushed.
   if (syncer_) syncer_->stop();
   closed_.store(true);
-  {
-    std::lock_guard lock(checkpointMutex_);
-    checkpointStopping_ = true;
-    checkpointWake_.notify_all();
-  }
-  if (checkpointer_.joinable()) checkpointer_.join();
-  {
-    std::lock_guard lock(readMutex_);
-    readAfterStmt_.reset();
-    countStmt_.reset();
-    cursorStmt_.reset();
-    quarantineStmt_.reset();
-    readDb_.reset();
-  }
-  checkpointDb_.reset();
-  if (writeDb_) {
-    sqlite3_wal_hook(writeDb_.get(), nullptr, nullptr);
-    // Moves the WAL into the database so that the next open starts from a short log. Failure is
-    // harmless: the WAL is replayed on the next open.
-    sqlite3_wal_checkpoint_v2(writeDb_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
-                              nullptr);
-    for (StmtPtr* s : writerStatements_) s->reset();
-    writeDb_.reset();
-  }
+  // After a failed flush the WAL's cached pages may differ from what the disk holds: they are not
+  // copied into the database, and the next open reads the WAL from disk.
+  closeConnections(!(syncer_ && syncer_->failure()));
 }
 
 }  // namespace

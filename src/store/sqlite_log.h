@@ -54,6 +54,10 @@ struct SqliteLogOptions {
   // Retry-After hints given while not writable.
   int64_t diskFullRetryAfterMs = 5'000;
   int64_t ioErrorRetryAfterMs = 1'000;
+  // After a failed flush of the WAL, writes are refused until the log has closed its connections
+  // and opened them again, so that SQLite reads the WAL as the disk holds it: first this long
+  // after the failure, then at doubling intervals (at most a minute) while that fails.
+  int64_t recoveryDelayMs = 2'000;
   // Upper bound of events written in one transaction (group commit takes whole requests, so one
   // large request may exceed it).
   size_t maxEventsPerTransaction = 20'000;

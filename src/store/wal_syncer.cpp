@@ -65,10 +65,18 @@ void WalSyncer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<void> WalSyncer::flush() {
+Result<void> WalSyncer::recover() {
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  }
+  return flush(true);
+}
+
+Result<void> WalSyncer::flush(bool retry) {
   {
     std::lock_guard lock(mutex_);
-    if (failure_) return fail(*failure_);
+    if (failure_ && !retry) return fail(*failure_);
   }
   const auto start = std::chrono::steady_clock::now();
   const int error = sync_(fd_);
@@ -76,12 +84,16 @@ Result<void> WalSyncer::flush() {
   std::lock_guard lock(mutex_);
   ++stats_.flushes;
   stats_.seconds += took.count();
-  if (error == 0) return ok();
+  if (error == 0) {
+    if (retry) failure_.reset();
+    return ok();
+  }
   ++stats_.failures;
-  if (!failure_) {
+  if (!failure_ || retry) {
     failure_ = Error{ErrorCode::kUnavailable,
                      "storage failure: flushing " + path_ + " to disk failed (" +
-                         std::strerror(error) + "); writes are refused until sluice is restarted"};
+                         std::strerror(error) +
+                         "); writes are refused until the event log has reopened from disk"};
   }
   return fail(*failure_);
 }
@@ -93,6 +105,7 @@ void WalSyncer::loop() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything submitted has run
     batch.swap(queue_);
+    busy_ = true;
     lock.unlock();
     // Every completion in `batch` was submitted after its transaction committed, so its frames
     // were written before this flush begins.
@@ -100,6 +113,8 @@ void WalSyncer::loop() {
     for (Completion& done : batch) done(flushed);
     batch.clear();
     lock.lock();
+    busy_ = false;
+    if (queue_.empty()) idle_.notify_all();
   }
 }
 

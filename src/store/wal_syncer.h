@@ -5,9 +5,10 @@
 // succeeded, so everything its transaction wrote is on disk by then (one flush covers every
 // transaction committed before it began: group commit, with the disk and the writer busy at once).
 //
-// A failed flush is final: the kernel may already have dropped the pages it could not write, and
-// a WAL is replayed only up to its first missing frame, so no later transaction can be called
-// durable either. Every completion from then on gets the error; the log must be reopened.
+// A failed flush sticks: the kernel may already have dropped the pages it could not write, and a
+// WAL is replayed only up to its first missing frame, so no later transaction can be called
+// durable either. Every completion from then on gets the error until recover(), which the log
+// calls once it has reopened its files as the disk holds them.
 #pragma once
 
 #include <condition_variable>
@@ -45,8 +46,13 @@ class WalSyncer {
   // they were submitted and must not block. After stop() `done` runs at once with kUnavailable.
   void submit(Completion done);
 
-  // The error of the first failed flush, if one failed.
+  // The error of the first failed flush since open or the last recover(), if one failed.
   std::optional<Error> failure() const;
+
+  // After a failed flush, once the WAL was reopened from disk: waits until every completion
+  // submitted so far has run (with the failure), flushes the WAL on the calling thread and, if
+  // that succeeds, forgets the failure. The caller submits nothing meanwhile.
+  Result<void> recover();
 
   // How many flushes ran (flushNow() included), how many failed, and how long they took.
   FlushStats stats() const;
@@ -58,8 +64,9 @@ class WalSyncer {
  private:
   WalSyncer(int fd, std::string path, SyncFunction sync);
   void loop();
-  // One flush; records and returns the first failure.
-  Result<void> flush();
+  // One flush; records and returns the first failure (at once when one is recorded, unless
+  // `retry`).
+  Result<void> flush(bool retry = false);
 
   const int fd_;
   const std::string path_;
@@ -67,7 +74,9 @@ class WalSyncer {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;   // the loop has run every completion it took
   std::vector<Completion> queue_;  // GUARDED_BY(mutex_)
+  bool busy_ = false;              // GUARDED_BY(mutex_): running a batch taken from queue_
   bool stopping_ = false;          // GUARDED_BY(mutex_)
   std::optional<Error> failure_;   // GUARDED_BY(mutex_)
   FlushStats stats_;               // GUARDED_BY(mutex_)
