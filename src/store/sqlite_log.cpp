@@ -180,6 +180,10 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
   sqlite3_busy_timeout(db.get(), 10'000);
   if (mode == OpenMode::kReader) {
     if (auto r = exec(db.get(), "PRAGMA query_only=1"); !r) return fail(r.error());
+    // Checkpoints are the writer's: a reader that happens to close last (a scan, or an export in
+    // another process, while the writer reopens after a failed flush) neither copies the WAL into
+    // the database nor removes it.
+    sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   }
   return db;
 }
@@ -187,8 +191,10 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
 // The WAL holding this many times SqliteLogOptions::checkpointBytes makes the writer restart it.
 constexpr int kWalRestartFactor = 4;
 
-// The longest wait between two tries to reopen the log after a failed flush.
+// The longest wait between two tries to reopen the log after a failed flush, and how soon it is
+// tried again when a scan was under way.
 constexpr int64_t kMaxRecoveryDelayMs = 60'000;
+constexpr int64_t kScanRecheckDelayMs = 50;
 
 // Files of the de-duplication database of schema version 1 (`dedup.db` attached as `dd`), removed
 // once its state has moved into events.db (migration 1 -> 2).
@@ -475,9 +481,11 @@ class SqliteLog final : public EventLog {
   // Stops the checkpointer and closes every connection; checkpoints (TRUNCATE) first if asked.
   void closeConnections(bool checkpoint);
   // After a failed flush, on the writer thread: closes every connection without a checkpoint,
-  // opens them again (SQLite recovers the WAL as the disk holds it) and flushes. False when that
-  // failed (everything is closed again) or a scan is under way; writes stay refused.
-  bool recover();
+  // opens them again (SQLite recovers the WAL as the disk holds it) and flushes. When that fails,
+  // only the reader is opened again; when a scan is under way, nothing is done. Writes stay
+  // refused unless it is done.
+  enum class Recovery { kDone, kFailed, kScanning };
+  Recovery recover();
   // Asks the writer to recover() when its delay has passed (any thread).
   void scheduleRecovery();
   Result<void> readLastSeq(sqlite3* db);
@@ -740,11 +748,12 @@ void SqliteLog::closeConnections(bool checkpoint) {
   }
 }
 
-bool SqliteLog::recover() {
+SqliteLog::Recovery SqliteLog::recover() {
   // A scan reads through a connection of its own; while one is open SQLite would keep its view of
-  // the WAL (the shared memory index) instead of reading the WAL again from disk.
+  // the WAL (the shared memory index) instead of reading the WAL again from disk. No scan begins
+  // after a failed flush; one that began before ends first.
   std::unique_lock scans(scanMutex_, std::try_to_lock);
-  if (!scans.owns_lock()) return false;
+  if (!scans.owns_lock()) return Recovery::kScanning;
   closeConnections(false);
   auto reopened = [this]() -> Result<void> {
     if (auto r = openWriter(); !r) return r;
@@ -756,14 +765,17 @@ bool SqliteLog::recover() {
   }();
   if (!reopened) {
     closeConnections(false);
-    return false;
+    // Until the next try, readers go on reading what was durable before the failure (they stop at
+    // durableSeq_); this connection is closed again first.
+    (void)openReader();
+    return Recovery::kFailed;
   }
   durableSeq_.store(lastSeq_.load(), std::memory_order_release);
   // As after an open: the de-duplication window is read again, and new events begin a span.
   dedupStale_ = true;
   spanFirst_ = 0;
   spanBeganMs_ = 0;
-  return true;
+  return Recovery::kDone;
 }
 
 Result<void> SqliteLog::readLastSeq(sqlite3* db) {
@@ -823,25 +835,25 @@ Result<void> SqliteLog::catchUpReadOnly() {
 Result<void> SqliteLog::openReader() {
   auto reader = openConnection(file_, OpenMode::kReader, false);
   if (!reader) return fail(reader.error());
-  std::lock_guard lock(readMutex_);
-  readDb_ = std::move(*reader);
-  {
-    std::string sql = std::string("SELECT ") + kEventColumns +
-                      " FROM events WHERE seq > ?1 AND seq <= ?3 ORDER BY seq LIMIT ?2";
-    auto s1 = prepare(readDb_.get(), sql);
-    auto s2 = prepare(readDb_.get(), "SELECT count(*) FROM events");
-    auto s3 = prepare(readDb_.get(), "SELECT seq FROM cursors WHERE consumer = ?1");
-    auto s4 = prepare(readDb_.get(),
-                      "SELECT id, source, received_at, reason, payload FROM quarantine"
-                      " WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
-    for (auto* s : {&s1, &s2, &s3, &s4}) {
-      if (!*s) return fail(s->error());
-    }
-    readAfterStmt_ = std::move(*s1);
-    countStmt_ = std::move(*s2);
-    cursorStmt_ = std::move(*s3);
-    quarantineStmt_ = std::move(*s4);
+  sqlite3* r = reader->get();
+  std::string sql = std::string("SELECT ") + kEventColumns +
+                    " FROM events WHERE seq > ?1 AND seq <= ?3 ORDER BY seq LIMIT ?2";
+  auto s1 = prepare(r, sql);
+  auto s2 = prepare(r, "SELECT count(*) FROM events");
+  auto s3 = prepare(r, "SELECT seq FROM cursors WHERE consumer = ?1");
+  auto s4 = prepare(r,
+                    "SELECT id, source, received_at, reason, payload FROM quarantine"
+                    " WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
+  for (auto* s : {&s1, &s2, &s3, &s4}) {
+    if (!*s) return fail(s->error());
   }
+  // Readers see the connection only with all of its statements.
+  std::lock_guard lock(readMutex_);
+  readAfterStmt_ = std::move(*s1);
+  countStmt_ = std::move(*s2);
+  cursorStmt_ = std::move(*s3);
+  quarantineStmt_ = std::move(*s4);
+  readDb_ = std::move(*reader);
   return ok();
 }
 
@@ -981,15 +993,20 @@ void SqliteLog::writerLoop() {
     if (stopping_ && appends_.empty() && cursorOps_.empty()) break;
     if (recoverAt_ && std::chrono::steady_clock::now() >= *recoverAt_) {
       lock.unlock();
-      const bool recovered = recover();
+      const Recovery recovery = recover();
       lock.lock();
       // Completions of transactions from before the failure may have asked again meanwhile.
       recoverAt_.reset();
-      if (recovered) {
+      if (recovery == Recovery::kDone) {
         recoveryDelayMs_ = options_.recoveryDelayMs;
       } else {
-        recoveryDelayMs_ = std::min<int64_t>(2 * recoveryDelayMs_, kMaxRecoveryDelayMs);
-        recoverAt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(recoveryDelayMs_);
+        // A scan that began before the failure is waited for without backing off.
+        if (recovery == Recovery::kFailed) {
+          recoveryDelayMs_ = std::min<int64_t>(2 * recoveryDelayMs_, kMaxRecoveryDelayMs);
+        }
+        const int64_t delayMs =
+            recovery == Recovery::kFailed ? recoveryDelayMs_ : kScanRecheckDelayMs;
+        recoverAt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(delayMs);
       }
       continue;
     }
@@ -1602,7 +1619,12 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
     if (auto caught = catchUpReadOnly(); !caught) return caught;
   }
   // A connection of its own: a long export neither blocks nor is blocked by other readers, and
-  // `visit` may call back into the log.
+  // `visit` may call back into the log. None while the log waits to reopen after a failed flush
+  // (see recover()).
+  if (auto failed = syncer_ ? syncer_->failure() : std::nullopt) {
+    return fail(ErrorCode::kUnavailable,
+                "event log: reopening after a storage failure; scan again later");
+  }
   std::shared_lock scanning(scanMutex_);
   auto db = openConnection(file_, OpenMode::kReader, false);
   if (!db) return fail(db.error());

@@ -1,6 +1,7 @@
 #include "store/wal_syncer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,10 +67,23 @@ void WalSyncer::stop() {
 }
 
 Result<void> WalSyncer::recover() {
-  {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  // The WAL SQLite now writes may be another file than the one open here (a connection that
+  // closed last removed it): flushing the old one would acknowledge nothing.
+  struct stat held {};
+  struct stat named {};
+  if (::fstat(fd_, &held) != 0 || ::stat(path_.c_str(), &named) != 0 ||
+      held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+    const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      return fail(ErrorCode::kIo,
+                  "event log: cannot open " + path_ + ": " + std::strerror(errno));
+    }
+    ::close(fd_);
+    fd_ = fd;
   }
+  lock.unlock();
   return flush(true);
 }
 

@@ -50,8 +50,9 @@ class WalSyncer {
   std::optional<Error> failure() const;
 
   // After a failed flush, once the WAL was reopened from disk: waits until every completion
-  // submitted so far has run (with the failure), flushes the WAL on the calling thread and, if
-  // that succeeds, forgets the failure. The caller submits nothing meanwhile.
+  // submitted so far has run (with the failure), opens the WAL again if the file at its path is
+  // another one now, flushes it on the calling thread and, if that succeeds, forgets the failure.
+  // The caller submits nothing meanwhile.
   Result<void> recover();
 
   // How many flushes ran (flushNow() included), how many failed, and how long they took.
@@ -68,7 +69,7 @@ class WalSyncer {
   // `retry`).
   Result<void> flush(bool retry = false);
 
-  const int fd_;
+  int fd_;  // replaced only by recover(), under mutex_ while the loop is idle
   const std::string path_;
   const SyncFunction sync_;
 

@@ -23,6 +23,7 @@
 
 #include "store/dedup_index.h"
 #include "store/store_test_util.h"
+#include "store/wal_syncer.h"
 
 namespace sluice::store {
 namespace {
@@ -711,6 +712,42 @@ TEST(FileSyncTest, DropCachedPagesSendsTheNextReadToTheDisk) {
   EXPECT_TRUE(dropCachedPages(dir.path() + "/absent"));
 }
 
+TEST(WalSyncerTest, RecoverFlushesTheFileNowAtItsPathAndThenForgetsTheFailure) {
+  TempDir dir;
+  const std::string path = dir.path() + "/events.db-wal";
+  std::ofstream(path) << "first";
+  std::atomic<bool> failing{true};
+  std::atomic<ino_t> synced{0};
+  auto opened = WalSyncer::open(path, [&](int fd) {
+    struct stat info {};
+    if (::fstat(fd, &info) == 0) synced = info.st_ino;
+    return failing.load() ? EIO : 0;
+  });
+  ASSERT_TRUE(opened.has_value());
+  WalSyncer& syncer = **opened;
+  auto submitted = [&syncer] {
+    std::promise<bool> acknowledged;
+    syncer.submit([&acknowledged](Result<void> r) { acknowledged.set_value(r.has_value()); });
+    return acknowledged.get_future().get();
+  };
+  EXPECT_FALSE(submitted());
+  ASSERT_TRUE(syncer.failure().has_value());
+  EXPECT_FALSE(syncer.recover().has_value());  // the disk still fails: so does the recovery
+  EXPECT_TRUE(syncer.failure().has_value());
+
+  // Another file at the path now (the old one was removed): that one is flushed.
+  std::filesystem::remove(path);
+  std::ofstream(path) << "second";
+  struct stat now {};
+  ASSERT_EQ(::stat(path.c_str(), &now), 0);
+  failing = false;
+  ASSERT_TRUE(syncer.recover().has_value());
+  EXPECT_EQ(synced.load(), now.st_ino);
+  EXPECT_FALSE(syncer.failure().has_value());
+  EXPECT_TRUE(submitted());
+  EXPECT_EQ(syncer.stats().failures, 2u);
+}
+
 TEST(DedupIndexTest, FindsWhatWasPutAboveTheFloorAcrossGrowth) {
   DedupIndex index;
   constexpr Seq kCount = 200'000;
@@ -1110,6 +1147,42 @@ TEST_F(SqliteLogTest, AfterAFailedFlushTheLogReopensFromDiskAndTakesWritesAgain)
   EXPECT_EQ(*log->count(), 3u);
 }
 
+TEST_F(SqliteLogTest, AfterAFailedFlushTheLogReadsTheWalAsTheDiskHoldsIt) {
+  // The failed flush loses the WAL's unflushed tail, as a disk that dropped those pages would.
+  std::atomic<bool> failNext{false};
+  std::atomic<off_t> flushedSize{0};
+  SqliteLogOptions o = options();
+  o.walSync = [&](int fd) {
+    if (failNext.exchange(false)) {
+      EXPECT_EQ(::ftruncate(fd, flushedSize.load()), 0);
+      return EIO;
+    }
+    const int error = syncFileData(fd);
+    struct stat info {};
+    if (error == 0 && ::fstat(fd, &info) == 0) flushedSize = info.st_size;
+    return error;
+  };
+  o.recoveryDelayMs = 20;
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "kept", 1)})));
+  failNext = true;
+  ASSERT_FALSE(log->appendSync(request({makeEvent("s", "lost", 2)})).has_value());
+
+  // Reopened, the log holds only what reached the disk: the retry is stored again (seq 2), not
+  // taken for a duplicate of a copy that is gone.
+  auto retried = appendUntilAcknowledged(*log, makeEvent("s", "lost", 2));
+  ASSERT_TRUE(retried.has_value()) << retried.error().toString();
+  EXPECT_EQ(retried->stored, 1u);
+  EXPECT_EQ(retried->duplicates, 0u);
+  EXPECT_EQ(*log->lastSeq(), 2u);
+  std::vector<std::string> ids;
+  for (const StoredEvent& e : all(*log)) ids.push_back(e.messageId);
+  EXPECT_EQ(ids, (std::vector<std::string>{"kept", "lost"}));
+  log->close();
+  auto reopened = open();
+  EXPECT_EQ(*reopened->count(), 2u);
+}
+
 TEST_F(SqliteLogTest, TheLogReopensAfterAFailedFlushOnlyOnceNoScanIsReading) {
   std::atomic<bool> failing{false};
   SqliteLogOptions o = options();
@@ -1139,6 +1212,10 @@ TEST_F(SqliteLogTest, TheLogReopensAfterAFailedFlushOnlyOnceNoScanIsReading) {
   ASSERT_FALSE(log->appendSync(request({makeEvent("s", "c", 2)})).has_value());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // several delays: still refused
   EXPECT_FALSE(log->writeHealth().writable);
+  // No new scan begins meanwhile (it would hold the log's old view of the WAL too).
+  auto refused = log->scan(TimeRange{}, std::nullopt, [](const StoredEvent&) { return true; });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
   release.set_value();
   scanner.join();
   auto retried = appendUntilAcknowledged(*log, makeEvent("s", "c", 2));
