@@ -83,6 +83,7 @@ Result<void> ServeApp::start() {
   logOptions.minFreeBytes = config_.storage.minFreeBytes;
   logOptions.dedupWindowMs = config_.storage.dedupWindowMs;
   logOptions.dedupMaxEvents = static_cast<uint64_t>(config_.storage.dedupMaxEvents);
+  logOptions.commitIntervalUs = config_.storage.commitIntervalMs * 1000;
   logOptions.clock = const_cast<Clock*>(&clock_);
   auto log = store::openSqliteLog(logOptions);
   if (!log) {

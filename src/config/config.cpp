@@ -216,6 +216,7 @@ std::string maskedSummary(const Config& c) {
   w.field("min_free_space", formatBytes(c.storage.minFreeBytes));
   w.field("dedup_window", formatDurationMs(c.storage.dedupWindowMs));
   w.field("dedup_max_events", c.storage.dedupMaxEvents);
+  w.field("commit_interval", formatDurationMs(c.storage.commitIntervalMs));
   w.endObject();
   w.key("logging");
   w.beginObject();

@@ -44,6 +44,7 @@ struct StorageConfig {
   uint64_t minFreeBytes = 512ull << 20;     // below this free disk space, ingest answers 503
   int64_t dedupWindowMs = 24LL * 3'600'000; // same messageId from the same source: stored once
   int64_t dedupMaxEvents = 10'000'000;       // the window holds at most the newest this many (0: no cap)
+  int64_t commitIntervalMs = 0;             // the store commits at most this often (0: at once)
 };
 
 struct TikTokSettings {

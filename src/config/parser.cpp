@@ -708,7 +708,9 @@ void Parser::readServer(const std::vector<Entry>& root, ServerConfig& server) {
 void Parser::readStorage(const std::vector<Entry>& root, StorageConfig& storage) {
   std::vector<Entry> m;
   if (!readSubMap(root, "storage",
-                  {"path", "retention", "min_free_space", "dedup_window", "dedup_max_events"}, m)) {
+                  {"path", "retention", "min_free_space", "dedup_window", "dedup_max_events",
+                   "commit_interval"},
+                  m)) {
     return;
   }
   if (const Entry* e = find(m, "path")) {
@@ -736,6 +738,9 @@ void Parser::readStorage(const std::vector<Entry>& root, StorageConfig& storage)
   }
   if (const Entry* e = find(m, "dedup_max_events")) {
     set(storage.dedupMaxEvents, integer(*e, 0, 1'000'000'000));
+  }
+  if (const Entry* e = find(m, "commit_interval")) {
+    set(storage.commitIntervalMs, duration(*e, 0, 100));
   }
 }
 

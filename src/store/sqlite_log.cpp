@@ -564,6 +564,7 @@ class SqliteLog final : public EventLog {
   std::optional<std::chrono::steady_clock::time_point> recoverAt_;  // GUARDED_BY(mutex_)
   int64_t recoveryDelayMs_ = options_.recoveryDelayMs;              // GUARDED_BY(mutex_)
   std::thread writer_;
+  std::chrono::steady_clock::time_point lastCommitAt_;  // writer thread only
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
   std::shared_mutex scanMutex_;
 
@@ -1011,6 +1012,11 @@ void SqliteLog::writerLoop() {
       continue;
     }
     if (!ready()) continue;
+    if (options_.commitIntervalUs > 0 && !stopping_) {
+      // Spaced commits (SqliteLogOptions::commitIntervalUs): what arrives meanwhile joins this one.
+      wake_.wait_until(lock, lastCommitAt_ + std::chrono::microseconds(options_.commitIntervalUs),
+                       [this] { return stopping_; });
+    }
     size_t events = 0;
     while (!appends_.empty() &&
            (appends.empty() || events < options_.maxEventsPerTransaction)) {
@@ -1023,6 +1029,7 @@ void SqliteLog::writerLoop() {
     lock.unlock();
 
     processBatch(appends, cursorOps, retention);
+    lastCommitAt_ = std::chrono::steady_clock::now();
     appends.clear();
     cursorOps.clear();
 

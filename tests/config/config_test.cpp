@@ -52,6 +52,7 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(config->storage.retentionMs, 7LL * 86'400'000);
   EXPECT_EQ(config->storage.minFreeBytes, 512ull << 20);
   EXPECT_EQ(config->storage.dedupWindowMs, 24LL * 3'600'000);
+  EXPECT_EQ(config->storage.commitIntervalMs, 0);
   EXPECT_EQ(config->logging.level, "info");
   EXPECT_EQ(config->logging.format, "text");
   ASSERT_EQ(config->sources.size(), 1u);
@@ -76,6 +77,7 @@ storage:
   retention: 14d
   min_free_space: 1GiB
   dedup_window: 12h
+  commit_interval: 2ms
 logging:
   level: debug
   format: json
@@ -95,6 +97,7 @@ sources:
   EXPECT_EQ(config->storage.retentionMs, 14LL * 86'400'000);
   EXPECT_EQ(config->storage.minFreeBytes, 1ull << 30);
   EXPECT_EQ(config->storage.dedupWindowMs, 12LL * 3'600'000);
+  EXPECT_EQ(config->storage.commitIntervalMs, 2);
   EXPECT_EQ(config->logging.level, "debug");
   EXPECT_EQ(config->logging.format, "json");
   ASSERT_EQ(config->sources.size(), 2u);
@@ -224,6 +227,8 @@ sources:
                                  "'info', 'warn', 'error' or 'off' (got 'loud')"));
   EXPECT_THAT(message,
               HasSubstr("sluice.yaml:11:11: logging.format: expected 'text' or 'json' (got 'xml')"));
+  EXPECT_THAT(errorOf("storage:\n  commit_interval: 1s\n" + std::string(kMinimal)),
+              HasSubstr("sluice.yaml:2:20: storage.commit_interval: "));
   EXPECT_THAT(errorOf("server: 5\n" + std::string(kMinimal)),
               HasSubstr("sluice.yaml:1:9: server: expected an object (key: value pairs)"));
   EXPECT_THAT(errorOf("server:\n  trusted_proxies: [10.0.0.0/33]\n" + std::string(kMinimal)),

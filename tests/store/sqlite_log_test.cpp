@@ -1092,6 +1092,35 @@ TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopene
   EXPECT_TRUE(reopened->writeHealth().writable);
 }
 
+TEST_F(SqliteLogTest, SpacedCommitsGatherWhatArrivesMeanwhileIntoOneTransaction) {
+  SqliteLogOptions o = options();
+  o.commitIntervalUs = 300'000;
+  auto log = open(o);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));  // at once: none before
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+
+  constexpr int kAppends = 10;
+  std::mutex mutex;
+  std::condition_variable done;
+  std::vector<AppendOutcome> outcomes;
+  for (int i = 0; i < kAppends; ++i) {
+    log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}),
+                [&](Result<AppendOutcome> r) {
+                  std::lock_guard lock(mutex);
+                  EXPECT_TRUE(r.has_value());
+                  if (r) outcomes.push_back(*r);
+                  done.notify_one();
+                });
+  }
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(
+      done.wait_for(lock, std::chrono::seconds(10), [&] { return outcomes.size() == kAppends; }));
+  // One transaction after the interval: every append reports its last seq.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  for (const AppendOutcome& outcome : outcomes) EXPECT_EQ(outcome.lastSeq, 1u + kAppends);
+}
+
 // Appends `id` until one is acknowledged (the log recovers in the background), at most ~10 s.
 Result<AppendOutcome> appendUntilAcknowledged(EventLog& log, const NewEvent& event) {
   Result<AppendOutcome> outcome = fail(ErrorCode::kUnavailable, "not tried");
