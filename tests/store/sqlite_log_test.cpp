@@ -748,6 +748,48 @@ TEST(WalSyncerTest, RecoverFlushesTheFileNowAtItsPathAndThenForgetsTheFailure) {
   EXPECT_EQ(syncer.stats().failures, 2u);
 }
 
+TEST(WalSyncerTest, RecoverWaitsForTheCompletionsSubmittedBeforeAndTheyGetTheFailure) {
+  TempDir dir;
+  const std::string path = dir.path() + "/events.db-wal";
+  std::ofstream(path) << "wal";
+  std::atomic<bool> failing{true};
+  auto opened = WalSyncer::open(path, [&](int) { return failing.load() ? EIO : 0; });
+  ASSERT_TRUE(opened.has_value());
+  WalSyncer& syncer = **opened;
+  std::promise<void> running;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::mutex mutex;
+  std::vector<bool> results;
+  syncer.submit([&](Result<void> r) {  // its flush fails; it then blocks the syncer
+    {
+      std::lock_guard lock(mutex);
+      results.push_back(r.has_value());
+    }
+    running.set_value();
+    released.wait();
+  });
+  running.get_future().wait();
+  syncer.submit([&](Result<void> r) {  // queued behind it, before recover()
+    std::lock_guard lock(mutex);
+    results.push_back(r.has_value());
+  });
+  failing = false;
+  std::atomic<bool> recovered{false};
+  std::thread recovering([&] {
+    EXPECT_TRUE(syncer.recover().has_value());
+    recovered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(recovered.load());  // still waiting for the completions submitted before it
+  release.set_value();
+  recovering.join();
+  std::lock_guard lock(mutex);
+  // Both completions were owed to flushes before the recovery: both got the failure.
+  EXPECT_EQ(results, (std::vector<bool>{false, false}));
+  EXPECT_FALSE(syncer.failure().has_value());
+}
+
 TEST(DedupIndexTest, FindsWhatWasPutAboveTheFloorAcrossGrowth) {
   DedupIndex index;
   constexpr Seq kCount = 200'000;
