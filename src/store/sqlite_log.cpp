@@ -642,7 +642,7 @@ Result<void> SqliteLog::openWriter() {
   writeDb_ = std::move(*db);
   sqlite3* w = writeDb_.get();
   // A WAL frame whose writeback failed before this open (a failed flush refuses every later write
-  // until a restart) can still be in the page cache, clean and readable, though the disk never got
+  // until the log reopens: a restart, or recover()) can still be in the page cache, clean and readable, though the disk never got
   // it. SQLite's recovery would take its transaction for committed, and every later one with it;
   // once the cache let it go, the WAL on disk would end at that hole. So its cached pages are
   // dropped before the first statement below reads it, and recovery reads what the disk holds

@@ -319,7 +319,7 @@ std::vector<MetricFamily> Metrics::collectDelivery(const Snapshot& snapshot) con
           "Flushes of the event log to disk; each acknowledges the writes committed before it.",
           kCounter, {}, static_cast<double>(snapshot.flushes.flushes));
   out.add("sluice_store_flush_failures_total",
-          "Flushes of the event log that failed (writes are refused until a restart).", kCounter,
+          "Flushes of the event log that failed (writes are refused until it has reopened).", kCounter,
           {}, static_cast<double>(snapshot.flushes.failures));
   out.add("sluice_store_flush_seconds_total",
           "Time spent flushing the event log; over sluice_store_flushes_total, the mean flush.",
