@@ -740,7 +740,13 @@ void Parser::readStorage(const std::vector<Entry>& root, StorageConfig& storage)
     set(storage.dedupMaxEvents, integer(*e, 0, 1'000'000'000));
   }
   if (const Entry* e = find(m, "commit_interval")) {
-    set(storage.commitIntervalMs, duration(*e, 0, 100));
+    if (const auto t = text(*e)) {
+      if (t->find('.') != std::string::npos) {
+        error(*e, "expected a whole number of milliseconds such as 1ms" + got(*e, *t));
+      } else {
+        set(storage.commitIntervalMs, duration(*e, 0, 100));
+      }
+    }
   }
 }
 

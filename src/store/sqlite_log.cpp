@@ -191,6 +191,30 @@ Result<DbPtr> openConnection(const std::string& file, OpenMode mode, bool create
 // The WAL holding this many times SqliteLogOptions::checkpointBytes makes the writer restart it.
 constexpr int kWalRestartFactor = 4;
 
+// What reads get while the reader's connection is not open.
+constexpr const char* kNotOpen =
+    "event log is not open (closed, or reopening after a storage failure)";
+
+// The shared memory index beside a WAL ("events.db-wal" -> "events.db-shm").
+std::string shmPathOf(const std::string& walPath) {
+  return walPath.substr(0, walPath.size() - 3) + "shm";
+}
+
+// Whether a process other than this one has the database open, asked through `shmFd`, a
+// descriptor of its shared memory file: every connection holds a read lock on one byte of that
+// file (SQLite's unix VFS, its "DMS" byte: offset (22 + 8) * 4 + 8) while it is open, and
+// F_GETLK reports only other processes' locks. (The descriptor stays open as long as the log: with
+// POSIX locks, closing any descriptor of a file drops every lock the process holds on it.)
+bool otherProcessHasLogOpen(int shmFd) {
+  if (shmFd < 0) return false;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 128;
+  probe.l_len = 1;
+  return ::fcntl(shmFd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+}
+
 // The longest wait between two tries to reopen the log after a failed flush, and how soon it is
 // tried again when a scan was under way.
 constexpr int64_t kMaxRecoveryDelayMs = 60'000;
@@ -474,8 +498,9 @@ class SqliteLog final : public EventLog {
     return options_.readOnly ? "event log is open read-only" : "event log is closed";
   }
   Result<void> openReader();
-  // The writer's connection, its pragmas, schema and statements, and the last seq.
-  Result<void> openWriter();
+  // The writer's connection (creating the file if `create`), its pragmas, schema and statements,
+  // and the last seq.
+  Result<void> openWriter(bool create);
   // The checkpointer's connection and thread, and the writer's WAL hook.
   Result<void> openCheckpointer();
   // Stops the checkpointer and closes every connection; checkpoints (TRUNCATE) first if asked.
@@ -484,7 +509,8 @@ class SqliteLog final : public EventLog {
   // opens them again (SQLite recovers the WAL as the disk holds it) and flushes. When that fails,
   // only the reader is opened again; when a scan is under way, nothing is done. Writes stay
   // refused unless it is done.
-  enum class Recovery { kDone, kFailed, kScanning };
+  // kBlocked: another process has the log open (see recover()).
+  enum class Recovery { kDone, kFailed, kScanning, kBlocked };
   Recovery recover();
   // Asks the writer to recover() when its delay has passed (any thread).
   void scheduleRecovery();
@@ -564,7 +590,9 @@ class SqliteLog final : public EventLog {
   std::optional<std::chrono::steady_clock::time_point> recoverAt_;  // GUARDED_BY(mutex_)
   int64_t recoveryDelayMs_ = options_.recoveryDelayMs;              // GUARDED_BY(mutex_)
   std::thread writer_;
-  std::chrono::steady_clock::time_point lastCommitAt_;  // writer thread only
+  // When the writer took its last batch, and whether that left appends queued (writer only).
+  std::chrono::steady_clock::time_point lastBatchAt_;
+  bool lastBatchFull_ = false;
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
   std::shared_mutex scanMutex_;
 
@@ -575,6 +603,10 @@ class SqliteLog final : public EventLog {
 
   // Flushes the WAL after commits, off the writer (null when read-only).
   std::unique_ptr<WalSyncer> syncer_;
+  std::string walPath_;  // the WAL's path, as SQLite names it (set by open())
+  int shmFd_ = -1;       // its shared memory index, open until close() (otherProcessHasLogOpen)
+  // recover() is waiting for another process to close the log (for writeHealth()).
+  std::atomic<bool> otherProcessBlocksRecovery_{false};
 
   // Health.
   std::mutex healthMutex_;
@@ -618,12 +650,15 @@ Result<void> SqliteLog::open() {
   }
 
   if (options_.readOnly) return openReadOnly();
-  if (auto r = openWriter(); !r) return r;
+  if (auto r = openWriter(options_.createIfMissing); !r) return r;
   // Commits are flushed by the syncer (synchronous=NORMAL in openWriter(): COMMIT does not wait
   // for the disk). What the WAL holds now may have been committed by a process that died before
   // its flush (never acknowledged, but about to be read): it is flushed before anything reads it.
   const char* wal = walFileOf(writeDb_.get());
   if (wal == nullptr) return fail(ErrorCode::kIo, "event log: no WAL file for " + file_);
+  walPath_ = wal;
+  // SQLite created the shared memory index beside the WAL when the writer first read the log.
+  shmFd_ = ::open(shmPathOf(walPath_).c_str(), O_RDONLY | O_CLOEXEC);
   auto syncer = WalSyncer::open(wal, options_.walSync);
   if (!syncer) return fail(syncer.error());
   syncer_ = std::move(*syncer);
@@ -635,18 +670,19 @@ Result<void> SqliteLog::open() {
   return ok();
 }
 
-Result<void> SqliteLog::openWriter() {
+Result<void> SqliteLog::openWriter(bool create) {
   std::error_code ec;
-  auto db = openConnection(file_, OpenMode::kWriter, options_.createIfMissing);
+  auto db = openConnection(file_, OpenMode::kWriter, create);
   if (!db) return fail(db.error());
   writeDb_ = std::move(*db);
   sqlite3* w = writeDb_.get();
   // A WAL frame whose writeback failed before this open (a failed flush refuses every later write
-  // until the log reopens: a restart, or recover()) can still be in the page cache, clean and readable, though the disk never got
-  // it. SQLite's recovery would take its transaction for committed, and every later one with it;
-  // once the cache let it go, the WAL on disk would end at that hole. So its cached pages are
-  // dropped before the first statement below reads it, and recovery reads what the disk holds
-  // (best effort; the WAL is tens of MB at most, and is read again at once).
+  // until the log reopens: a restart, or recover()) can still be in the page cache, clean and
+  // readable, though the disk never got it. SQLite's recovery would take its transaction for
+  // committed, and every later one with it; once the cache let it go, the WAL on disk would end at
+  // that hole. So its cached pages are dropped before the first statement below reads it, and
+  // recovery reads what the disk holds (best effort; the WAL is tens of MB at most, and is read
+  // again at once).
   if (const char* wal = walFileOf(w); wal != nullptr) (void)dropCachedPages(wal);
   // Takes effect only when the file is new; WAL mode then fixes it for good.
   const std::string pageSize = "PRAGMA page_size=" + std::to_string(options_.pageSize);
@@ -755,9 +791,31 @@ SqliteLog::Recovery SqliteLog::recover() {
   // after a failed flush; one that began before ends first.
   std::unique_lock scans(scanMutex_, std::try_to_lock);
   if (!scans.owns_lock()) return Recovery::kScanning;
+  // Another process with the log open (`sluice log export`, `sluice replay`) keeps the shared
+  // memory index built before the failure, which may count frames the disk never got; SQLite
+  // would trust it instead of reading the WAL again, and acknowledge new commits after a hole.
+  // Such a process is waited for (asked again once this one's connections are closed, in case one
+  // came meanwhile). One that opens the log after the cached pages are dropped reads the disk.
+  const bool blocked = otherProcessHasLogOpen(shmFd_);
+  otherProcessBlocksRecovery_.store(blocked);
+  if (blocked) return Recovery::kBlocked;
   closeConnections(false);
-  auto reopened = [this]() -> Result<void> {
-    if (auto r = openWriter(); !r) return r;
+  (void)dropCachedPages(walPath_);
+  if (otherProcessHasLogOpen(shmFd_)) {
+    otherProcessBlocksRecovery_.store(true);
+    (void)openReader();
+    return Recovery::kBlocked;
+  }
+  const Seq durable = durableSeq_.load(std::memory_order_acquire);
+  auto reopened = [this, durable]() -> Result<void> {
+    // Never created afresh: a log missing from its path (storage detached) is a failure.
+    if (auto r = openWriter(false); !r) return r;
+    if (lastSeq_.load() < durable) {
+      return fail(ErrorCode::kIo,
+                  "event log: reopened from disk, it ends at seq " +
+                      std::to_string(lastSeq_.load()) + ", before the acknowledged seq " +
+                      std::to_string(durable));
+    }
     if (auto r = openReader(); !r) return r;
     if (auto r = openCheckpointer(); !r) return r;
     // Everything the recovered WAL holds is flushed before it is acknowledged or read beyond what
@@ -765,6 +823,7 @@ SqliteLog::Recovery SqliteLog::recover() {
     return syncer_->recover();
   }();
   if (!reopened) {
+    lastSeq_.store(durable, std::memory_order_release);
     closeConnections(false);
     // Until the next try, readers go on reading what was durable before the failure (they stop at
     // durableSeq_); this connection is closed again first.
@@ -922,6 +981,9 @@ Result<void> SqliteLog::prepareWriterStatements() {
 
 int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
   auto* log = static_cast<SqliteLog*>(self);
+  // After a failed flush nothing is copied into the database until the log has reopened: the
+  // WAL's cached pages may not be what the disk holds.
+  if (log->syncer_->failure()) return SQLITE_OK;
   if (pages >= log->checkpointPages_ * kWalRestartFactor) {
     // Under sustained writes the passive checkpointer never catches up with the writer, and the
     // WAL can only start over once it has; without this it grows by the size of every write.
@@ -947,6 +1009,10 @@ void SqliteLog::checkpointLoop() {
     if (checkpointStopping_) return;
     checkpointWanted_ = false;
     lock.unlock();
+    if (syncer_->failure()) {  // as in walHook
+      lock.lock();
+      continue;
+    }
     // Passive: copies what it can without waiting for (or blocking) the writer or readers.
     int logPages = 0;
     int done = 0;
@@ -1001,20 +1067,22 @@ void SqliteLog::writerLoop() {
       if (recovery == Recovery::kDone) {
         recoveryDelayMs_ = options_.recoveryDelayMs;
       } else {
-        // A scan that began before the failure is waited for without backing off.
+        // A scan that began before the failure, or another process, is waited for without backing
+        // off.
         if (recovery == Recovery::kFailed) {
           recoveryDelayMs_ = std::min<int64_t>(2 * recoveryDelayMs_, kMaxRecoveryDelayMs);
         }
-        const int64_t delayMs =
-            recovery == Recovery::kFailed ? recoveryDelayMs_ : kScanRecheckDelayMs;
+        const int64_t delayMs = recovery == Recovery::kFailed    ? recoveryDelayMs_
+                                : recovery == Recovery::kBlocked ? options_.recoveryDelayMs
+                                                                 : kScanRecheckDelayMs;
         recoverAt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(delayMs);
       }
       continue;
     }
     if (!ready()) continue;
-    if (options_.commitIntervalUs > 0 && !stopping_) {
+    if (options_.commitIntervalUs > 0 && !stopping_ && !lastBatchFull_) {
       // Spaced commits (SqliteLogOptions::commitIntervalUs): what arrives meanwhile joins this one.
-      wake_.wait_until(lock, lastCommitAt_ + std::chrono::microseconds(options_.commitIntervalUs),
+      wake_.wait_until(lock, lastBatchAt_ + std::chrono::microseconds(options_.commitIntervalUs),
                        [this] { return stopping_; });
     }
     size_t events = 0;
@@ -1026,10 +1094,11 @@ void SqliteLog::writerLoop() {
     }
     cursorOps.swap(cursorOps_);
     RetentionJob* retention = retention_.empty() ? nullptr : retention_.front().get();
+    lastBatchFull_ = !appends_.empty();  // cut at maxEventsPerTransaction: the rest goes at once
+    lastBatchAt_ = std::chrono::steady_clock::now();
     lock.unlock();
 
     processBatch(appends, cursorOps, retention);
-    lastCommitAt_ = std::chrono::steady_clock::now();
     appends.clear();
     cursorOps.clear();
 
@@ -1545,7 +1614,12 @@ WriteHealth SqliteLog::writeHealth() {
   if (options_.readOnly) return WriteHealth{false, "event log is open read-only", 0};
   if (syncer_) {
     if (auto failed = syncer_->failure()) {
-      return WriteHealth{false, failed->message, options_.ioErrorRetryAfterMs, failed->message};
+      std::string reason = failed->message;
+      if (otherProcessBlocksRecovery_.load()) {
+        reason += "; reopening waits until no other process has the log open (sluice log export, "
+                  "sluice replay)";
+      }
+      return WriteHealth{false, reason, options_.ioErrorRetryAfterMs, failed->message};
     }
   }
   std::string failure;
@@ -1585,7 +1659,7 @@ Result<std::vector<StoredEvent>> SqliteLog::readAfter(Seq after, size_t max) {
 
 Result<size_t> SqliteLog::readAfterInto(Seq after, size_t max, std::vector<StoredEvent>& out) {
   std::lock_guard lock(readMutex_);
-  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  if (!readDb_) return fail(ErrorCode::kUnavailable, kNotOpen);
   if (max == 0) return size_t{0};
   if (out.capacity() == 0) out.reserve(std::min<size_t>(max, 4096));
   size_t n = 0;
@@ -1622,7 +1696,7 @@ Result<void> SqliteLog::scan(const TimeRange& range, std::optional<std::string> 
   if (closed_.load()) return fail(ErrorCode::kUnavailable, "event log is closed");
   if (options_.readOnly) {
     std::lock_guard lock(readMutex_);
-    if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+    if (!readDb_) return fail(ErrorCode::kUnavailable, kNotOpen);
     if (auto caught = catchUpReadOnly(); !caught) return caught;
   }
   // A connection of its own: a long export neither blocks nor is blocked by other readers, and
@@ -1695,7 +1769,7 @@ Result<Seq> SqliteLog::lastSeq() { return durableSeq_.load(std::memory_order_acq
 
 Result<uint64_t> SqliteLog::count() {
   std::lock_guard lock(readMutex_);
-  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  if (!readDb_) return fail(ErrorCode::kUnavailable, kNotOpen);
   sqlite3_stmt* s = countStmt_.get();
   StmtUse use(s);
   int rc = sqlite3_step(s);
@@ -1705,7 +1779,7 @@ Result<uint64_t> SqliteLog::count() {
 
 Result<Seq> SqliteLog::cursor(std::string_view consumer) {
   std::lock_guard lock(readMutex_);
-  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  if (!readDb_) return fail(ErrorCode::kUnavailable, kNotOpen);
   sqlite3_stmt* s = cursorStmt_.get();
   StmtUse use(s);
   bindText(s, 1, consumer);
@@ -1717,7 +1791,7 @@ Result<Seq> SqliteLog::cursor(std::string_view consumer) {
 
 Result<std::vector<QuarantinedEvent>> SqliteLog::listQuarantine(size_t max, int64_t beforeId) {
   std::lock_guard lock(readMutex_);
-  if (!readDb_) return fail(ErrorCode::kUnavailable, "event log is closed");
+  if (!readDb_) return fail(ErrorCode::kUnavailable, kNotOpen);
   std::vector<QuarantinedEvent> out;
   if (max == 0) return out;
   sqlite3_stmt* s = quarantineStmt_.get();
@@ -1756,6 +1830,8 @@ void SqliteLog::close() {
   // After a failed flush the WAL's cached pages may differ from what the disk holds: they are not
   // copied into the database, and the next open reads the WAL from disk.
   closeConnections(!(syncer_ && syncer_->failure()));
+  if (shmFd_ >= 0) ::close(shmFd_);  // after the connections: it would drop their locks
+  shmFd_ = -1;
 }
 
 }  // namespace

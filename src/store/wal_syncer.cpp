@@ -14,7 +14,8 @@ namespace sluice::store {
 Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, SyncFunction sync) {
   // The same inode SQLite writes: fdatasync flushes a file's dirty pages whichever descriptor it
   // is called on. SQLite never replaces a WAL while a connection has the database open (it only
-  // rewrites and truncates it), and the log keeps its connections open until after stop().
+  // rewrites and truncates it); the log closes its connections only to reopen after a failed
+  // flush, and recover() then checks that the file at the path is still this one.
   const int fd = ::open(walPath.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     return fail(ErrorCode::kIo, "event log: cannot open " + walPath + ": " + std::strerror(errno));

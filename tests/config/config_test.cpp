@@ -228,7 +228,10 @@ sources:
   EXPECT_THAT(message,
               HasSubstr("sluice.yaml:11:11: logging.format: expected 'text' or 'json' (got 'xml')"));
   EXPECT_THAT(errorOf("storage:\n  commit_interval: 1s\n" + std::string(kMinimal)),
-              HasSubstr("sluice.yaml:2:20: storage.commit_interval: "));
+              HasSubstr("sluice.yaml:2:20: storage.commit_interval: must be from 0 to 100ms"));
+  EXPECT_THAT(errorOf("storage:\n  commit_interval: 0.5ms\n" + std::string(kMinimal)),
+              HasSubstr("sluice.yaml:2:20: storage.commit_interval: expected a whole number of "
+                        "milliseconds such as 1ms (got '0.5ms')"));
   EXPECT_THAT(errorOf("server: 5\n" + std::string(kMinimal)),
               HasSubstr("sluice.yaml:1:9: server: expected an object (key: value pairs)"));
   EXPECT_THAT(errorOf("server:\n  trusted_proxies: [10.0.0.0/33]\n" + std::string(kMinimal)),

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +50,14 @@ class SqliteLogTest : public ::testing::Test {
     auto log = openSqliteLog(o);
     EXPECT_TRUE(log.has_value()) << (log ? "" : log.error().toString());
     return log ? std::move(*log) : nullptr;
+  }
+
+  // A log whose next flush fails each time `failing` is set, trying to reopen every 20 ms.
+  std::unique_ptr<EventLog> openWithFlushFailures(std::atomic<bool>& failing) {
+    SqliteLogOptions o = options();
+    o.walSync = [&failing](int fd) { return failing.exchange(false) ? EIO : syncFileData(fd); };
+    o.recoveryDelayMs = 20;
+    return open(o);
   }
   std::unique_ptr<EventLog> open() { return open(options()); }
 
@@ -1254,12 +1263,59 @@ TEST_F(SqliteLogTest, AfterAFailedFlushTheLogReadsTheWalAsTheDiskHoldsIt) {
   EXPECT_EQ(*reopened->count(), 2u);
 }
 
+TEST_F(SqliteLogTest, TheLogReopensAfterAFailedFlushOnlyOnceNoOtherProcessHasItOpen) {
+  std::atomic<bool> failing{false};
+  auto log = openWithFlushFailures(failing);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
+
+  // Another process (the sqlite3 shell, as `sluice log export` would) reads the log and stays.
+  const std::string command = "sqlite3 '" + sqliteLogFile(dir_.path()) + "' >/dev/null 2>&1";
+  FILE* other = ::popen(command.c_str(), "w");
+  ASSERT_NE(other, nullptr);
+  std::fputs("SELECT count(*) FROM events;\n", other);
+  std::fflush(other);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it has opened the log
+
+  failing = true;
+  ASSERT_FALSE(log->appendSync(request({makeEvent("s", "b", 2)})).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // many delays: still refused
+  WriteHealth health = log->writeHealth();
+  EXPECT_FALSE(health.writable);
+  EXPECT_NE(health.reason.find("other process"), std::string::npos) << health.reason;
+  EXPECT_EQ(all(*log).size(), 1u);  // reads of what is durable go on meanwhile
+
+  ::pclose(other);
+  auto retried = appendUntilAcknowledged(*log, makeEvent("s", "b", 2));
+  ASSERT_TRUE(retried.has_value()) << retried.error().toString();
+  EXPECT_TRUE(log->writeHealth().writable);
+}
+
+TEST_F(SqliteLogTest, ReopeningAfterAFailedFlushNeverCreatesAnEmptyLog) {
+  std::atomic<bool> failing{false};
+  auto log = openWithFlushFailures(failing);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
+  failing = true;
+  ASSERT_FALSE(log->appendSync(request({makeEvent("s", "b", 2)})).has_value());
+
+  // The database leaves its path (storage detached, say): the log does not begin a new one.
+  const std::string file = sqliteLogFile(dir_.path());
+  std::filesystem::rename(file, file + ".away");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(std::filesystem::exists(file));
+  EXPECT_FALSE(log->writeHealth().writable);
+
+  std::filesystem::rename(file + ".away", file);
+  auto retried = appendUntilAcknowledged(*log, makeEvent("s", "b", 2));
+  ASSERT_TRUE(retried.has_value()) << retried.error().toString();
+  EXPECT_EQ(retried->stored + retried->duplicates, 1u);
+  std::vector<std::string> ids;
+  for (const StoredEvent& e : all(*log)) ids.push_back(e.messageId);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST_F(SqliteLogTest, TheLogReopensAfterAFailedFlushOnlyOnceNoScanIsReading) {
   std::atomic<bool> failing{false};
-  SqliteLogOptions o = options();
-  o.walSync = [&failing](int fd) { return failing.exchange(false) ? EIO : syncFileData(fd); };
-  o.recoveryDelayMs = 20;
-  auto log = open(o);
+  auto log = openWithFlushFailures(failing);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1), makeEvent("s", "b", 1)})));
 
   // A scan stopped in its visitor, holding its own connection.
