@@ -13,7 +13,8 @@
 # Environment: BUILD_DIR (default build/release), SLUICE (default $BUILD_DIR/sluice: another binary
 #              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
 #              CONNECTIONS_TRACK (128), HALF_RATE (20000), CONNECTIONS_RATE (64: run 3),
-#              COMMIT_INTERVAL (storage.commit_interval, default 0), PROFILE (0), SKIP_BUILD (0).
+#              COMMIT_INTERVAL (storage.commit_interval; unset: not written, so older binaries
+#              run too), PROFILE (0), SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -42,7 +43,7 @@ server:
 storage:
   path: $WORK/$1/data
   min_free_space: 64MiB
-  commit_interval: ${COMMIT_INTERVAL:-0}
+${COMMIT_INTERVAL:+  commit_interval: $COMMIT_INTERVAL}
 logging:
   level: warn
 sources:
