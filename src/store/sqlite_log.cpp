@@ -981,14 +981,14 @@ Result<void> SqliteLog::prepareWriterStatements() {
 
 int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
   auto* log = static_cast<SqliteLog*>(self);
-  // After a failed flush nothing is copied into the database until the log has reopened: the
-  // WAL's cached pages may not be what the disk holds.
-  if (log->syncer_->failure()) return SQLITE_OK;
   if (pages >= log->checkpointPages_ * kWalRestartFactor) {
     // Under sustained writes the passive checkpointer never catches up with the writer, and the
     // WAL can only start over once it has; without this it grows by the size of every write.
     // Here, on the writer (between transactions), finish the copy and restart the WAL. Most
     // frames were copied already, so this is short; it waits for readers (busy timeout).
+    // After a failed flush nothing is copied into the database until the log has reopened: the
+    // WAL's cached pages may not be what the disk holds (the checkpointer checks the same).
+    if (log->syncer_->failure()) return SQLITE_OK;
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     return SQLITE_OK;
   }
@@ -1009,7 +1009,7 @@ void SqliteLog::checkpointLoop() {
     if (checkpointStopping_) return;
     checkpointWanted_ = false;
     lock.unlock();
-    if (syncer_->failure()) {  // as in walHook
+    if (syncer_->failure()) {  // nothing copied after a failed flush (see walHook)
       lock.lock();
       continue;
     }
