@@ -11,17 +11,28 @@
 
 namespace sluice::store {
 
+namespace {
+
+// A descriptor of the WAL at `path`, for flushing it.
+Result<int> openWal(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(ErrorCode::kIo, "event log: cannot open " + path + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<WalSyncer>> WalSyncer::open(const std::string& walPath, SyncFunction sync) {
   // The same inode SQLite writes: fdatasync flushes a file's dirty pages whichever descriptor it
   // is called on. SQLite never replaces a WAL while a connection has the database open (it only
   // rewrites and truncates it); the log closes its connections only to reopen after a failed
   // flush, and recover() then checks that the file at the path is still this one.
-  const int fd = ::open(walPath.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    return fail(ErrorCode::kIo, "event log: cannot open " + walPath + ": " + std::strerror(errno));
-  }
+  auto fd = openWal(walPath);
+  if (!fd) return fail(fd.error());
   if (!sync) sync = syncFileData;
-  return std::unique_ptr<WalSyncer>(new WalSyncer(fd, walPath, std::move(sync)));
+  return std::unique_ptr<WalSyncer>(new WalSyncer(*fd, walPath, std::move(sync)));
 }
 
 WalSyncer::WalSyncer(int fd, std::string path, SyncFunction sync)
@@ -76,13 +87,10 @@ Result<void> WalSyncer::recover() {
   struct stat named {};
   if (::fstat(fd_, &held) != 0 || ::stat(path_.c_str(), &named) != 0 ||
       held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
-    const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      return fail(ErrorCode::kIo,
-                  "event log: cannot open " + path_ + ": " + std::strerror(errno));
-    }
+    auto fd = openWal(path_);
+    if (!fd) return fail(fd.error());
     ::close(fd_);
-    fd_ = fd;
+    fd_ = *fd;
   }
   lock.unlock();
   return flush(true);
