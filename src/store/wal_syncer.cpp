@@ -113,10 +113,10 @@ Result<void> WalSyncer::flush(bool retry) {
   }
   ++stats_.failures;
   if (!failure_ || retry) {
-    failure_ = Error{ErrorCode::kUnavailable,
-                     "storage failure: flushing " + path_ + " to disk failed (" +
-                         std::strerror(error) +
-                         "); writes are refused until the event log has reopened from disk"};
+    failure_ =
+        Error{ErrorCode::kUnavailable,
+              "storage failure: flushing " + path_ + " to disk failed (" + std::strerror(error) +
+                  "); writes are refused until the event log has reopened from disk"};
   }
   return fail(*failure_);
 }
