@@ -10,7 +10,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -63,11 +62,13 @@ constexpr std::uint64_t kBodyReadBytes = 64 * 1024;
 
 class Session;
 
-// Each connection runs on its own strand. The concrete executor type (rather than Beast's
-// tcp_stream, whose executor is type-erased) spares every handler the erased executor's copies.
-using Strand = asio::strand<asio::io_context::executor_type>;
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Stream = beast::basic_stream<tcp, Strand>;
+// Each I/O thread runs an io_context of its own, and each connection lives on one of them, so a
+// connection's handlers never run concurrently and need no strand. The concrete executor type
+// (rather than Beast's tcp_stream, whose executor is type-erased) spares every handler the erased
+// executor's copies.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor>;
 
 // State shared by the server and its sessions. Sessions can outlive the Server when a handler still
 // holds a Responder; `alive` (guarded by `aliveMutex`) tells such late Responders to do nothing.
@@ -83,8 +84,8 @@ struct Shared {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(sessionsMutex)
 };
 
-// One connection. All members are used on the connection's strand only, except detach() (after the
-// I/O threads have been joined).
+// One connection. All members are used on the connection's I/O thread only, except detach() (after
+// the I/O threads have been joined).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Socket socket, std::shared_ptr<Shared> shared)
@@ -370,26 +371,36 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // ---- Server ------------------------------------------------------------------------------------
 
+// One io_context per I/O thread (concurrency hint 1: Asio then queues what a thread posts to
+// itself without locking). The acceptor lives on the first and hands connections out in turn.
 struct Server::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  tcp::acceptor acceptor{asio::make_strand(ioc)};
-  asio::steady_timer acceptRetry{acceptor.get_executor()};
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<Executor>> work;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> acceptRetry;
+  size_t nextContext = 0;  // used on the acceptor's thread only
   std::vector<std::thread> threads;
   std::string host;
   uint16_t port = 0;
   std::mutex stopMutex;
   bool stopped = false;  // GUARDED_BY(stopMutex)
 
-  explicit Impl(int threadCount) : ioc(std::max(1, threadCount)) {}
+  explicit Impl(int threadCount) {
+    for (int i = 0; i < std::max(1, threadCount); ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+    }
+    acceptor.emplace(contexts.front()->get_executor());
+    acceptRetry.emplace(contexts.front()->get_executor());
+  }
 
   void accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, Socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    auto& target = *contexts[nextContext++ % contexts.size()];
+    acceptor->async_accept(target.get_executor(), [this](beast::error_code ec, Socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (ec) {  // out of descriptors and the like: try again shortly instead of spinning
-        acceptRetry.expires_after(std::chrono::milliseconds(20));
-        acceptRetry.async_wait([this](beast::error_code waitEc) {
+        acceptRetry->expires_after(std::chrono::milliseconds(20));
+        acceptRetry->async_wait([this](beast::error_code waitEc) {
           if (!waitEc) accept();
         });
         return;
@@ -420,10 +431,10 @@ struct Server::Impl {
     if (stopped) return;
     stopped = true;
     shared->stopping.store(true, std::memory_order_release);
-    asio::post(acceptor.get_executor(), [this] {
+    asio::post(acceptor->get_executor(), [this] {
       beast::error_code ignored;
-      acceptor.close(ignored);
-      acceptRetry.cancel();
+      acceptor->close(ignored);
+      acceptRetry->cancel();
     });
     for (auto& session : liveSessions()) session->closeIfIdle();
     const auto deadline =
@@ -431,8 +442,8 @@ struct Server::Impl {
     while (shared->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    work.reset();
-    ioc.stop();
+    work.clear();
+    for (auto& context : contexts) context->stop();
     for (auto& thread : threads) {
       if (thread.joinable()) thread.join();
     }
@@ -442,7 +453,7 @@ struct Server::Impl {
     }
     for (auto& session : liveSessions()) session->detach();
     beast::error_code ignored;
-    acceptor.close(ignored);
+    acceptor->close(ignored);
   }
 };
 
@@ -464,7 +475,7 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Rout
   auto address = asio::ip::make_address(options.host, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "bad listen address '" + options.host + "'");
   tcp::endpoint endpoint(address, options.port);
-  auto& acceptor = impl->acceptor;
+  auto& acceptor = *impl->acceptor;
   const std::string where = options.host + ":" + std::to_string(options.port);
   acceptor.open(endpoint.protocol(), ec);
   if (ec)
@@ -477,10 +488,10 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Rout
   impl->port = acceptor.local_endpoint(ec).port();
   impl->host = address.is_v6() ? "[" + options.host + "]" : options.host;
 
-  impl->work.emplace(impl->ioc.get_executor());
+  for (auto& context : impl->contexts) impl->work.push_back(asio::make_work_guard(*context));
   impl->accept();
-  for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([ioc = &impl->ioc] {
+  for (auto& context : impl->contexts) {
+    impl->threads.emplace_back([ioc = context.get()] {
       for (;;) {
         try {
           ioc->run();
