@@ -4,8 +4,9 @@
 #   1. /v1/batch, 100 events of ~1 KB per request, closed loop      -> events/s
 #   2. /v1/track, ~1 KB event, keep-alive, closed loop              -> requests/s
 #   3. /v1/track at a constant half of the target (20,000 req/s)     -> p50/p99 latency
-# the CPU time sluice used in each run (user + system, and per event), the bytes it wrote to disk
-# per event (/proc/PID/io), and the peak RSS (VmHWM) of sluice; for run 3 also the p50 and p99 of
+# the CPU time sluice used in each run (user + system, and per event), its context switches per
+# request, the bytes it wrote to disk per event (/proc/PID/io), and the peak RSS (VmHWM) of
+# sluice; for run 3 also the p50 and p99 of
 # sluice's own request histogram (what the server measured, without the delays of a generator
 # sharing its cores; interpolated in its buckets). With PROFILE=1 (and perf installed) it also
 # records a perf profile of run 2 and prints its top entries.
@@ -99,23 +100,30 @@ server_percentiles() {
 # checkpoints), from /proc/PID/io.
 written_bytes() { awk '/^write_bytes/ {print $2}' "/proc/$PID/io"; }
 
-# Runs ingest_load against sluice and reports the CPU time sluice used meanwhile, and what it wrote
-# to disk per event (the write amplification of the event log).
+# Context switches of all sluice's threads so far (voluntary and not), from /proc/PID/task.
+context_switches() { cat /proc/"$PID"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
+
+# Runs ingest_load against sluice and reports the CPU time sluice used meanwhile, its threads'
+# context switches per request, and what it wrote to disk per event (the write amplification of
+# the event log).
 # $1: events per request; the rest: ingest_load's flags after --port.
 run_load() {
-  local per=$1 before after wrote_before wrote_after out ok
+  local per=$1 before after wrote_before wrote_after switches_before switches_after out ok
   shift
   before=$(cpu_ticks)
   wrote_before=$(written_bytes)
+  switches_before=$(context_switches)
   out=$("$LOAD" --port "$PORT" "$@")
   after=$(cpu_ticks)
   wrote_after=$(written_bytes)
+  switches_after=$(context_switches)
   echo "$out" | sed 's/^/  /'
   ok=$(echo "$out" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v ok="${ok:-0}" -v per="$per" \
-    -v wrote=$((wrote_after - wrote_before)) \
+    -v wrote=$((wrote_after - wrote_before)) -v switches=$((switches_after - switches_before)) \
     'BEGIN { s = ticks / hz; n = ok * per
-             printf "  sluice CPU: %.2f s, %.1f us per event\n", s, (n > 0 ? s * 1e6 / n : 0)
+             printf "  sluice CPU: %.2f s, %.1f us per event, %.2f context switches per request\n",
+                    s, (n > 0 ? s * 1e6 / n : 0), (ok > 0 ? switches / ok : 0)
              printf "  sluice wrote %.0f MB to disk, %.1f KB per event\n", wrote / 1e6,
                     (n > 0 ? wrote / 1e3 / n : 0) }'
 }
