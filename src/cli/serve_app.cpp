@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "core/thread_name.h"
 #include "delivery/delivery_service.h"
 #include "ingest/api.h"
 #include "store/sqlite_log.h"
@@ -190,6 +191,7 @@ Result<uint64_t> ServeApp::runRetention() {
 }
 
 void ServeApp::retentionLoop() {
+  nameThisThread("retention");
   std::unique_lock lock(mutex_);
   for (;;) {
     if (wake_.wait_for(lock, std::chrono::milliseconds(kRetentionIntervalMs),

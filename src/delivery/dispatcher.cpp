@@ -6,6 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace sluice::delivery {
 
 const char* verdictName(Verdict verdict) {
@@ -191,6 +193,7 @@ void Dispatcher::stop() {
 }
 
 void Dispatcher::threadMain() {
+  nameThisThread("dlv-" + options_.destination);
   for (;;) {
     int64_t delayMs = runOnce();
     std::unique_lock lock(pending_->mutex);

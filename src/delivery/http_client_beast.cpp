@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/thread_name.h"
 #include "delivery/http_client.h"
 
 namespace sluice::delivery {
@@ -232,7 +233,10 @@ class BeastClient final : public BeastHttpClient {
     if (options_.useEnvironmentProxy) noProxy += "," + envOr("NO_PROXY", "no_proxy");
     noProxy_ = splitList(noProxy);
 
-    thread_ = std::thread([this] { ioc_.run(); });
+    thread_ = std::thread([this] {
+      nameThisThread("http-client");
+      ioc_.run();
+    });
   }
 
   ~BeastClient() override {

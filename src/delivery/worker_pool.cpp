@@ -1,6 +1,9 @@
 #include "delivery/worker_pool.h"
 
+#include <string>
 #include <utility>
+
+#include "core/thread_name.h"
 
 namespace sluice::delivery {
 
@@ -37,6 +40,7 @@ void WorkerPool::wait() {
 }
 
 void WorkerPool::workerMain(size_t part) {
+  nameThisThread("map-" + std::to_string(part));
   uint64_t seen = 0;
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/json_text.h"
+#include "core/thread_name.h"
 
 namespace sluice::http {
 
@@ -490,17 +491,19 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Rout
 
   for (auto& context : impl->contexts) impl->work.push_back(asio::make_work_guard(*context));
   impl->accept();
-  for (auto& context : impl->contexts) {
-    impl->threads.emplace_back([ioc = context.get()] {
-      for (;;) {
-        try {
-          ioc->run();
-          return;
-        } catch (const std::exception&) {
-          // A handler threw; keep serving the other connections.
-        }
-      }
-    });
+  for (size_t i = 0; i < impl->contexts.size(); ++i) {
+    impl->threads.emplace_back(
+        [ioc = impl->contexts[i].get(), name = options.threadName + "-" + std::to_string(i)] {
+          nameThisThread(name);
+          for (;;) {
+            try {
+              ioc->run();
+              return;
+            } catch (const std::exception&) {
+              // A handler threw; keep serving the other connections.
+            }
+          }
+        });
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -29,6 +29,8 @@ struct ServerOptions {
   int64_t writeTimeoutMs = 30'000;
   int64_t stopGraceMs = 10'000;    // stop(): how long in-flight requests may take to finish
   size_t maxConnections = 10'000;  // further connections are closed at once
+  std::string threadName =
+      "http-io";  // I/O thread i is named "<threadName>-<i>" (at most 15 bytes)
 };
 
 // Maps exact paths (no query) to handlers. Not thread-safe; fill it before Server::start().

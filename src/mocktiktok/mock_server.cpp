@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread_name.h"
 #include "http/server.h"
 
 namespace sluice::mocktiktok {
@@ -18,7 +19,11 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // Sends responses at given times, on its own thread.
 class ReplyTimer {
  public:
-  ReplyTimer() : thread_([this] { run(); }) {}
+  ReplyTimer()
+      : thread_([this] {
+          nameThisThread("mock-replies");
+          run();
+        }) {}
   ~ReplyTimer() { flushAndStop(); }
 
   void at(SteadyTime when, http::Responder responder, http::Response response) {
@@ -125,6 +130,7 @@ Result<std::unique_ptr<MockServer>> MockServer::start(const Clock& clock,
   serverOptions.threads = options.threads;
   serverOptions.bodyLimitBytes = 16 * 1024 * 1024;  // 1,000 generous events fit
   serverOptions.stopGraceMs = 1'000;
+  serverOptions.threadName = "mock-io";
   serverOptions.readTimeoutMs = std::max<int64_t>(30'000, options.holdMs + 5'000);
   auto server = http::Server::start(serverOptions, std::move(router));
   if (!server) return fail(server.error());
@@ -145,9 +151,7 @@ void MockServer::stop() {
 
 uint16_t MockServer::port() const { return impl_->server->port(); }
 std::string MockServer::address() const { return impl_->server->address(); }
-std::string MockServer::trackUrl() const {
-  return "http://" + address() + std::string(kTrackPath);
-}
+std::string MockServer::trackUrl() const { return "http://" + address() + std::string(kTrackPath); }
 MockTikTok& MockServer::mock() { return *impl_->mock; }
 
 }  // namespace sluice::mocktiktok

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/thread_name.h"
 #include "store/dedup_index.h"
 #include "store/sqlite_handles.h"
 #include "store/wal_syncer.h"
@@ -1003,6 +1004,7 @@ int SqliteLog::walHook(void* self, sqlite3* db, const char* name, int pages) {
 }
 
 void SqliteLog::checkpointLoop() {
+  nameThisThread("store-ckpt");
   std::unique_lock lock(checkpointMutex_);
   while (true) {
     checkpointWake_.wait(lock, [this] { return checkpointWanted_ || checkpointStopping_; });
@@ -1045,6 +1047,7 @@ void SqliteLog::scheduleRecovery() {
 }
 
 void SqliteLog::writerLoop() {
+  nameThisThread("store-writer");
   std::vector<PendingAppend> appends;
   std::vector<CursorOp> cursorOps;
   std::unique_lock lock(mutex_);

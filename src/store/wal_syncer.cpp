@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace sluice::store {
 
 namespace {
@@ -122,6 +124,7 @@ Result<void> WalSyncer::flush(bool retry) {
 }
 
 void WalSyncer::loop() {
+  nameThisThread("store-sync");
   std::vector<Completion> batch;
   std::unique_lock lock(mutex_);
   while (true) {

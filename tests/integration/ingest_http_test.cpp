@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -238,6 +240,21 @@ TEST_F(IngestHttpTest, RejectedInputIsNotStored) {
   for (const char* id : {"bad-truncated", "bad-type-1", "bad-huge", "bad-deep", "bad-utf8",
                          "bad-ctype", "bad-big-1", "bad-big-2", "bad-key-1", "bad-key-2"}) {
     EXPECT_FALSE(ids.count(id)) << id << " was stored";
+  }
+}
+
+// Operators tell sluice's threads apart in top -H, ps -L and perf by their names.
+TEST_F(IngestHttpTest, ThreadsAreNamedForWhatTheyDo) {
+  std::set<std::string> names;
+  const std::string tasks = "/proc/" + std::to_string(server_->pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream in(task.path() / "comm");
+    std::string name;
+    if (std::getline(in, name)) names.insert(name);
+  }
+  for (const char* expected :
+       {"http-io-0", "http-io-1", "store-writer", "store-sync", "store-ckpt", "retention"}) {
+    EXPECT_TRUE(names.count(expected)) << expected << " is not among the threads' names";
   }
 }
 

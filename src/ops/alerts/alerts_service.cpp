@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/thread_name.h"
+
 namespace sluice::ops::alerts {
 namespace {
 
@@ -72,6 +74,7 @@ void AlertsService::start(std::unique_ptr<VolumeHistory> history, SampleSource s
 }
 
 void AlertsService::loop() {
+  nameThisThread("alerts");
   for (;;) {
     if (storage_) observeStorage(storage_());
     std::vector<DestinationSample> samples = source_();

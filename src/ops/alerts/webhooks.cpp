@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <future>
 
+#include "core/thread_name.h"
+
 namespace sluice::ops::alerts {
 namespace {
 
@@ -167,6 +169,7 @@ bool WebhookNotifier::sendOnce(Job& job) {
 }
 
 void WebhookNotifier::run() {
+  nameThisThread("alert-webhooks");
   std::unique_lock lock(mutex_);
   for (;;) {
     if (stopping_) break;

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "core/thread_name.h"
 #include "core/time.h"
 #include "delivery/circuit_breaker.h"
 #include "delivery/delivery_service.h"
@@ -190,6 +191,7 @@ void Dashboard::stop() {
 }
 
 void Dashboard::samplerLoop() {
+  nameThisThread("dash-sampler");
   std::unique_lock lock(stopMutex_);
   for (;;) {
     if (wake_.wait_for(lock, std::chrono::milliseconds(options_.sampleIntervalMs),

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
 #include "delivery/dispatcher.h"
 #include "delivery/one_shot.h"
 
@@ -87,6 +88,7 @@ void DlqRetrier::finish(const Work& work, RetryJob done) {
 }
 
 void DlqRetrier::run() {
+  nameThisThread("dlq-retry");
   for (;;) {
     Work work;
     {

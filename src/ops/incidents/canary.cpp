@@ -10,6 +10,7 @@
 #include <span>
 #include <utility>
 
+#include "core/thread_name.h"
 #include "core/time.h"
 #include "delivery/tiktok_codec.h"
 #include "tiktok/destination.h"
@@ -249,6 +250,7 @@ std::map<std::string, CanaryResult> CanaryRunner::lastResults() const {
 }
 
 void CanaryRunner::threadMain() {
+  nameThisThread("canary");
   for (;;) {
     runDue();
     std::unique_lock lock(mutex_);

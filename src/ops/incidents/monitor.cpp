@@ -6,6 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace sluice::ops::incidents {
 
 IncidentMonitor::IncidentMonitor(IncidentStore& store, store::EventLog& log, StatsSource stats,
@@ -88,6 +90,7 @@ std::vector<Incident> IncidentMonitor::openIncidents() const {
 }
 
 void IncidentMonitor::threadMain() {
+  nameThisThread("incidents");
   bool failing = false;
   for (;;) {
     int64_t intervalMs;
