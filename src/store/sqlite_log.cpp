@@ -594,6 +594,9 @@ class SqliteLog final : public EventLog {
   // When the writer took its last batch, and whether that left appends queued (writer only).
   std::chrono::steady_clock::time_point lastBatchAt_;
   bool lastBatchFull_ = false;
+  bool syncerIdle_ = false;  // GUARDED_BY(mutex_): the syncer went idle since the writer looked
+  // Events (and rejected ones) in appends_. Caller holds mutex_.
+  size_t queuedEvents() const;
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
   std::shared_mutex scanMutex_;
 
@@ -663,6 +666,11 @@ Result<void> SqliteLog::open() {
   auto syncer = WalSyncer::open(wal, options_.walSync);
   if (!syncer) return fail(syncer.error());
   syncer_ = std::move(*syncer);
+  syncer_->onIdle([this] {
+    std::lock_guard lock(mutex_);
+    syncerIdle_ = true;
+    wake_.notify_one();
+  });
   if (auto r = syncer_->flushNow(); !r) return r;
   durableSeq_.store(lastSeq_.load(), std::memory_order_release);
   if (auto r = openReader(); !r) return r;
@@ -1039,6 +1047,14 @@ void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOu
   done(fail(ErrorCode::kUnavailable, notWritableMessage()));
 }
 
+size_t SqliteLog::queuedEvents() const {
+  size_t events = 0;
+  for (const PendingAppend& pending : appends_) {
+    events += pending.request.events.size() + pending.request.rejected.size();
+  }
+  return events;
+}
+
 void SqliteLog::scheduleRecovery() {
   std::lock_guard lock(mutex_);
   if (recoverAt_) return;
@@ -1087,6 +1103,16 @@ void SqliteLog::writerLoop() {
       // Spaced commits (SqliteLogOptions::commitIntervalUs): what arrives meanwhile joins this one.
       wake_.wait_until(lock, lastBatchAt_ + std::chrono::microseconds(options_.commitIntervalUs),
                        [this] { return stopping_; });
+    }
+    if (options_.gatherWhileFlushingEvents > 0 && !stopping_ && !lastBatchFull_) {
+      // Gathering behind the flush under way (SqliteLogOptions::gatherWhileFlushingEvents).
+      const auto enough = [this] {
+        return stopping_ || syncerIdle_ || queuedEvents() >= options_.gatherWhileFlushingEvents;
+      };
+      syncerIdle_ = false;
+      if (!enough() && syncer_->flushingWithNothingQueued()) {
+        wake_.wait_for(lock, std::chrono::milliseconds(options_.gatherMaxWaitMs), enough);
+      }
     }
     size_t events = 0;
     while (!appends_.empty() &&

@@ -66,6 +66,11 @@ std::optional<Error> WalSyncer::failure() const {
   return failure_;
 }
 
+bool WalSyncer::flushingWithNothingQueued() const {
+  std::lock_guard lock(mutex_);
+  return busy_ && queue_.empty();
+}
+
 FlushStats WalSyncer::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
@@ -140,7 +145,14 @@ void WalSyncer::loop() {
     batch.clear();
     lock.lock();
     busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
+    if (queue_.empty()) {
+      idle_.notify_all();
+      if (onIdle_) {
+        lock.unlock();
+        onIdle_();
+        lock.lock();
+      }
+    }
   }
 }
 

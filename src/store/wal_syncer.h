@@ -46,6 +46,14 @@ class WalSyncer {
   // they were submitted and must not block. After stop() `done` runs at once with kUnavailable.
   void submit(Completion done);
 
+  // Whether a flush is under way with no completion waiting for the next one: a transaction
+  // committed now would start the next flush alone.
+  bool flushingWithNothingQueued() const;
+
+  // `idle` runs on the syncer thread (without the syncer's lock held) each time it has run every
+  // completion it took and none is waiting. Set once, before the first submit().
+  void onIdle(std::function<void()> idle) { onIdle_ = std::move(idle); }
+
   // The error of the first failed flush since open or the last recover(), if one failed.
   std::optional<Error> failure() const;
 
@@ -81,6 +89,7 @@ class WalSyncer {
   bool stopping_ = false;          // GUARDED_BY(mutex_)
   std::optional<Error> failure_;   // GUARDED_BY(mutex_)
   FlushStats stats_;               // GUARDED_BY(mutex_)
+  std::function<void()> onIdle_;
   std::thread thread_;
 };
 

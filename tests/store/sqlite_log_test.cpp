@@ -1172,6 +1172,124 @@ TEST_F(SqliteLogTest, SpacedCommitsGatherWhatArrivesMeanwhileIntoOneTransaction)
   for (const AppendOutcome& outcome : outcomes) EXPECT_EQ(outcome.lastSeq, 1u + kAppends);
 }
 
+// A WAL flush that can be held: while `held`, a flush waits (at most ~10 s) in the sync function.
+struct HeldFlush {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool held = false;
+  int waiting = 0;  // flushes waiting now
+
+  SyncFunction function() {
+    return [this](int fd) {
+      {
+        std::unique_lock lock(mutex);
+        ++waiting;
+        changed.notify_all();
+        changed.wait_for(lock, std::chrono::seconds(10), [this] { return !held; });
+        --waiting;
+      }
+      return syncFileData(fd);
+    };
+  }
+  void hold() {
+    std::lock_guard lock(mutex);
+    held = true;
+  }
+  void release() {
+    std::lock_guard lock(mutex);
+    held = false;
+    changed.notify_all();
+  }
+  bool waitUntilAFlushWaits() {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [this] { return waiting > 0; });
+  }
+};
+
+// Collects the outcomes of asynchronous appends.
+struct Outcomes {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Result<AppendOutcome>> results;
+
+  std::function<void(Result<AppendOutcome>)> callback() {
+    return [this](Result<AppendOutcome> r) {
+      std::lock_guard lock(mutex);
+      results.push_back(std::move(r));
+      changed.notify_all();
+    };
+  }
+  size_t size() {
+    std::lock_guard lock(mutex);
+    return results.size();
+  }
+  bool waitFor(size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return results.size() >= n; });
+  }
+};
+
+TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
+  HeldFlush flush;
+  SqliteLogOptions o = options();
+  o.walSync = flush.function();
+  o.gatherMaxWaitMs = 10'000;  // the flush ends first
+  auto log = open(o);
+  ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
+
+  flush.hold();
+  Outcomes outcomes;
+  log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
+  ASSERT_TRUE(flush.waitUntilAFlushWaits());
+  constexpr int kAppends = 10;
+  for (int i = 0; i < kAppends; ++i) {
+    log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}), outcomes.callback());
+  }
+  // Nothing more is committed while the flush is under way (count() reads what is committed).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(*log->count(), 2u);
+  EXPECT_EQ(outcomes.size(), 0u);
+
+  flush.release();
+  ASSERT_TRUE(outcomes.waitFor(1 + kAppends));
+  std::lock_guard lock(outcomes.mutex);
+  ASSERT_TRUE(outcomes.results[0].has_value());
+  EXPECT_EQ(outcomes.results[0]->lastSeq, 2u);
+  for (int i = 1; i <= kAppends; ++i) {  // one transaction, after the flush
+    ASSERT_TRUE(outcomes.results[i].has_value());
+    EXPECT_EQ(outcomes.results[i]->stored, 1u);
+    EXPECT_EQ(outcomes.results[i]->lastSeq, 2u + kAppends);
+  }
+}
+
+TEST_F(SqliteLogTest, EnoughQueuedEventsAreCommittedWithoutWaitingForTheFlush) {
+  HeldFlush flush;
+  SqliteLogOptions o = options();
+  o.walSync = flush.function();
+  o.gatherWhileFlushingEvents = 4;
+  o.gatherMaxWaitMs = 10'000;
+  auto log = open(o);
+  flush.hold();
+  Outcomes outcomes;
+  log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
+  ASSERT_TRUE(flush.waitUntilAFlushWaits());
+  for (int i = 0; i < 4; ++i) {
+    log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}), outcomes.callback());
+  }
+  // Four queued events: written while the flush is still held, and acknowledged only after it.
+  bool committed = false;
+  for (int i = 0; i < 1000 && !committed; ++i) {
+    committed = *log->count() == 5u;
+    if (!committed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(committed);
+  EXPECT_EQ(outcomes.size(), 0u);
+  flush.release();
+  ASSERT_TRUE(outcomes.waitFor(5));
+  std::lock_guard lock(outcomes.mutex);
+  for (const auto& outcome : outcomes.results) EXPECT_TRUE(outcome.has_value());
+}
+
 // Appends `id` until one is acknowledged (the log recovers in the background), at most ~10 s.
 Result<AppendOutcome> appendUntilAcknowledged(EventLog& log, const NewEvent& event) {
   Result<AppendOutcome> outcome = fail(ErrorCode::kUnavailable, "not tried");
