@@ -595,6 +595,7 @@ class SqliteLog final : public EventLog {
   std::chrono::steady_clock::time_point lastBatchAt_;
   bool lastBatchFull_ = false;
   bool syncerIdle_ = false;  // GUARDED_BY(mutex_): the syncer went idle since the writer looked
+  bool gathering_ = false;   // GUARDED_BY(mutex_): the writer waits for that (see writerLoop)
   // Events (and rejected ones) in appends_. Caller holds mutex_.
   size_t queuedEvents() const;
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
@@ -669,7 +670,7 @@ Result<void> SqliteLog::open() {
   syncer_->onIdle([this] {
     std::lock_guard lock(mutex_);
     syncerIdle_ = true;
-    wake_.notify_one();
+    if (gathering_) wake_.notify_one();  // else the writer is not waiting for it: no wake-up
   });
   if (auto r = syncer_->flushNow(); !r) return r;
   durableSeq_.store(lastSeq_.load(), std::memory_order_release);
@@ -1111,7 +1112,9 @@ void SqliteLog::writerLoop() {
       };
       syncerIdle_ = false;
       if (!enough() && syncer_->flushingWithNothingQueued()) {
+        gathering_ = true;
         wake_.wait_for(lock, std::chrono::milliseconds(options_.gatherMaxWaitMs), enough);
+        gathering_ = false;
       }
     }
     size_t events = 0;
