@@ -368,18 +368,37 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr size_t kLingerMaxBytes = 4 << 20;
 };
 
+// An I/O thread: names itself and runs `ioc` until it is stopped. A handler that throws is
+// dropped and the others go on (for the acceptor: the next accept is armed before a session is
+// made).
+void runContext(asio::io_context* ioc, const std::string& name) {
+  nameThisThread(name);
+  for (;;) {
+    try {
+      ioc->run();
+      return;
+    } catch (const std::exception&) {
+    }
+  }
+}
+
 }  // namespace
 
 // ---- Server ------------------------------------------------------------------------------------
 
 // One io_context per I/O thread (concurrency hint 1: Asio then queues what a thread posts to
-// itself without locking). The acceptor lives on the first and hands connections out in turn.
+// itself without locking), and one more for the acceptor, which hands connections to the others in
+// turn: a long handler on an I/O thread holds up that thread's connections, never new ones.
+// Members are destroyed in reverse order: the acceptor before its context, and that context (with
+// an accept cancelled by stop() still queued, whose socket belongs to an I/O context) before the
+// I/O contexts.
 struct Server::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  asio::io_context acceptContext{1};
   std::vector<asio::executor_work_guard<Executor>> work;
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<asio::steady_timer> acceptRetry;
+  tcp::acceptor acceptor{acceptContext};
+  asio::steady_timer acceptRetry{acceptContext};
   size_t nextContext = 0;  // used on the acceptor's thread only
   std::vector<std::thread> threads;
   std::string host;
@@ -391,21 +410,20 @@ struct Server::Impl {
     for (int i = 0; i < std::max(1, threadCount); ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
     }
-    acceptor.emplace(contexts.front()->get_executor());
-    acceptRetry.emplace(contexts.front()->get_executor());
   }
 
   void accept() {
     auto& target = *contexts[nextContext++ % contexts.size()];
-    acceptor->async_accept(target.get_executor(), [this](beast::error_code ec, Socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+    acceptor.async_accept(target.get_executor(), [this](beast::error_code ec, Socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {  // out of descriptors and the like: try again shortly instead of spinning
-        acceptRetry->expires_after(std::chrono::milliseconds(20));
-        acceptRetry->async_wait([this](beast::error_code waitEc) {
+        acceptRetry.expires_after(std::chrono::milliseconds(20));
+        acceptRetry.async_wait([this](beast::error_code waitEc) {
           if (!waitEc) accept();
         });
         return;
       }
+      accept();  // the next connection is awaited whatever becomes of this one
       if (shared->stopping.load() ||
           shared->connections.load(std::memory_order_relaxed) >= shared->options.maxConnections) {
         beast::error_code ignored;
@@ -413,7 +431,6 @@ struct Server::Impl {
       } else {
         std::make_shared<Session>(std::move(socket), shared)->start();
       }
-      accept();
     });
   }
 
@@ -432,10 +449,10 @@ struct Server::Impl {
     if (stopped) return;
     stopped = true;
     shared->stopping.store(true, std::memory_order_release);
-    asio::post(acceptor->get_executor(), [this] {
+    asio::post(acceptContext, [this] {
       beast::error_code ignored;
-      acceptor->close(ignored);
-      acceptRetry->cancel();
+      acceptor.close(ignored);
+      acceptRetry.cancel();
     });
     for (auto& session : liveSessions()) session->closeIfIdle();
     const auto deadline =
@@ -444,6 +461,7 @@ struct Server::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     work.clear();
+    acceptContext.stop();
     for (auto& context : contexts) context->stop();
     for (auto& thread : threads) {
       if (thread.joinable()) thread.join();
@@ -454,7 +472,7 @@ struct Server::Impl {
     }
     for (auto& session : liveSessions()) session->detach();
     beast::error_code ignored;
-    acceptor->close(ignored);
+    acceptor.close(ignored);
   }
 };
 
@@ -476,7 +494,7 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Rout
   auto address = asio::ip::make_address(options.host, ec);
   if (ec) return fail(ErrorCode::kInvalidArgument, "bad listen address '" + options.host + "'");
   tcp::endpoint endpoint(address, options.port);
-  auto& acceptor = *impl->acceptor;
+  auto& acceptor = impl->acceptor;
   const std::string where = options.host + ":" + std::to_string(options.port);
   acceptor.open(endpoint.protocol(), ec);
   if (ec)
@@ -490,20 +508,12 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& options, Rout
   impl->host = address.is_v6() ? "[" + options.host + "]" : options.host;
 
   for (auto& context : impl->contexts) impl->work.push_back(asio::make_work_guard(*context));
+  impl->work.push_back(asio::make_work_guard(impl->acceptContext));
   impl->accept();
+  impl->threads.emplace_back(runContext, &impl->acceptContext, options.threadName + "-accept");
   for (size_t i = 0; i < impl->contexts.size(); ++i) {
-    impl->threads.emplace_back(
-        [ioc = impl->contexts[i].get(), name = options.threadName + "-" + std::to_string(i)] {
-          nameThisThread(name);
-          for (;;) {
-            try {
-              ioc->run();
-              return;
-            } catch (const std::exception&) {
-              // A handler threw; keep serving the other connections.
-            }
-          }
-        });
+    impl->threads.emplace_back(runContext, impl->contexts[i].get(),
+                               options.threadName + "-" + std::to_string(i));
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

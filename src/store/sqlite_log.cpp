@@ -596,8 +596,7 @@ class SqliteLog final : public EventLog {
   bool lastBatchFull_ = false;
   bool syncerIdle_ = false;  // GUARDED_BY(mutex_): the syncer went idle since the writer looked
   bool gathering_ = false;   // GUARDED_BY(mutex_): the writer waits for that (see writerLoop)
-  // Events (and rejected ones) in appends_. Caller holds mutex_.
-  size_t queuedEvents() const;
+  size_t queuedEvents_ = 0;  // GUARDED_BY(mutex_): events (and rejected ones) in appends_
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
   std::shared_mutex scanMutex_;
 
@@ -1040,20 +1039,14 @@ void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOu
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
+      queuedEvents_ += request.events.size() + request.rejected.size();
       appends_.push_back(PendingAppend{std::move(request), std::move(done)});
-      wake_.notify_one();
+      // While the writer gathers behind a flush, only enough events end its wait.
+      if (!gathering_ || queuedEvents_ >= options_.gatherWhileFlushingEvents) wake_.notify_one();
       return;
     }
   }
   done(fail(ErrorCode::kUnavailable, notWritableMessage()));
-}
-
-size_t SqliteLog::queuedEvents() const {
-  size_t events = 0;
-  for (const PendingAppend& pending : appends_) {
-    events += pending.request.events.size() + pending.request.rejected.size();
-  }
-  return events;
 }
 
 void SqliteLog::scheduleRecovery() {
@@ -1108,7 +1101,7 @@ void SqliteLog::writerLoop() {
     if (options_.gatherWhileFlushingEvents > 0 && !stopping_ && !lastBatchFull_) {
       // Gathering behind the flush under way (SqliteLogOptions::gatherWhileFlushingEvents).
       const auto enough = [this] {
-        return stopping_ || syncerIdle_ || queuedEvents() >= options_.gatherWhileFlushingEvents;
+        return stopping_ || syncerIdle_ || queuedEvents_ >= options_.gatherWhileFlushingEvents;
       };
       syncerIdle_ = false;
       if (!enough() && syncer_->flushingWithNothingQueued()) {
@@ -1120,7 +1113,10 @@ void SqliteLog::writerLoop() {
     size_t events = 0;
     while (!appends_.empty() &&
            (appends.empty() || events < options_.maxEventsPerTransaction)) {
-      events += appends_.front().request.events.size() + appends_.front().request.rejected.size();
+      const size_t n =
+          appends_.front().request.events.size() + appends_.front().request.rejected.size();
+      events += n;
+      queuedEvents_ -= n;
       appends.push_back(std::move(appends_.front()));
       appends_.pop_front();
     }

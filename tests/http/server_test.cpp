@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -448,6 +449,56 @@ TEST(ServerTest, SlowClientsAreDisconnected) {
   RawConnection idle;
   ASSERT_TRUE(idle.connect(server->port()));
   EXPECT_TRUE(idle.waitClosed(3000));
+}
+
+// A handler that runs long on its I/O thread holds up that thread's connections only: new
+// connections are still accepted (the acceptor has a thread of its own) and served on the others.
+TEST(ServerTest, ALongHandlerDoesNotHoldUpNewConnections) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool entered = false;
+  bool released = false;
+  Router router;
+  router.add("/block", [&](Request&&, Responder respond) {
+    std::unique_lock lock(mutex);
+    entered = true;
+    changed.notify_all();
+    changed.wait_for(lock, 10s, [&] { return released; });
+    respond(text(200, "late"));
+  });
+  router.add("/echo", echoHandler());
+  auto server = startServer(std::move(router));  // two I/O threads
+  ASSERT_TRUE(server);
+  auto release = [&] {
+    std::lock_guard lock(mutex);
+    released = true;
+    changed.notify_all();
+  };
+  struct ReleaseAtEnd {
+    std::function<void()> release;
+    ~ReleaseAtEnd() { release(); }
+  } releaseAtEnd{release};
+
+  RawConnection blocked;
+  ASSERT_TRUE(blocked.connect(server->port()));
+  ASSERT_TRUE(blocked.send(buildRequest("GET", "/block")));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, 5s, [&] { return entered; }));
+  }
+  // Connections are handed to the I/O threads in turn: of the next two, one is on the free one.
+  std::vector<RawConnection> next(2);
+  for (auto& connection : next) {
+    ASSERT_TRUE(connection.connect(server->port()));
+    ASSERT_TRUE(connection.send(buildRequest("GET", "/echo")));
+  }
+  int answered = 0;
+  for (auto& connection : next) answered += connection.read(1000).has_value() ? 1 : 0;
+  EXPECT_EQ(answered, 1);
+  release();
+  auto late = blocked.read();
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->body, "late");
 }
 
 TEST(ServerTest, StopLetsInFlightRequestsFinishAndClosesIdleConnections) {

@@ -252,8 +252,8 @@ TEST_F(IngestHttpTest, ThreadsAreNamedForWhatTheyDo) {
     std::string name;
     if (std::getline(in, name)) names.insert(name);
   }
-  for (const char* expected :
-       {"http-io-0", "http-io-1", "store-writer", "store-sync", "store-ckpt", "retention"}) {
+  for (const char* expected : {"http-io-accept", "http-io-0", "http-io-1", "store-writer",
+                               "store-sync", "store-ckpt", "retention"}) {
     EXPECT_TRUE(names.count(expected)) << expected << " is not among the threads' names";
   }
 }

@@ -1206,6 +1206,12 @@ struct HeldFlush {
   }
 };
 
+// Releases a held flush when the test ends, even after a failed ASSERT (before the log closes).
+struct ReleaseAtEnd {
+  HeldFlush& flush;
+  ~ReleaseAtEnd() { flush.release(); }
+};
+
 // Collects the outcomes of asynchronous appends.
 struct Outcomes {
   std::mutex mutex;
@@ -1231,14 +1237,15 @@ struct Outcomes {
 
 TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
   HeldFlush flush;
+  Outcomes outcomes;  // outlives the log, which may still call back as it closes
   SqliteLogOptions o = options();
   o.walSync = flush.function();
   o.gatherMaxWaitMs = 10'000;  // the flush ends first
   auto log = open(o);
+  ReleaseAtEnd releaseAtEnd{flush};
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
 
   flush.hold();
-  Outcomes outcomes;
   log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
   ASSERT_TRUE(flush.waitUntilAFlushWaits());
   constexpr int kAppends = 10;
@@ -1264,19 +1271,24 @@ TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
 
 TEST_F(SqliteLogTest, EnoughQueuedEventsAreCommittedWithoutWaitingForTheFlush) {
   HeldFlush flush;
+  Outcomes outcomes;
   SqliteLogOptions o = options();
   o.walSync = flush.function();
   o.gatherWhileFlushingEvents = 4;
   o.gatherMaxWaitMs = 10'000;
   auto log = open(o);
+  ReleaseAtEnd releaseAtEnd{flush};
   flush.hold();
-  Outcomes outcomes;
   log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
   ASSERT_TRUE(flush.waitUntilAFlushWaits());
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 3; ++i) {
     log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}), outcomes.callback());
   }
-  // Four queued events: written while the flush is still held, and acknowledged only after it.
+  // Three: held back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(*log->count(), 1u);
+  // The fourth: all four are written while the flush is still held, and acknowledged after it.
+  log->append(request({makeEvent("s", "m3", 1)}), outcomes.callback());
   bool committed = false;
   for (int i = 0; i < 1000 && !committed; ++i) {
     committed = *log->count() == 5u;
