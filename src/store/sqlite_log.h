@@ -71,7 +71,7 @@ struct SqliteLogOptions {
   // de-duplication rows, the header) once instead of once each. The price: the next flush begins
   // only once that transaction is written (the disk waits for the writer, where before the writer
   // had written during the flush). At 20,000 single-event requests a second: 13-23% fewer bytes
-  // written and 8-11% less CPU, p50 within 0.05 ms and p99 within ~0.5 ms (BENCHMARKS.md). Larger
+  // written and 8-11% less CPU, p50 within 0.05 ms and p99 within ~1 ms (BENCHMARKS.md). Larger
   // queues go at once, so big batches keep writing while the disk flushes. 0: commit at once.
   size_t gatherWhileFlushingEvents = 256;
   // The longest a transaction is held back so (a bound for a flush that hangs).
