@@ -100,23 +100,34 @@ server_percentiles() {
 # checkpoints), from /proc/PID/io.
 written_bytes() { awk '/^write_bytes/ {print $2}' "/proc/$PID/io"; }
 
+# The event log's commits and flushes so far, "COMMITS FLUSHES" (from /metrics; empty for a build
+# that does not count commits).
+store_counters() {
+  curl -s "http://127.0.0.1:$PORT/metrics" |
+    awk '/^sluice_store_commits_total / {c = $2} /^sluice_store_flushes_total / {f = $2}
+         END {if (c != "") printf "%d %d\n", c, f}'
+}
+
 # Context switches of all sluice's threads so far (voluntary and not), from /proc/PID/task.
 context_switches() { cat /proc/"$PID"/task/*/status | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 
 # Runs ingest_load against sluice and reports the CPU time sluice used meanwhile, its threads'
-# context switches per request, and what it wrote to disk per event (the write amplification of
-# the event log).
+# context switches per request, what it wrote to disk per event (the write amplification of the
+# event log), and how many commits each flush made durable.
 # $1: events per request; the rest: ingest_load's flags after --port.
 run_load() {
   local per=$1 before after wrote_before wrote_after switches_before switches_after out ok
+  local store_before store_after c0 f0 c1 f1
   shift
   before=$(cpu_ticks)
   wrote_before=$(written_bytes)
   switches_before=$(context_switches)
+  store_before=$(store_counters)
   out=$("$LOAD" --port "$PORT" "$@")
   after=$(cpu_ticks)
   wrote_after=$(written_bytes)
   switches_after=$(context_switches)
+  store_after=$(store_counters)
   echo "$out" | sed 's/^/  /'
   ok=$(echo "$out" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v ok="${ok:-0}" -v per="$per" \
@@ -126,6 +137,12 @@ run_load() {
                     s, (n > 0 ? s * 1e6 / n : 0), (ok > 0 ? switches / ok : 0)
              printf "  sluice wrote %.0f MB to disk, %.1f KB per event\n", wrote / 1e6,
                     (n > 0 ? wrote / 1e3 / n : 0) }'
+  if [[ -n $store_before && -n $store_after ]]; then
+    read -r c0 f0 <<<"$store_before"
+    read -r c1 f1 <<<"$store_after"
+    awk -v c=$((c1 - c0)) -v f=$((f1 - f0)) \
+      'BEGIN { if (f > 0) printf "  store: %d commits, %d flushes, %.2f commits per flush\n", c, f, c / f }'
+  fi
 }
 
 stop_sluice() {

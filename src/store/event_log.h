@@ -79,7 +79,8 @@ struct AppendOutcome {
 struct FlushStats {
   uint64_t flushes = 0;  // completed, successful or not
   uint64_t failures = 0;
-  double seconds = 0;  // their total duration
+  double seconds = 0;    // their total duration
+  uint64_t commits = 0;  // write transactions committed; each flush makes one or more durable
 };
 
 // Whether the store accepts writes now, and why not.

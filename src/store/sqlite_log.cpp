@@ -450,7 +450,11 @@ class SqliteLog final : public EventLog {
   Result<uint64_t> applyRetention(EpochMs beforeMs) override;
   Result<std::vector<QuarantinedEvent>> listQuarantine(size_t max, int64_t beforeId) override;
   WriteHealth writeHealth() override;
-  FlushStats flushStats() override { return syncer_ ? syncer_->stats() : FlushStats{}; }
+  FlushStats flushStats() override {
+    FlushStats stats = syncer_ ? syncer_->stats() : FlushStats{};
+    stats.commits = commits_.load(std::memory_order_relaxed);
+    return stats;
+  }
   void close() override;
 
  private:
@@ -602,8 +606,9 @@ class SqliteLog final : public EventLog {
 
   std::mutex closeMutex_;
   std::atomic<bool> closed_{false};
-  std::atomic<Seq> lastSeq_{0};     // the last seq committed (the writer assigns from it)
-  std::atomic<Seq> durableSeq_{0};  // the last seq on disk: what readers see
+  std::atomic<Seq> lastSeq_{0};       // the last seq committed (the writer assigns from it)
+  std::atomic<Seq> durableSeq_{0};    // the last seq on disk: what readers see
+  std::atomic<uint64_t> commits_{0};  // write transactions committed since open (flushStats)
 
   // Flushes the WAL after commits, off the writer (null when read-only).
   std::unique_ptr<WalSyncer> syncer_;
@@ -1371,6 +1376,7 @@ tl::expected<void, DbError> SqliteLog::writeTransaction(std::vector<PendingAppen
     StmtUse use(commitStmt_.get());
     rc = sqlite3_step(commitStmt_.get());
     if (rc == SQLITE_DONE) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
       result.lastSeq = seq;
       if (result.dedupKeysAdded) dedupTimeline_.note(clock_->nowMs(), seq);
       if (result.spanFirst != 0) {

@@ -1245,6 +1245,7 @@ TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
   ReleaseAtEnd releaseAtEnd{flush};
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
 
+  const uint64_t commitsBefore = log->flushStats().commits;
   flush.hold();
   log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
   ASSERT_TRUE(flush.waitUntilAFlushWaits());
@@ -1267,6 +1268,7 @@ TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
     EXPECT_EQ(outcomes.results[i]->stored, 1u);
     EXPECT_EQ(outcomes.results[i]->lastSeq, 2u + kAppends);
   }
+  EXPECT_EQ(log->flushStats().commits, commitsBefore + 2);
 }
 
 TEST_F(SqliteLogTest, EnoughQueuedEventsAreCommittedWithoutWaitingForTheFlush) {

@@ -321,6 +321,10 @@ std::vector<MetricFamily> Metrics::collectDelivery(const Snapshot& snapshot) con
   out.add("sluice_store_flush_failures_total",
           "Flushes of the event log that failed (writes are refused until it has reopened).", kCounter,
           {}, static_cast<double>(snapshot.flushes.failures));
+  out.add("sluice_store_commits_total",
+          "Write transactions the event log committed; over sluice_store_flushes_total, how many "
+          "each flush made durable (group commit).",
+          kCounter, {}, static_cast<double>(snapshot.flushes.commits));
   out.add("sluice_store_flush_seconds_total",
           "Time spent flushing the event log; over sluice_store_flushes_total, the mean flush.",
           kCounter, {}, snapshot.flushes.seconds);

@@ -121,7 +121,7 @@ Snapshot knownSnapshot() {
   d.backlogAgeSeconds = 12.5;
   snapshot.destinations["tiktok-main"] = d;
   snapshot.store = StoreUsage{123'456, 9'000'000, 50'000'000};
-  snapshot.flushes = store::FlushStats{1'234, 1, 0.75};
+  snapshot.flushes = store::FlushStats{1'234, 1, 0.75, 2'345};
   return snapshot;
 }
 
@@ -203,6 +203,7 @@ TEST(MetricsTest, DeliveryFiguresFromASnapshot) {
   EXPECT_EQ(valueOf(text, "sluice_store_free_bytes"), 9'000'000);
   EXPECT_EQ(valueOf(text, "sluice_store_capacity_bytes"), 50'000'000);
   EXPECT_EQ(valueOf(text, "sluice_store_flushes_total"), 1'234);
+  EXPECT_EQ(valueOf(text, "sluice_store_commits_total"), 2'345);
   EXPECT_EQ(valueOf(text, "sluice_store_flush_failures_total"), 1);
   EXPECT_EQ(valueOf(text, "sluice_store_flush_seconds_total"), 0.75);
   EXPECT_THAT(text, HasSubstr("# TYPE sluice_delivery_request_duration_seconds histogram"));
