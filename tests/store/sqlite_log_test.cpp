@@ -1009,10 +1009,11 @@ class HeldSync {
     std::lock_guard lock(mutex_);
     held_ = true;
   }
-  // Returns once a flush is blocked (so the transaction before it has committed).
-  void awaitBlockedFlush() {
+  // Returns once a flush is blocked (so the transaction before it has committed); false if none
+  // is within 10 s.
+  bool awaitBlockedFlush() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [this] { return waiting_ > 0; });
+    return changed_.wait_for(lock, std::chrono::seconds(10), [this] { return waiting_ > 0; });
   }
   void letGo() {
     std::lock_guard lock(mutex_);
@@ -1046,7 +1047,7 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   flush.hold();
   log->append(request({makeEvent("s", "a", 2)}),
               [&stored](Result<AppendOutcome> r) { stored.set_value(std::move(r)); });
-  flush.awaitBlockedFlush();  // "a" is committed, its flush has begun and is held
+  ASSERT_TRUE(flush.awaitBlockedFlush());  // "a" is committed, its flush has begun and is held
   // A repeat of an event that is committed but not yet on disk waits for that event's flush too.
   log->append(request({makeEvent("s", "a", 3)}),
               [&repeated](Result<AppendOutcome> r) { repeated.set_value(std::move(r)); });
@@ -1172,46 +1173,6 @@ TEST_F(SqliteLogTest, SpacedCommitsGatherWhatArrivesMeanwhileIntoOneTransaction)
   for (const AppendOutcome& outcome : outcomes) EXPECT_EQ(outcome.lastSeq, 1u + kAppends);
 }
 
-// A WAL flush that can be held: while `held`, a flush waits (at most ~10 s) in the sync function.
-struct HeldFlush {
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool held = false;
-  int waiting = 0;  // flushes waiting now
-
-  SyncFunction function() {
-    return [this](int fd) {
-      {
-        std::unique_lock lock(mutex);
-        ++waiting;
-        changed.notify_all();
-        changed.wait_for(lock, std::chrono::seconds(10), [this] { return !held; });
-        --waiting;
-      }
-      return syncFileData(fd);
-    };
-  }
-  void hold() {
-    std::lock_guard lock(mutex);
-    held = true;
-  }
-  void release() {
-    std::lock_guard lock(mutex);
-    held = false;
-    changed.notify_all();
-  }
-  bool waitUntilAFlushWaits() {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, std::chrono::seconds(10), [this] { return waiting > 0; });
-  }
-};
-
-// Releases a held flush when the test ends, even after a failed ASSERT (before the log closes).
-struct ReleaseAtEnd {
-  HeldFlush& flush;
-  ~ReleaseAtEnd() { flush.release(); }
-};
-
 // Collects the outcomes of asynchronous appends.
 struct Outcomes {
   std::mutex mutex;
@@ -1236,19 +1197,19 @@ struct Outcomes {
 };
 
 TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
-  HeldFlush flush;
+  HeldSync flush;
   Outcomes outcomes;  // outlives the log, which may still call back as it closes
   SqliteLogOptions o = options();
   o.walSync = flush.function();
   o.gatherMaxWaitMs = 10'000;  // the flush ends first
   auto log = open(o);
-  ReleaseAtEnd releaseAtEnd{flush};
+  LetGoAtExit letGoAtExit{flush};
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
 
   const uint64_t commitsBefore = log->flushStats().commits;
   flush.hold();
   log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
-  ASSERT_TRUE(flush.waitUntilAFlushWaits());
+  ASSERT_TRUE(flush.awaitBlockedFlush());
   constexpr int kAppends = 10;
   for (int i = 0; i < kAppends; ++i) {
     log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}), outcomes.callback());
@@ -1258,7 +1219,7 @@ TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
   EXPECT_EQ(*log->count(), 2u);
   EXPECT_EQ(outcomes.size(), 0u);
 
-  flush.release();
+  flush.letGo();
   ASSERT_TRUE(outcomes.waitFor(1 + kAppends));
   std::lock_guard lock(outcomes.mutex);
   ASSERT_TRUE(outcomes.results[0].has_value());
@@ -1272,17 +1233,17 @@ TEST_F(SqliteLogTest, SmallCommitsWaitBehindAFlushUnderWayAndBecomeOne) {
 }
 
 TEST_F(SqliteLogTest, EnoughQueuedEventsAreCommittedWithoutWaitingForTheFlush) {
-  HeldFlush flush;
+  HeldSync flush;
   Outcomes outcomes;
   SqliteLogOptions o = options();
   o.walSync = flush.function();
   o.gatherWhileFlushingEvents = 4;
   o.gatherMaxWaitMs = 10'000;
   auto log = open(o);
-  ReleaseAtEnd releaseAtEnd{flush};
+  LetGoAtExit letGoAtExit{flush};
   flush.hold();
   log->append(request({makeEvent("s", "flushing", 1)}), outcomes.callback());
-  ASSERT_TRUE(flush.waitUntilAFlushWaits());
+  ASSERT_TRUE(flush.awaitBlockedFlush());
   for (int i = 0; i < 3; ++i) {
     log->append(request({makeEvent("s", "m" + std::to_string(i), 1)}), outcomes.callback());
   }
@@ -1298,7 +1259,7 @@ TEST_F(SqliteLogTest, EnoughQueuedEventsAreCommittedWithoutWaitingForTheFlush) {
   }
   EXPECT_TRUE(committed);
   EXPECT_EQ(outcomes.size(), 0u);
-  flush.release();
+  flush.letGo();
   ASSERT_TRUE(outcomes.waitFor(5));
   std::lock_guard lock(outcomes.mutex);
   for (const auto& outcome : outcomes.results) EXPECT_TRUE(outcome.has_value());
