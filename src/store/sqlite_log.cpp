@@ -461,6 +461,8 @@ class SqliteLog final : public EventLog {
   struct PendingAppend {
     AppendRequest request;
     std::function<void(Result<AppendOutcome>)> done;
+    // Its size in a transaction (and in queuedEvents_): stored and rejected events.
+    size_t events() const { return request.events.size() + request.rejected.size(); }
   };
   struct CursorOp {
     std::string consumer;
@@ -598,8 +600,7 @@ class SqliteLog final : public EventLog {
   // When the writer took its last batch, and whether that left appends queued (writer only).
   std::chrono::steady_clock::time_point lastBatchAt_;
   bool lastBatchFull_ = false;
-  bool syncerIdle_ = false;  // GUARDED_BY(mutex_): the syncer went idle since the writer looked
-  bool gathering_ = false;   // GUARDED_BY(mutex_): the writer waits for that (see writerLoop)
+  bool gathering_ = false;   // GUARDED_BY(mutex_): the writer waits for a flush to end (writerLoop)
   size_t queuedEvents_ = 0;  // GUARDED_BY(mutex_): events (and rejected ones) in appends_
   // Held (shared) by each scan() for its own connection; recover() runs only without one.
   std::shared_mutex scanMutex_;
@@ -673,7 +674,6 @@ Result<void> SqliteLog::open() {
   syncer_ = std::move(*syncer);
   syncer_->onIdle([this] {
     std::lock_guard lock(mutex_);
-    syncerIdle_ = true;
     if (gathering_) wake_.notify_one();  // else the writer is not waiting for it: no wake-up
   });
   if (auto r = syncer_->flushNow(); !r) return r;
@@ -1044,8 +1044,8 @@ void SqliteLog::append(AppendRequest request, std::function<void(Result<AppendOu
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
-      queuedEvents_ += request.events.size() + request.rejected.size();
       appends_.push_back(PendingAppend{std::move(request), std::move(done)});
+      queuedEvents_ += appends_.back().events();
       // While the writer gathers behind a flush, only enough events end its wait.
       if (!gathering_ || queuedEvents_ >= options_.gatherWhileFlushingEvents) wake_.notify_one();
       return;
@@ -1104,12 +1104,14 @@ void SqliteLog::writerLoop() {
                        [this] { return stopping_; });
     }
     if (options_.gatherWhileFlushingEvents > 0 && !stopping_ && !lastBatchFull_) {
-      // Gathering behind the flush under way (SqliteLogOptions::gatherWhileFlushingEvents).
+      // Gathering behind the flush under way (SqliteLogOptions::gatherWhileFlushingEvents). Only
+      // this thread submits to the syncer, so once the flush is seen under way with nothing
+      // queued, it stays so until it ends, which onIdle (under mutex_) then tells.
       const auto enough = [this] {
-        return stopping_ || syncerIdle_ || queuedEvents_ >= options_.gatherWhileFlushingEvents;
+        return stopping_ || queuedEvents_ >= options_.gatherWhileFlushingEvents ||
+               !syncer_->flushingWithNothingQueued();
       };
-      syncerIdle_ = false;
-      if (!enough() && syncer_->flushingWithNothingQueued()) {
+      if (!enough()) {
         gathering_ = true;
         wake_.wait_for(lock, std::chrono::milliseconds(options_.gatherMaxWaitMs), enough);
         gathering_ = false;
@@ -1118,8 +1120,7 @@ void SqliteLog::writerLoop() {
     size_t events = 0;
     while (!appends_.empty() &&
            (appends.empty() || events < options_.maxEventsPerTransaction)) {
-      const size_t n =
-          appends_.front().request.events.size() + appends_.front().request.rejected.size();
+      const size_t n = appends_.front().events();
       events += n;
       queuedEvents_ -= n;
       appends.push_back(std::move(appends_.front()));
