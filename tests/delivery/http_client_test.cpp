@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "delivery/http_client.h"
+#include "reserved_port.h"
 
 namespace sluice::delivery {
 namespace {
@@ -273,14 +274,9 @@ TEST(HttpClient, RequestTimeout) {
 }
 
 TEST(HttpClient, ConnectionRefused) {
-  uint16_t port;
-  {
-    asio::io_context ioc;
-    tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    port = acceptor.local_endpoint().port();
-  }  // closed: nothing listens there now
+  const sluice::testing::ReservedPort refusing(sluice::testing::ReservedPort::Mode::kRefuses);
   auto client = makeBeastHttpClient(localOptions());
-  HttpOutcome out = postAndWait(*client, postTo("http://127.0.0.1:" + std::to_string(port) + "/"));
+  HttpOutcome out = postAndWait(*client, postTo(refusing.url()));
   EXPECT_EQ(TransportError::kConnect, out.error);
   EXPECT_EQ(0, out.status);
   EXPECT_STREQ("connect", transportErrorName(out.error));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "http/server.h"
+#include "reserved_port.h"
 
 namespace sluice::ops::alerts {
 namespace {
@@ -170,12 +171,9 @@ TEST(WebhooksTest, RetriesWithBackoffAndKeepsTheOrder) {
 }
 
 TEST(WebhooksTest, GivesUpAfterTheAttemptsWithoutBlockingNotify) {
-  // Nothing listens on this port (a server started and stopped).
-  std::string deadUrl;
-  {
-    Receiver gone;
-    deadUrl = gone.url();
-  }
+  // Every connection to this port is refused, and no other test can take it meanwhile.
+  const sluice::testing::ReservedPort refusing(sluice::testing::ReservedPort::Mode::kRefuses);
+  const std::string deadUrl = refusing.url("/hook");
   auto client = delivery::makeBeastHttpClient();
   WebhookOptions options = fastOptions();
   options.attempts = 3;

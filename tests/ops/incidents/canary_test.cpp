@@ -3,11 +3,7 @@
 // the real HTTPS client against a server that never completes the TLS handshake.
 #include "ops/incidents/canary.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
@@ -17,6 +13,7 @@
 #include "delivery/http_client.h"
 #include "delivery/http_client_fake.h"
 #include "ops/incidents/report.h"
+#include "reserved_port.h"
 
 namespace sluice::ops::incidents {
 namespace {
@@ -237,36 +234,8 @@ TEST_F(CanaryTest, EachConnectTimeoutHasItsOwnClient) {
   EXPECT_EQ(clients[1]->sent().at(0).timeout, std::chrono::milliseconds(9'000));
 }
 
-// A TCP listener that never accepts: connections complete in the kernel's backlog, and a TLS
-// handshake on them never gets an answer.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-        ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback";
-      return;
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentListener() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
-
 TEST_F(CanaryTest, TheDestinationsConnectTimeoutBoundsTheConnection) {
-  SilentListener silent;
+  const sluice::testing::ReservedPort silent(sluice::testing::ReservedPort::Mode::kNeverAccepts);
   CanaryRunner runner(
       [](std::chrono::milliseconds connectTimeout) {
         delivery::HttpClientOptions options;
