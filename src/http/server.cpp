@@ -115,14 +115,17 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_->get_executor(), [self = shared_from_this()] { self->readRequest(); });
   }
 
-  // Closes the connection if it is waiting for a request. A request partly received is read to
-  // its end (within the read timeout) and, like a request being handled, gets its reply first;
-  // then the connection closes. Used by Server::stop().
+  // Closes the connection if it is waiting for a request. A request partly received (read by the
+  // server, or still in the kernel's receive buffer) is read to its end (within the read timeout)
+  // and, like a request being handled, gets its reply first; then the connection closes. Used by
+  // Server::stop().
   void closeIfIdle() {
     asio::post(stream_->get_executor(), [self = shared_from_this()] {
-      if (self->state_ != State::kReading) return;
-      const bool started =
-          self->buffer_.size() > 0 || (self->parser_ && self->parser_->is_header_done());
+      if (self->state_ != State::kReading || !self->stream_) return;
+      boost::system::error_code ec;
+      const bool started = self->buffer_.size() > 0 ||
+                           (self->parser_ && self->parser_->is_header_done()) ||
+                           self->stream_->socket().available(ec) > 0;
       if (!started) self->close();
     });
   }
