@@ -23,12 +23,17 @@ class ReservedPort {
  public:
   enum class Mode { kRefuses, kNeverAccepts };
 
-  explicit ReservedPort(Mode mode) {
+  // `port` 0: any free port. A given port is taken even while connections of an earlier
+  // listener on it linger in TIME_WAIT.
+  explicit ReservedPort(Mode mode, uint16_t port = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
     socklen_t size = sizeof address;
+    const int reuse = 1;
+    if (fd_ >= 0 && port != 0) ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
         (mode == Mode::kNeverAccepts && ::listen(fd_, 16) != 0) ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {

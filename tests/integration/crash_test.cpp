@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "integration/harness.h"
+#include "reserved_port.h"
 
 namespace sluice::testing {
 namespace {
@@ -25,8 +26,9 @@ using namespace std::chrono_literals;
 // reconnecting whenever the server goes away, and records what was acknowledged.
 class LoadClient {
  public:
-  LoadClient(int id, const SluiceServer& server, int eventsPerBatch)
-      : id_(id), server_(server), eventsPerBatch_(eventsPerBatch) {}
+  LoadClient(int id, const SluiceServer& server, int eventsPerBatch,
+             std::string writeKey = "test-write-key")
+      : id_(id), server_(server), eventsPerBatch_(eventsPerBatch), writeKey_(std::move(writeKey)) {}
 
   void run(const std::atomic<bool>& stop) {
     RawConnection connection;
@@ -48,7 +50,7 @@ class LoadClient {
       body += "]}";
       ++sent_;
       if (!connection.send(buildRequest("POST", "/v1/batch",
-                                        {{"Authorization", basicAuth("test-write-key")},
+                                        {{"Authorization", basicAuth(writeKey_)},
                                          {"Content-Type", "application/json"}},
                                         body))) {
         connection.close();
@@ -78,6 +80,7 @@ class LoadClient {
   int id_;
   const SluiceServer& server_;
   int eventsPerBatch_;
+  std::string writeKey_;
   std::vector<std::string> acknowledged_;
   int sent_ = 0;
   int lost_ = 0;     // no reply (the server died meanwhile)
@@ -94,18 +97,22 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesKill9) {
   constexpr int kKills = 22;
   constexpr int kClients = 4;
   TempDir dir;
-  SluiceServer server(dir.path());
+  std::mt19937 random(std::random_device{}());
+  // A write key of this run only: while the server is down its port may go to another test's
+  // server, which must refuse these clients rather than acknowledge their events.
+  ServeSpec spec;
+  spec.sources = {{"web", "crash-" + std::to_string(random())}};
+  SluiceServer server(dir.path(), spec);
   ASSERT_TRUE(server.start()) << server.stderrText();
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<LoadClient>> clients;
   std::vector<std::thread> threads;
   for (int c = 0; c < kClients; ++c) {
-    clients.push_back(std::make_unique<LoadClient>(c, server, 20));
+    clients.push_back(std::make_unique<LoadClient>(c, server, 20, spec.sources[0].writeKey));
     threads.emplace_back([&, c] { clients[c]->run(stop); });
   }
 
-  std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<int> pause(30, 250);
   const auto deadline = std::chrono::steady_clock::now() + 100s;
   int kills = 0;
@@ -216,6 +223,26 @@ TEST(ServeCommandTest, LogsTheBoundAddress) {
   EXPECT_NE(server.stderrText().find("listening on 127.0.0.1:" + std::to_string(server.port())),
             std::string::npos)
       << server.stderrText();
+  EXPECT_EQ(server.stop(), 0);
+}
+
+// The harness itself: a restart whose port was taken meanwhile (by another test's server or
+// client) comes up on a new port, which port() gives.
+TEST(HarnessTest, ARestartWhoseOldPortWasTakenListensOnANewOne) {
+  TempDir dir;
+  SluiceServer server(dir.path());
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  const uint16_t old = server.port();
+  server.kill9();
+  const ReservedPort taken(ReservedPort::Mode::kNeverAccepts, old);
+  ASSERT_EQ(taken.port(), old);
+  ASSERT_TRUE(server.start()) << server.stderrText();
+  EXPECT_NE(server.port(), old);
+  EXPECT_NE(server.stderrText().find("cannot bind 127.0.0.1:" + std::to_string(old)),
+            std::string::npos);
+  auto reply = server.request("GET", "/healthz");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
   EXPECT_EQ(server.stop(), 0);
 }
 

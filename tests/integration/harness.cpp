@@ -163,18 +163,30 @@ SluiceServer::~SluiceServer() {
 
 bool SluiceServer::start(int timeoutMs, bool untilReady) {
   if (pid_ > 0) return false;
+  const int outcome = startOn(port_, timeoutMs, untilReady);
+  // The port of the last run was taken (by another test's server or client) while it was down.
+  if (outcome < 0 && port_ != 0) return startOn(0, timeoutMs, untilReady) > 0;
+  return outcome > 0;
+}
+
+int SluiceServer::startOn(uint16_t listenPort, int timeoutMs, bool untilReady) {
   std::filesystem::remove(portFile_);
-  const std::string listen = "127.0.0.1:" + std::to_string(port_);
+  const std::string listen = "127.0.0.1:" + std::to_string(listenPort);
+  const size_t stderrBefore = stderrText().size();
   pid_ = spawn({sluiceBinary(), "serve", "--config", configPath_, "--listen", listen, "--port-file",
                 portFile_},
                dir_ + "/stdout.log", stderrFile_, {});
-  if (pid_ < 0) return false;
+  if (pid_ < 0) return 0;
   const int64_t deadline = nowMs() + timeoutMs;
   uint16_t port = 0;
   while (nowMs() < deadline) {
     if (auto status = waitPid(pid_, 0)) {  // exited early
       pid_ = -1;
-      return false;
+      const std::string said = stderrText().substr(stderrBefore);
+      return said.find("cannot bind") != std::string::npos &&
+                     said.find("in use") != std::string::npos
+                 ? -1
+                 : 0;
     }
     std::string text = readFile(portFile_);
     if (!text.empty() && text.back() == '\n') {
@@ -185,16 +197,16 @@ bool SluiceServer::start(int timeoutMs, bool untilReady) {
   }
   if (port == 0) {
     kill9();
-    return false;
+    return 0;
   }
   port_ = port;
   while (nowMs() < deadline) {
     auto ready = request("GET", untilReady ? "/readyz" : "/healthz", {}, {}, 2000);
-    if (ready && ready->status == 200) return true;
+    if (ready && ready->status == 200) return 1;
     std::this_thread::sleep_for(10ms);
   }
   kill9();
-  return false;
+  return 0;
 }
 
 int SluiceServer::stop(int timeoutMs) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -77,9 +78,10 @@ class SluiceServer {
   SluiceServer& operator=(const SluiceServer&) = delete;
 
   // Starts `sluice serve --listen 127.0.0.1:PORT` (PORT 0 the first time, then the same port
-  // again so that clients can reconnect) and waits until /readyz answers 200 (with `untilReady`
-  // false, until /healthz does: for a server that is not meant to be ready). False (with the
-  // process stopped) on failure or timeout; stderrText() says why.
+  // again so that clients can reconnect; if another process took that port meanwhile, a new one,
+  // which port() then gives) and waits until /readyz answers 200 (with `untilReady` false, until
+  // /healthz does: for a server that is not meant to be ready). False (with the process stopped)
+  // on failure or timeout; stderrText() says why.
   bool start(int timeoutMs = 15'000, bool untilReady = true);
 
   // SIGTERM, then waits for the exit. Returns the exit status (128+signal when killed by one), or
@@ -94,7 +96,7 @@ class SluiceServer {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return port_.load(); }  // may be read by other threads
   const std::string& dir() const { return dir_; }
   const std::string& configPath() const { return configPath_; }
   const std::string& dataDir() const { return dataDir_; }
@@ -120,7 +122,10 @@ class SluiceServer {
   std::string portFile_;
   std::string stderrFile_;
   pid_t pid_ = -1;
-  uint16_t port_ = 0;
+  std::atomic<uint16_t> port_{0};
+
+  // One attempt of start() on `port`: 1 started, 0 failed, -1 the port was taken.
+  int startOn(uint16_t port, int timeoutMs, bool untilReady);
 };
 
 // "Basic base64(user:)" as Segment's libraries send the write key.

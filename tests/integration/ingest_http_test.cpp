@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "integration/harness.h"
 
@@ -245,16 +247,28 @@ TEST_F(IngestHttpTest, RejectedInputIsNotStored) {
 
 // Operators tell sluice's threads apart in top -H, ps -L and perf by their names.
 TEST_F(IngestHttpTest, ThreadsAreNamedForWhatTheyDo) {
-  std::set<std::string> names;
+  const std::vector<std::string> expected = {"http-io-accept", "http-io-0",  "http-io-1",
+                                             "store-writer",   "store-sync", "store-ckpt",
+                                             "retention"};
   const std::string tasks = "/proc/" + std::to_string(server_->pid()) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    std::ifstream in(task.path() / "comm");
-    std::string name;
-    if (std::getline(in, name)) names.insert(name);
-  }
-  for (const char* expected : {"http-io-accept", "http-io-0", "http-io-1", "store-writer",
-                               "store-sync", "store-ckpt", "retention"}) {
-    EXPECT_TRUE(names.count(expected)) << expected << " is not among the threads' names";
+  std::set<std::string> names;
+  // A thread names itself when it first runs, which on a busy machine may be a moment after
+  // the server is ready.
+  waitFor(
+      [&] {
+        names.clear();
+        std::error_code error;
+        for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+          std::ifstream in(task.path() / "comm");
+          std::string name;
+          if (std::getline(in, name)) names.insert(name);
+        }
+        return std::all_of(expected.begin(), expected.end(),
+                           [&](const std::string& name) { return names.count(name) > 0; });
+      },
+      10'000);
+  for (const std::string& name : expected) {
+    EXPECT_TRUE(names.count(name)) << name << " is not among the threads' names";
   }
 }
 

@@ -13,6 +13,18 @@
 namespace sluice::mocktiktok {
 namespace {
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 using namespace std::chrono_literals;
 using delivery::HttpOutcome;
 using delivery::HttpPost;
@@ -143,8 +155,11 @@ TEST(MockServer, ThroughputWithThousandEventBodies) {
   EXPECT_EQ(0, failures.load());
   EXPECT_EQ(uint64_t{kRequests} * 1000, server->mock().stats().eventsAccepted);
   // The benchmark target (200,000 events/s) is measured on an idle machine; this only guards
-  // against gross regressions on a shared, loaded test machine.
-  EXPECT_GT(eventsPerSecond, 5'000);
+  // against gross regressions on a shared, loaded test machine, in an optimised build (under a
+  // sanitizer the figure means nothing).
+  if (!kSanitized) {
+    EXPECT_GT(eventsPerSecond, 5'000);
+  }
 }
 
 }  // namespace

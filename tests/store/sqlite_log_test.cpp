@@ -1146,11 +1146,12 @@ TEST_F(SqliteLogTest, AFailedWalFlushFailsItsAppendsAndRefusesWritesUntilReopene
 
 TEST_F(SqliteLogTest, SpacedCommitsGatherWhatArrivesMeanwhileIntoOneTransaction) {
   SqliteLogOptions o = options();
-  o.commitIntervalUs = 300'000;
+  // Long enough that a slow fsync on a busy machine does not look like waiting for it.
+  o.commitIntervalUs = 1'000'000;
   auto log = open(o);
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));  // at once: none before
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
 
   constexpr int kAppends = 10;
   std::mutex mutex;
@@ -1169,7 +1170,7 @@ TEST_F(SqliteLogTest, SpacedCommitsGatherWhatArrivesMeanwhileIntoOneTransaction)
   ASSERT_TRUE(
       done.wait_for(lock, std::chrono::seconds(10), [&] { return outcomes.size() == kAppends; }));
   // One transaction after the interval: every append reports its last seq.
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1'000));
   for (const AppendOutcome& outcome : outcomes) EXPECT_EQ(outcome.lastSeq, 1u + kAppends);
 }
 
@@ -1362,12 +1363,24 @@ TEST_F(SqliteLogTest, TheLogReopensAfterAFailedFlushOnlyOnceNoOtherProcessHasItO
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
 
   // Another process (the sqlite3 shell, as `sluice log export` would) reads the log and stays.
-  const std::string command = "sqlite3 '" + sqliteLogFile(dir_.path()) + "' >/dev/null 2>&1";
+  const std::string answer = dir_.path() + "/other.out";
+  const std::string command =
+      "sqlite3 '" + sqliteLogFile(dir_.path()) + "' >'" + answer + "' 2>&1";
   FILE* other = ::popen(command.c_str(), "w");
   ASSERT_NE(other, nullptr);
   std::fputs("SELECT count(*) FROM events;\n", other);
   std::fflush(other);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it has opened the log
+  // It has the log open once it has answered.
+  const auto answered = [&answer] {
+    std::error_code error;
+    const auto size = std::filesystem::file_size(answer, error);
+    return !error && size > 0;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!answered() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(answered()) << "the sqlite3 shell did not answer";
 
   failing = true;
   ASSERT_FALSE(log->appendSync(request({makeEvent("s", "b", 2)})).has_value());

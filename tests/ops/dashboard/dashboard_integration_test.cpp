@@ -17,6 +17,7 @@
 #include "integration/harness.h"
 #include "integration/mock_tiktok_harness.h"
 #include "mocktiktok/mock_server.h"
+#include "reserved_port.h"
 
 namespace sluice::testing {
 namespace {
@@ -397,8 +398,15 @@ TEST_F(DashboardTest, StatusCommandPrintsTheSummary) {
   auto asJson = runSluice({"status", "--config", configCopy, "--json"});
   ASSERT_EQ(asJson.exitCode, 0) << asJson.err;
   EXPECT_EQ(number(json::parse(asJson.out).at("destinations").at(0).at("delivered")), 46);
-  // Nothing listening: exit 1 with a reason.
+  // Nothing listening: exit 1 with a reason (on a port that refuses, rather than the stopped
+  // server's, which another test's server may take meanwhile).
   server_->stop();
+  const ReservedPort refusing(ReservedPort::Mode::kRefuses);
+  std::string downYaml = yaml;
+  downYaml.replace(downYaml.find("127.0.0.1:" + std::to_string(server_->port())),
+                   10 + std::to_string(server_->port()).size(),
+                   "127.0.0.1:" + std::to_string(refusing.port()));
+  std::ofstream(configCopy) << downYaml;
   auto down = runSluice({"status", "--config", configCopy});
   EXPECT_EQ(down.exitCode, 1);
   EXPECT_NE(down.err.find("cannot connect"), std::string::npos) << down.err;
