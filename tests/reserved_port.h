@@ -23,8 +23,8 @@ class ReservedPort {
  public:
   enum class Mode { kRefuses, kNeverAccepts };
 
-  // `port` 0: any free port. A given port is taken even while connections of an earlier
-  // listener on it linger in TIME_WAIT.
+  // `port` 0: any free port. A given port (kNeverAccepts only) is taken even while connections
+  // of an earlier listener on it linger in TIME_WAIT; when it cannot be taken, port() is 0.
   explicit ReservedPort(Mode mode, uint16_t port = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
@@ -33,11 +33,16 @@ class ReservedPort {
     address.sin_port = htons(port);
     socklen_t size = sizeof address;
     const int reuse = 1;
+    // A socket that only binds would not keep other SO_REUSEADDR sockets off the port.
+    if (port != 0 && mode != Mode::kNeverAccepts) {
+      ADD_FAILURE() << "a given port is reserved only by a listening socket";
+      return;
+    }
     if (fd_ >= 0 && port != 0) ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
         (mode == Mode::kNeverAccepts && ::listen(fd_, 16) != 0) ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      ADD_FAILURE() << "cannot reserve a loopback port";
+      if (port == 0) ADD_FAILURE() << "cannot reserve a loopback port";
       return;
     }
     port_ = ntohs(address.sin_port);

@@ -120,14 +120,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // and, like a request being handled, gets its reply first; then the connection closes. Used by
   // Server::stop().
   void closeIfIdle() {
-    asio::post(stream_->get_executor(), [self = shared_from_this()] {
-      if (self->state_ != State::kReading || !self->stream_) return;
-      boost::system::error_code ec;
-      const bool started = self->buffer_.size() > 0 ||
-                           (self->parser_ && self->parser_->is_header_done()) ||
-                           self->stream_->socket().available(ec) > 0;
-      if (!started) self->close();
-    });
+    asio::post(stream_->get_executor(),
+               [self = shared_from_this()] { self->closeIfStillIdle(/*lookAgain=*/true); });
   }
 
   // Destroys the socket while the io_context still exists. Only once no I/O thread runs.
@@ -146,8 +140,28 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class State { kReading, kHandling, kWriting, kClosed };
 
+  void closeIfStillIdle(bool lookAgain) {
+    if (state_ != State::kReading || !stream_) return;
+    if (bytesWaiting() || (parser_ && parser_->is_header_done())) return;
+    // A read may have taken bytes from the kernel already (at its start, or in the reactor) with
+    // its completion queued behind this handler: look once more after that completion.
+    if (lookAgain) {
+      asio::post(stream_->get_executor(),
+                 [self = shared_from_this()] { self->closeIfStillIdle(/*lookAgain=*/false); });
+      return;
+    }
+    close();
+  }
+
+  // Bytes of a next request, read into buffer_ or still in the kernel's receive buffer.
+  bool bytesWaiting() {
+    boost::system::error_code ec;
+    return buffer_.size() > 0 || stream_->socket().available(ec) > 0;
+  }
+
   void readRequest() {
-    if (shared_->stopping.load(std::memory_order_acquire)) return close();
+    // Stopping: a request already sent is answered; a connection with nothing sent is closed.
+    if (shared_->stopping.load(std::memory_order_acquire) && !bytesWaiting()) return close();
     state_ = State::kReading;
     parser_.emplace();
     parser_->body_limit(shared_->options.bodyLimitBytes);

@@ -75,11 +75,17 @@ Response text(int status, std::string body) {
   return response;
 }
 
-// A handler that holds its I/O thread until released (at the latest when the Blocker goes, or
-// after 10 s), then answers "late".
+// A handler that holds its I/O thread until released (or for 10 s), then answers "late".
 class Blocker {
  public:
-  ~Blocker() { release(); }
+  // Releases the handler when it goes. Declared after the server, so that a test ending early
+  // does not keep the server's stop() waiting for the handler.
+  struct ReleaseAtEnd {
+    Blocker* blocker;
+    ~ReleaseAtEnd() { blocker->release(); }
+  };
+
+  ReleaseAtEnd releaseAtEnd() { return ReleaseAtEnd{this}; }
 
   Handler handler() {
     return [this](Request&&, Responder respond) {
@@ -492,6 +498,7 @@ TEST(ServerTest, ALongHandlerDoesNotHoldUpNewConnections) {
   router.add("/echo", echoHandler());
   auto server = startServer(std::move(router));  // two I/O threads
   ASSERT_TRUE(server);
+  const auto releaseAtEnd = blocker.releaseAtEnd();
 
   RawConnection blocked;
   ASSERT_TRUE(blocked.connect(server->port()));
@@ -567,12 +574,13 @@ TEST(ServerTest, StopLetsAPartlyReceivedRequestFinish) {
   ASSERT_TRUE(partial.connect(server->port()));
   ASSERT_TRUE(partial.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc"));
   // Once the connection is accepted, the header and half the body are the server's, whether it
-  // has read them yet or they wait in its receive buffer (sent on loopback).
+  // has read them yet or they wait in its receive buffer (sent on loopback), and even if its
+  // first read begins only after stop().
   for (int i = 0; i < 2'000 && server->openConnections() == 0; ++i) {
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_EQ(server->openConnections(), 1u);
-  std::thread stopper([&] { server->stop(); });
+  std::jthread stopper([&] { server->stop(); });  // joined however the test ends
   std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(partial.send("def"));
   auto reply = partial.read();
@@ -583,10 +591,11 @@ TEST(ServerTest, StopLetsAPartlyReceivedRequestFinish) {
   EXPECT_EQ(reply->header("connection"), "close");
 }
 
-// A kept-alive connection whose next request arrives while its I/O thread is busy (the request
-// still in the kernel's receive buffer when stop() sweeps the idle connections) is not idle: the
-// request is read and answered before the connection closes.
-TEST(ServerTest, StopAnswersARequestThatArrivedWhileItsThreadWasBusy) {
+// Requests that arrive while their I/O thread is busy wait unread in the kernel's receive buffer
+// when stop() comes: on a kept-alive connection (stop()'s sweep finds it waiting for a request)
+// and on a connection accepted meanwhile (its first read begins after stop()). Neither connection
+// is idle: both requests are read and answered before the connections close.
+TEST(ServerTest, StopAnswersRequestsThatArrivedWhileTheirThreadWasBusy) {
   Blocker blocker;
   Router router;
   router.add("/block", blocker.handler());
@@ -595,6 +604,7 @@ TEST(ServerTest, StopAnswersARequestThatArrivedWhileItsThreadWasBusy) {
   options.threads = 1;
   auto server = startServer(std::move(router), options);
   ASSERT_TRUE(server);
+  const auto releaseAtEnd = blocker.releaseAtEnd();
 
   RawConnection kept;
   ASSERT_TRUE(kept.connect(server->port()));
@@ -604,18 +614,28 @@ TEST(ServerTest, StopAnswersARequestThatArrivedWhileItsThreadWasBusy) {
   ASSERT_TRUE(blocked.connect(server->port()));
   ASSERT_TRUE(blocked.send(buildRequest("GET", "/block")));
   ASSERT_TRUE(blocker.waitEntered());
-  // The only I/O thread is held: this waits in the kernel, unread.
-  ASSERT_TRUE(kept.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc"));
-  std::thread stopper([&] { server->stop(); });
+  // The only I/O thread is held: these wait in the kernel, unread.
+  const std::string half = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc";
+  ASSERT_TRUE(kept.send(half));
+  RawConnection fresh;
+  ASSERT_TRUE(fresh.connect(server->port()));
+  ASSERT_TRUE(fresh.send(half));
+  for (int i = 0; i < 2'000 && server->openConnections() < 3; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(server->openConnections(), 3u);  // accepted (by the acceptor's own thread)
+  std::jthread stopper([&] { server->stop(); });  // joined however the test ends
   std::this_thread::sleep_for(100ms);  // stop() has asked the connections to close if idle
   blocker.release();
-  ASSERT_TRUE(kept.send("def"));
-  auto reply = kept.read();
+  for (RawConnection* connection : {&kept, &fresh}) {
+    ASSERT_TRUE(connection->send("def"));
+    auto reply = connection->read();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(reply->body, "POST|/echo|||127.0.0.1|abcdef");
+    EXPECT_EQ(reply->header("connection"), "close");
+  }
   stopper.join();
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->status, 200);
-  EXPECT_EQ(reply->body, "POST|/echo|||127.0.0.1|abcdef");
-  EXPECT_EQ(reply->header("connection"), "close");
   auto late = blocked.read();
   ASSERT_TRUE(late);
   EXPECT_EQ(late->body, "late");

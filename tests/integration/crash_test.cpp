@@ -62,10 +62,13 @@ class LoadClient {
         ++lost_;
         continue;
       }
-      if (reply->status == 200) {
+      // Only sluice's own answer is an acknowledgement. Anything else (another test's server on
+      // the port while this one was down) closes the connection: the next one goes to port().
+      if (reply->status == 200 && reply->body.rfind("{\"success\":true", 0) == 0) {
         acknowledged_.insert(acknowledged_.end(), ids.begin(), ids.end());
       } else {
         ++refused_;
+        connection.close();
       }
       if (reply->header("connection") == "close") connection.close();
     }
@@ -235,7 +238,7 @@ TEST(HarnessTest, ARestartWhoseOldPortWasTakenListensOnANewOne) {
   const uint16_t old = server.port();
   server.kill9();
   const ReservedPort taken(ReservedPort::Mode::kNeverAccepts, old);
-  ASSERT_EQ(taken.port(), old);
+  if (taken.port() != old) GTEST_SKIP() << "another process took port " << old << " first";
   ASSERT_TRUE(server.start()) << server.stderrText();
   EXPECT_NE(server.port(), old);
   EXPECT_NE(server.stderrText().find("cannot bind 127.0.0.1:" + std::to_string(old)),

@@ -183,10 +183,7 @@ int SluiceServer::startOn(uint16_t listenPort, int timeoutMs, bool untilReady) {
     if (auto status = waitPid(pid_, 0)) {  // exited early
       pid_ = -1;
       const std::string said = stderrText().substr(stderrBefore);
-      return said.find("cannot bind") != std::string::npos &&
-                     said.find("in use") != std::string::npos
-                 ? -1
-                 : 0;
+      return said.find("in use") != std::string::npos ? -1 : 0;  // bind or listen
     }
     std::string text = readFile(portFile_);
     if (!text.empty() && text.back() == '\n') {

@@ -70,20 +70,22 @@ SqliteLogOptions crashOptions(const std::string& dir) {
   _exit(0);
 }
 
-void drain(int fd, std::string& buffer, int64_t untilNs) {
+// Reads what the child writes into `buffer` until `untilNs` (-1: until nothing comes for 5 s).
+// False once the pipe is closed (the child is gone).
+bool drain(int fd, std::string& buffer, int64_t untilNs) {
   char chunk[65536];
   while (true) {
     const int64_t now = SystemClock::instance().monotonicNs();
-    if (untilNs >= 0 && now >= untilNs) return;
+    if (untilNs >= 0 && now >= untilNs) return true;
     struct pollfd p{fd, POLLIN, 0};
     int timeoutMs = untilNs < 0 ? 5'000 : static_cast<int>((untilNs - now) / 1'000'000) + 1;
     int ready = ::poll(&p, 1, timeoutMs);
     if (ready <= 0) {
-      if (untilNs < 0) return;  // nothing more within 5 s: give up (the writer is dead anyway)
+      if (untilNs < 0) return true;  // nothing more within 5 s: give up (the writer is dead anyway)
       continue;
     }
     ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) return;  // EOF: the child is gone
+    if (n <= 0) return false;  // EOF: the child is gone
     buffer.append(chunk, static_cast<size_t>(n));
   }
 }
@@ -127,20 +129,25 @@ TEST(SqliteLogCrashTest, EveryAcknowledgedEventSurvivesKillNine) {
     // growing log, on a busy machine) takes; every fourth lands 0-100 ms after the fork, often
     // during the opening itself.
     const bool duringOpening = round % 4 == 3;
+    bool alive = true;
     if (!duringOpening) {
       const int64_t giveUpNs = SystemClock::instance().monotonicNs() + 20'000'000'000LL;
-      while (buffer.rfind("R\n", 0) != 0 && SystemClock::instance().monotonicNs() < giveUpNs) {
-        drain(fds[0], buffer, SystemClock::instance().monotonicNs() + 10'000'000);
+      while (alive && buffer.rfind("R\n", 0) != 0 &&
+             SystemClock::instance().monotonicNs() < giveUpNs) {
+        alive = drain(fds[0], buffer, SystemClock::instance().monotonicNs() + 10'000'000);
       }
-      ASSERT_EQ(buffer.rfind("R\n", 0), 0u) << "round " << round << ": the log did not open";
     }
     const int64_t killAfterMs = duringOpening ? static_cast<int64_t>(random.below(100))
                                               : 20 + static_cast<int64_t>(random.below(280));
-    drain(fds[0], buffer, SystemClock::instance().monotonicNs() + killAfterMs * 1'000'000);
+    if (alive) {
+      drain(fds[0], buffer, SystemClock::instance().monotonicNs() + killAfterMs * 1'000'000);
+    }
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+    ASSERT_TRUE(duringOpening || buffer.rfind("R\n", 0) == 0)
+        << "round " << round << ": the log did not open within 20 s";
     drain(fds[0], buffer, -1);  // what the child wrote before dying
     ::close(fds[0]);
 
