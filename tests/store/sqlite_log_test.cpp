@@ -1609,6 +1609,33 @@ TEST_F(SqliteLogTest, ANewLogHasTheConfiguredPageSizeAndAnOldOneKeepsItsOwn) {
   EXPECT_EQ(pageSize(old.path()), 4096);
 }
 
+// checkpointBytes counts in the log's own pages: a log created with 4 KB pages, opened with the
+// 8 KB default, is copied into its database once its WAL holds 256 KB, not 128 KB.
+TEST_F(SqliteLogTest, TheCheckpointThresholdCountsTheLogsOwnPages) {
+  SqliteLogOptions o = options();
+  o.pageSize = 4096;
+  {
+    auto log = open(o);
+    ASSERT_TRUE(log->appendSync(request({makeEvent("s", "a", 1)})));
+  }
+  const auto file = sqliteLogFile(dir_.path());
+  const auto before = std::filesystem::file_size(file);
+  o.pageSize = 8192;
+  o.checkpointBytes = 256 << 10;
+  auto log = open(o);
+  // About 190 KB of WAL: over 128 KB, under 256 KB. Nothing is copied, however long we wait
+  // (300 ms is far more than the checkpointer takes once woken).
+  ASSERT_TRUE(log->appendSync(request(largeEvents("first", 1'500, 2))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(std::filesystem::file_size(file), before);
+  // Over 256 KB (under the writer's 4x): copied by the checkpointer.
+  ASSERT_TRUE(log->appendSync(request(largeEvents("second", 1'500, 3))));
+  for (int i = 0; i < 500 && std::filesystem::file_size(file) <= before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(std::filesystem::file_size(file), before + 200'000);
+}
+
 TEST_F(SqliteLogTest, RecordsTheSchemaVersionAndRefusesANewerOne) {
   { auto log = open(); }
   sqlite3* db = nullptr;
