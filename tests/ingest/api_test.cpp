@@ -272,7 +272,9 @@ TEST_F(ApiTest, GzipBodies) {
   auto ok = send(request("/v1/track", gzip(R"({"event":"E","userId":"u"})"),
                          {{"authorization", basic(kWebKey)}, {"content-encoding", "gzip"}}));
   EXPECT_EQ(ok.status, 200) << ok.body;
-  auto corrupt = send(request("/v1/track", "\x1f\x8b\x08\x00garbage",
+  // A gzip header (with its NUL flags byte), then bytes that are not deflate data.
+  const std::string garbage("\x1f\x8b\x08\x00garbage", 11);
+  auto corrupt = send(request("/v1/track", garbage,
                               {{"authorization", basic(kWebKey)}, {"content-encoding", "gzip"}}));
   EXPECT_EQ(corrupt.status, 400);
   EXPECT_THAT(body(corrupt).at("error").as_string().c_str(), HasSubstr("invalid gzip"));
@@ -284,7 +286,9 @@ TEST_F(ApiTest, GzipBodies) {
                              {{"authorization", basic(kWebKey)}, {"content-encoding", "br"}}));
   EXPECT_EQ(brotli.status, 415);
   EXPECT_EQ(log_.events().size(), 1u);
-  EXPECT_EQ(log_.quarantine().size(), 2u);  // the corrupt body and the bomb
+  ASSERT_EQ(log_.quarantine().size(), 2u);  // the corrupt body and the bomb
+  // Kept as sent, its invalid UTF-8 (0x8b) replaced.
+  EXPECT_EQ(log_.quarantine()[0].payload, std::string("\x1f\xef\xbf\xbd\x08\x00garbage", 13));
 }
 
 TEST_F(ApiTest, PartialBatchIsStoredAndTheRestQuarantined) {
@@ -436,10 +440,27 @@ TEST_F(ApiTest, CorsPreflightAndHeaders) {
   EXPECT_EQ(headerOf(response, "Access-Control-Allow-Methods"), "POST, OPTIONS");
   EXPECT_EQ(headerOf(response, "Access-Control-Allow-Headers"), "content-type,authorization");
   EXPECT_EQ(headerOf(response, "Access-Control-Allow-Credentials"), "true");
+  EXPECT_EQ(headerOf(response, "Access-Control-Max-Age"), "86400");
+  EXPECT_EQ(headerOf(response, "Vary"), "Origin");
+  // A preflight that names no headers is allowed the ones Segment's libraries send.
+  auto plain = request("/v1/t", "", {{"origin", "https://shop.example"}});
+  plain.method = "OPTIONS";
+  const std::string allowed = headerOf(send(std::move(plain)), "Access-Control-Allow-Headers");
+  for (const char* header : {"Content-Type", "Authorization", "Content-Encoding"}) {
+    EXPECT_NE(allowed.find(header), std::string::npos) << allowed;
+  }
+  // The origin is echoed, and caches are told that the answer depends on it.
   auto posted = send(request("/v1/t", R"({"event":"E","userId":"u"})",
                              {{"authorization", basic(kWebKey)}, {"origin", "https://a.example"}}));
   EXPECT_EQ(posted.status, 200);
   EXPECT_EQ(headerOf(posted, "Access-Control-Allow-Origin"), "https://a.example");
+  EXPECT_EQ(headerOf(posted, "Vary"), "Origin");
+  // Without an Origin (a server-side library): any origin, and no credentials.
+  auto server = send(request("/v1/t", R"({"event":"E","userId":"u"})",
+                             {{"authorization", basic(kWebKey)}}));
+  EXPECT_EQ(server.status, 200);
+  EXPECT_EQ(headerOf(server, "Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(headerOf(server, "Access-Control-Allow-Credentials"), "");
   auto get = request("/v1/track", "");
   get.method = "GET";
   auto refused = send(std::move(get));

@@ -453,14 +453,21 @@ TEST_F(ParserTest, NestingIsBounded) {
   EXPECT_EQ(requestError(nestedEvent(kMaxDepth + 10)), "JSON nested deeper than 64 levels");
   EXPECT_EQ(requestError(std::string(100000, '[') + std::string(100000, ']')),
             "JSON nested deeper than 64 levels");
-  // Inside a batch the event is still depth 1.
-  auto parsed = parse("{\"batch\":[" + nestedEvent(kMaxDepth) + "]}", Route::kBatch);
+  // Inside a batch the event is still depth 1 (the batch route requires a type).
+  const auto typed = [](size_t depth) {
+    return "{\"type\":\"track\"," + nestedEvent(depth).substr(1);
+  };
+  auto parsed = parse("{\"batch\":[" + typed(kMaxDepth) + "]}", Route::kBatch);
   ASSERT_TRUE(parsed) << parsed.error().message;
-  parsed = parse("{\"batch\":[" + nestedEvent(kMaxDepth) + "," + nestedEvent(kMaxDepth + 1) +
-                     "]}",
+  EXPECT_EQ(parsed->events.size(), 1u);
+  EXPECT_TRUE(parsed->rejected.empty());
+  parsed = parse("{\"batch\":[" + typed(kMaxDepth) + "," + typed(kMaxDepth + 1) + "]}",
                  Route::kBatch);
   ASSERT_TRUE(parsed);
-  EXPECT_EQ(parsed->rejected.size(), 2u);  // both lack a type: the batch route requires it
+  EXPECT_EQ(parsed->events.size(), 1u);
+  ASSERT_EQ(parsed->rejected.size(), 1u);
+  EXPECT_EQ(parsed->rejected[0].index, 1u);
+  EXPECT_EQ(parsed->rejected[0].reason, "nested deeper than 64 levels");
 }
 
 std::string gzip(std::string_view data, int windowBits = 15 + 16) {

@@ -1,5 +1,7 @@
 #include "integration/harness.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -257,7 +259,11 @@ std::vector<std::string> SluiceServer::exportLog(const std::vector<std::string>&
   all.insert(all.end(), args.begin(), args.end());
   CommandResult result = runSluice(all, 60'000);
   std::vector<std::string> lines;
-  if (result.exitCode != 0) return lines;
+  if (result.exitCode != 0) {
+    // An export that failed is never taken for an empty log.
+    ADD_FAILURE() << "sluice log export exited with " << result.exitCode << ": " << result.err;
+    return lines;
+  }
   std::istringstream in(result.out);
   std::string line;
   while (std::getline(in, line)) {

@@ -112,7 +112,8 @@ class SluiceServer {
   std::optional<RawResponse> post(std::string_view path, std::string_view body,
                                   std::string_view writeKey = "test-write-key") const;
 
-  // `sluice log export --config <this config> [args...]`: the JSON lines it printed.
+  // `sluice log export --config <this config> [args...]`: the JSON lines it printed (none, with
+  // a test failure, when the export fails).
   std::vector<std::string> exportLog(const std::vector<std::string>& args = {}) const;
 
  private:

@@ -71,6 +71,13 @@ std::string track(std::string_view messageId, std::string_view extra = {}) {
          std::string(messageId) + "\"" + std::string(extra) + "}";
 }
 
+// {"a":{"a":...1...}} with `levels` objects.
+std::string nested(int levels) {
+  std::string text;
+  for (int i = 0; i < levels; ++i) text += R"({"a":)";
+  return text + "1" + std::string(static_cast<size_t>(levels), '}');
+}
+
 std::string gzip(std::string_view text) {
   z_stream stream{};
   deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
@@ -158,11 +165,8 @@ TEST_F(IngestHttpTest, HugeStringOverTheEventLimit) {
 }
 
 TEST_F(IngestHttpTest, DeepNesting) {
-  std::string deep;
-  for (int i = 0; i < 200; ++i) deep += R"({"a":)";
-  deep += "1";
-  for (int i = 0; i < 200; ++i) deep += "}";
-  expectError(post("/v1/track", track("bad-deep", R"(,"properties":)" + deep)), 400, "deep");
+  expectError(post("/v1/track", track("bad-deep", R"(,"properties":)" + nested(200))), 400,
+              "deep");
 }
 
 TEST_F(IngestHttpTest, InvalidUtf8) {
@@ -237,10 +241,34 @@ TEST_F(IngestHttpTest, WrongMethodAndUnknownPath) {
   expectError(server_->request("GET", "/nothing/here"), 404, "no such endpoint");
 }
 
+// Each case runs in a process of its own (and a server of its own), so this one sends the refused
+// requests itself, then one good event that shows the export sees what was stored.
 TEST_F(IngestHttpTest, RejectedInputIsNotStored) {
+  const std::vector<std::pair<int, std::optional<RawResponse>>> refused = {
+      {400, post("/v1/track", track("bad-type-1", R"(,"properties":"not an object")"))},
+      {400, post("/v1/track", track("bad-huge", R"(,"properties":{"blob":")" +
+                                                    std::string(40 * 1024, 'x') + "\"}"))},
+      {400, post("/v1/track", track("bad-deep", R"(,"properties":)" + nested(200)))},
+      {400, post("/v1/track", track("bad-utf8", ",\"properties\":{\"name\":\"caf\xC3\x28\"}"))},
+      {415, post("/v1/track", track("bad-ctype"), "application/xml")},
+      {400, post("/v1/track", track("bad-big-1", R"(,"properties":{"p":")" +
+                                                     std::string(520 * 1024, 'p') + "\"}"))},
+      {401, server_->post("/v1/track", track("bad-key-1"), "wrong-key")},
+      {401, server_->request("POST", "/v1/track", {{"Content-Type", "application/json"}},
+                             track("bad-key-2"))},
+  };
+  for (size_t i = 0; i < refused.size(); ++i) {
+    ASSERT_TRUE(refused[i].second) << "request " << i;
+    EXPECT_EQ(refused[i].second->status, refused[i].first) << "request " << i;
+  }
+  auto good = post("/v1/track", track("good-after-refused"));
+  ASSERT_TRUE(good);
+  ASSERT_EQ(good->status, 200) << good->body;
+
   auto ids = storedMessageIds();
-  for (const char* id : {"bad-truncated", "bad-type-1", "bad-huge", "bad-deep", "bad-utf8",
-                         "bad-ctype", "bad-big-1", "bad-big-2", "bad-key-1", "bad-key-2"}) {
+  EXPECT_TRUE(ids.count("good-after-refused"));
+  for (const char* id : {"bad-type-1", "bad-huge", "bad-deep", "bad-utf8", "bad-ctype",
+                         "bad-big-1", "bad-key-1", "bad-key-2"}) {
     EXPECT_FALSE(ids.count(id)) << id << " was stored";
   }
 }

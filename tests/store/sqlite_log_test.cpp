@@ -1041,6 +1041,7 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   std::promise<Result<AppendOutcome>> repeated;
   SqliteLogOptions o = options();
   o.walSync = flush.function();
+  o.gatherWhileFlushingEvents = 0;  // the repeat and the cursor commit while the flush is held
   auto log = open(o);
   ASSERT_TRUE(log->appendSync(request({makeEvent("s", "first", 1)})));
 
@@ -1048,13 +1049,23 @@ TEST_F(SqliteLogTest, NothingIsAcknowledgedOrReadBeforeTheWalIsOnDisk) {
   log->append(request({makeEvent("s", "a", 2)}),
               [&stored](Result<AppendOutcome> r) { stored.set_value(std::move(r)); });
   ASSERT_TRUE(flush.awaitBlockedFlush());  // "a" is committed, its flush has begun and is held
+  const uint64_t commits = log->flushStats().commits;
   // A repeat of an event that is committed but not yet on disk waits for that event's flush too.
+  // Each is committed (the writer does not gather here) and still not acknowledged.
+  const auto awaitCommits = [&log](uint64_t count) {
+    for (int i = 0; i < 1'000 && log->flushStats().commits < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return log->flushStats().commits >= count;
+  };
   log->append(request({makeEvent("s", "a", 3)}),
               [&repeated](Result<AppendOutcome> r) { repeated.set_value(std::move(r)); });
+  LetGoAtExit release{flush};
+  ASSERT_TRUE(awaitCommits(commits + 1));
   auto cursor = std::async(std::launch::async, [&log] { return log->setCursor("c", 1); });
+  ASSERT_TRUE(awaitCommits(commits + 2));
   auto storedDone = stored.get_future();
   auto repeatedDone = repeated.get_future();
-  LetGoAtExit release{flush};
   EXPECT_EQ(storedDone.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   EXPECT_EQ(repeatedDone.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   EXPECT_EQ(cursor.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
