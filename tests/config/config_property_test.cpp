@@ -245,6 +245,7 @@ TEST(ConfigPropertyTest, RandomEditsGiveWellFormedErrorsWithoutSecrets) {
                         R"(^mut\.yaml: \.\.\. and \d+ more problems$)");
   const std::regex syntax(R"(^mut\.yaml:\d+:\d+: not valid YAML: .+$)");
   const std::string alphabet = " :-[]{}\"'#\n\t$,&*!|>%@`abc01.";
+  const int last = static_cast<int>(alphabet.size()) - 1;
   int failures = 0;
   for (int iteration = 0; iteration < 1500; ++iteration) {
     std::string text = generate(g).yaml;
@@ -253,8 +254,8 @@ TEST(ConfigPropertyTest, RandomEditsGiveWellFormedErrorsWithoutSecrets) {
       const size_t at = static_cast<size_t>(g.between(0, static_cast<int>(text.size()) - 1));
       switch (g.between(0, 3)) {
         case 0: text.erase(at, static_cast<size_t>(g.between(1, 8))); break;
-        case 1: text.insert(at, 1, alphabet[static_cast<size_t>(g.between(0, 29))]); break;
-        case 2: text[at] = alphabet[static_cast<size_t>(g.between(0, 29))]; break;
+        case 1: text.insert(at, 1, alphabet[static_cast<size_t>(g.between(0, last))]); break;
+        case 2: text[at] = alphabet[static_cast<size_t>(g.between(0, last))]; break;
         default: {  // duplicate a line elsewhere
           const size_t start = text.rfind('\n', at);
           const size_t end = text.find('\n', at);

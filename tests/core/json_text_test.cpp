@@ -39,7 +39,7 @@ TEST(JsonText, EscapesFoundAtEveryPosition) {
     }
     return out + "\"";
   };
-  const char special[] = {'"', '\\', '\n', '\x01', '\x1f', '\x0b'};
+  const char special[] = {'"', '\\', '\n', '\x01', '\x1f', '\x0b', '\0'};
   for (size_t n = 0; n <= 40; ++n) {
     std::string base(n, 'x');
     for (size_t i = 0; i < n; ++i) base[i] = i % 3 == 0 ? '\xc3' : (i % 3 == 1 ? '\xa9' : ' ');

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -15,6 +18,8 @@ constexpr const char* kConfig = R"(
 sources:
   - name: web
     write_key: k
+  - name: app
+    write_key: k2
 destinations:
   - name: tiktok
     type: tiktok-conversions
@@ -52,6 +57,71 @@ TEST(TikTokCodec, EachEventMapsOnItsOwn) {
   store::StoredEvent other = orderEvent(6);
   other.json = R"({"type":"track","event":"Newsletter Opened","userId":"u1"})";
   EXPECT_TRUE((*codec)->map(other, 0).items.empty());
+}
+
+// What the dispatcher sends for a batch, and how it reads the reply: the batch key carries the
+// test event code (a staging destination's events must never count as conversions), the token
+// goes in its header, and rate limits are told apart from other retries.
+TEST(TikTokCodec, RequestsCarryTheKeyAndRepliesAreClassified) {
+  std::string yaml = kConfig;
+  const std::string pixel = "      pixel_code: CCODEC0000000000000\n";
+  yaml.replace(yaml.find(pixel), pixel.size(),
+               pixel + "      test_event_code: TEST1\n      partner_name: Sluice\n");
+  auto config = config::parseConfig(yaml, "test.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  auto codec = makeTikTokCodec(config->destinations.at(0));
+  ASSERT_TRUE(codec) << codec.error().toString();
+  MapOutcome outcome = (*codec)->map(orderEvent(1), 0);
+  ASSERT_EQ(outcome.items.size(), 1u) << outcome.error;
+  const HttpPost post =
+      (*codec)->request(outcome.items[0].batchKey, {std::string_view(outcome.items[0].json)});
+  EXPECT_EQ(post.url, config->destinations.at(0).settings.apiUrl);
+  EXPECT_NE(std::find(post.headers.begin(), post.headers.end(),
+                      std::pair<std::string, std::string>{"Access-Token", "t"}),
+            post.headers.end());
+  for (const char* field : {R"("test_event_code":"TEST1")", R"("event_source":"web")",
+                            R"("event_source_id":"CCODEC0000000000000")",
+                            R"("partner_name":"Sluice")", R"("event_id":"m1")"}) {
+    EXPECT_NE(post.body.find(field), std::string::npos) << field << " not in " << post.body;
+  }
+
+  const ReplyClass ok = (*codec)->classify(200, R"({"code":0,"message":"OK"})");
+  EXPECT_EQ(ok.verdict, Verdict::kDelivered);
+  EXPECT_FALSE(ok.throttled);
+  for (const auto& [status, body] : std::vector<std::pair<int, std::string>>{
+           {429, ""}, {200, R"({"code":40100,"message":"Too many requests"})"}}) {
+    const ReplyClass limited = (*codec)->classify(status, body);
+    EXPECT_EQ(limited.verdict, Verdict::kRetry) << status << " " << body;
+    EXPECT_TRUE(limited.throttled) << status << " " << body;
+  }
+  const ReplyClass failed = (*codec)->classify(500, "<html>");
+  EXPECT_EQ(failed.verdict, Verdict::kRetry);
+  EXPECT_FALSE(failed.throttled);
+  EXPECT_EQ((*codec)->classify(200, R"({"code":40105,"message":"bad token"})").verdict,
+            Verdict::kPause);
+}
+
+// A destination with `sources:` takes only those sources' events, forks too.
+TEST(TikTokCodec, OnlyTheListedSourcesFeedTheDestination) {
+  auto config = config::parseConfig(std::string(kConfig) +
+                                        "    sources: [app]\n"
+                                        "  - name: all\n"
+                                        "    type: tiktok-conversions\n"
+                                        "    settings:\n"
+                                        "      access_token: t\n"
+                                        "      pixel_code: CCODEC0000000000001\n"
+                                        "    presets: all\n",
+                                    "test.yaml");
+  ASSERT_TRUE(config) << config.error().toString();
+  auto listed = makeTikTokCodec(config->destinations.at(0));
+  auto every = makeTikTokCodec(config->destinations.at(1));
+  ASSERT_TRUE(listed && every);
+  EXPECT_TRUE((*listed)->feeds("app"));
+  EXPECT_FALSE((*listed)->feeds("web"));
+  EXPECT_FALSE((*listed)->forkMapper()->feeds("web"));
+  EXPECT_TRUE((*listed)->forkMapper()->feeds("app"));
+  EXPECT_TRUE((*every)->feeds("web"));
+  EXPECT_TRUE((*every)->feeds("app"));
 }
 
 // The dispatcher maps slices of a chunk on several threads with forks of one codec: a fork maps

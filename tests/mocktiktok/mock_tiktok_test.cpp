@@ -135,7 +135,7 @@ phases:
 TEST(Scenario, RejectsBadInput) {
   for (const char* text : {"[{mode: http5000}]", "[{mode: teapot}]", "[{duration: soon}]",
                            "[{mode: ok, colour: red}]", "{loop: true, phases: [{mode: ok}]}",
-                           "{phases: 3}", "[1, 2]", "{oops: 1}", "[{mode: \"code:abc\"}"}) {
+                           "{phases: 3}", "[1, 2]", "{oops: 1}", "[{mode: \"code:abc\"}]"}) {
     auto s = parseScenario(text);
     EXPECT_FALSE(s) << text;
     if (!s) {

@@ -194,10 +194,11 @@ TEST(DropDetectorTest, SeasonalBaselineInterpolatesTheSameTimeOfDay) {
   EXPECT_EQ(base->kind, Baseline::Kind::kSeasonal);
   EXPECT_EQ(base->days, 3);
   EXPECT_NEAR(base->perMinute, 60 + 60 * (32.5 / 60), 1e-9);
-  // Nothing known for a series: no baseline.
-  EXPECT_FALSE(detector.baseline(*history, kDest, "Other", from, from + 5 * kMinuteMs) &&
-               detector.baseline(*history, kDest, "Other", from, from + 5 * kMinuteMs)->perMinute >
-                   0);
+  // An event never seen while its destination was sampled: a known zero. A destination never
+  // sampled: nothing known, no baseline.
+  const auto other = detector.baseline(*history, kDest, "Other", from, from + 5 * kMinuteMs);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->perMinute, 0.0);
   EXPECT_FALSE(detector.baseline(*history, "nobody", kEvent, from, from + 5 * kMinuteMs));
 }
 

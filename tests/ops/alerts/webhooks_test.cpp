@@ -6,7 +6,11 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 #include <thread>
 
 #include "http/server.h"
@@ -153,15 +157,41 @@ TEST(WebhooksTest, DeliversInOrderToEveryTargetWithHeaders) {
   EXPECT_EQ(notifier.stats().failed, 0u);
 }
 
+// Collects what spdlog's default logger writes while it lives.
+class CapturedLog {
+ public:
+  CapturedLog()
+      : previous_(spdlog::default_logger()),
+        sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string text() {
+    sink_->flush();
+    return text_.str();
+  }
+
+ private:
+  std::ostringstream text_;
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
 TEST(WebhooksTest, RetriesWithBackoffAndKeepsTheOrder) {
   Receiver receiver(/*failFirst=*/2);
+  CapturedLog log;
   auto client = delivery::makeBeastHttpClient();
-  WebhookNotifier notifier(*client, fastOptions(),
-                           {WebhookTarget{receiver.url(), WebhookFormat::kJson, {}}});
+  // A secret in the URL (as Slack's hook paths and ?token= parameters are) never reaches the log.
+  WebhookNotifier notifier(
+      *client, fastOptions(),
+      {WebhookTarget{receiver.url() + "?token=s3cret", WebhookFormat::kJson, {}}});
   notifier.notify(sampleAlert(false));
   notifier.notify(sampleAlert(true));
   ASSERT_TRUE(receiver.waitFor(2));
   ASSERT_TRUE(notifier.drain(5'000));
+  const std::string logged = log.text();
+  EXPECT_NE(logged.find("retrying"), std::string::npos) << logged;  // the failures were logged
+  EXPECT_EQ(logged.find("s3cret"), std::string::npos) << logged;
   EXPECT_EQ(receiver.requests(), 4);
   const auto bodies = receiver.bodies();
   EXPECT_EQ(boost::json::parse(bodies[0]).at("status").as_string(), "firing");
