@@ -342,6 +342,31 @@ TEST_F(DispatchTest, MappingFailureIsDeadLetteredWithTheReason) {
   EXPECT_EQ(feed_->committed, 3u);
 }
 
+// While a dead letter cannot be recorded (a full disk), the cursor does not pass its event: on a
+// crash it would be read again, not lost. Once the state takes writes, it is recorded.
+TEST_F(DispatchTest, TheCursorWaitsWhileADeadLetterCannotBeRecorded) {
+  auto failing = std::make_unique<testing::FailingRecords>(std::move(state_));
+  testing::FailingRecords* records = failing.get();
+  state_ = std::move(failing);
+  records->failures = 1'000'000;
+  initial_.push_back(makeEvent(1, "a", clock_.nowMs(), "bad"));
+  addEvents(2, 3, "a");
+  http_.setResponder([](const HttpPost&) { return code(0); });
+  auto& d = make();
+  run(300);
+  EXPECT_EQ(d.stats().itemsDelivered, 2u);
+  EXPECT_EQ(feed_->committed, 0u);
+  EXPECT_EQ(*state_->countDeadLetters("tiktok"), 0u);
+
+  records->failures = 0;
+  run(300);
+  auto dead = state_->listDeadLetters("tiktok", 10);
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].seq, 1u);
+  EXPECT_EQ(feed_->committed, 3u);
+}
+
 TEST_F(DispatchTest, EventsPastMaxAgeAreExpiredNotSent) {
   options_.maxEventAgeMs = 60'000;
   initial_.push_back(makeEvent(1, "a", clock_.nowMs() - 61'000));

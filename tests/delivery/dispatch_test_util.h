@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "delivery/codec.h"
 #include "delivery/dispatcher.h"
 #include "delivery/http_client_fake.h"
+#include "store/delivery_state.h"
 
 namespace sluice::delivery::testing {
 
@@ -137,5 +140,59 @@ inline store::StoredEvent makeEvent(store::Seq seq, std::string key, EpochMs tim
 inline size_t itemCount(const std::string& body) {
   return body.size() <= 2 ? 0 : static_cast<size_t>(std::count(body.begin(), body.end(), ',')) + 1;
 }
+
+// A delivery state whose record() fails while `failures` is above zero (each failure counts it
+// down), as on a full disk; everything else goes to the state it wraps.
+class FailingRecords final : public store::DeliveryState {
+ public:
+  explicit FailingRecords(std::unique_ptr<store::DeliveryState> inner) : inner_(std::move(inner)) {}
+
+  std::atomic<int> failures{0};
+
+  Result<void> record(const std::vector<store::DeadLetter>& dead,
+                      const std::vector<store::ExpiredEvent>& expired) override {
+    if (failures.load() > 0) {
+      failures.fetch_sub(1);
+      return fail(ErrorCode::kIo, "database or disk is full");
+    }
+    return inner_->record(dead, expired);
+  }
+  Result<std::vector<store::DeadLetter>> listDeadLetters(std::string_view destination, size_t max,
+                                                         int64_t afterId) override {
+    return inner_->listDeadLetters(destination, max, afterId);
+  }
+  Result<store::DeadLetter> deadLetter(std::string_view destination, int64_t id) override {
+    return inner_->deadLetter(destination, id);
+  }
+  Result<uint64_t> dropDeadLetters(std::string_view destination,
+                                   const std::vector<int64_t>& ids) override {
+    return inner_->dropDeadLetters(destination, ids);
+  }
+  Result<uint64_t> countDeadLetters(std::string_view destination) override {
+    return inner_->countDeadLetters(destination);
+  }
+  Result<void> scanDeadLetters(
+      std::string_view destination, const store::EventTimeRange& range,
+      const std::function<bool(const store::DeadLetter&)>& visit) override {
+    return inner_->scanDeadLetters(destination, range, visit);
+  }
+  Result<void> scanExpired(std::string_view destination, const store::EventTimeRange& range,
+                           const std::function<bool(const store::ExpiredEvent&)>& visit) override {
+    return inner_->scanExpired(destination, range, visit);
+  }
+  Result<uint64_t> countExpired(std::string_view destination) override {
+    return inner_->countExpired(destination);
+  }
+  Result<void> setPaused(std::string_view destination,
+                         std::optional<store::PauseState> state) override {
+    return inner_->setPaused(destination, std::move(state));
+  }
+  Result<std::optional<store::PauseState>> pauseState(std::string_view destination) override {
+    return inner_->pauseState(destination);
+  }
+
+ private:
+  std::unique_ptr<store::DeliveryState> inner_;
+};
 
 }  // namespace sluice::delivery::testing
