@@ -3,15 +3,14 @@
 #include "delivery/one_shot.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "delivery/http_client_fake.h"
 #include "store/sqlite_log.h"
+#include "store/store_test_util.h"
 
 namespace sluice::delivery {
 namespace {
@@ -54,40 +53,24 @@ std::vector<store::StoredEvent> orders(int count) {
   return events;
 }
 
-HttpOutcome answer(int status, std::string body) {
-  HttpOutcome outcome;
-  outcome.status = status;
-  outcome.body = std::move(body);
-  return outcome;
-}
-
 class OneShotTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sluice-oneshot-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto state = store::openSqliteDeliveryState(dir_.string(), SystemClock::instance());
+    auto state = store::openSqliteDeliveryState(dir_.path(), SystemClock::instance());
     ASSERT_TRUE(state) << state.error().toString();
     state_ = std::move(*state);
     auto config = config::parseConfig(kConfig, "test.yaml");
     ASSERT_TRUE(config) << config.error().toString();
     destination_ = config->destinations.at(0);
   }
-  void TearDown() override {
-    state_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::filesystem::path dir_;
+  store::testing::TempDir dir_;  // declared first: removed after the state is closed
   std::unique_ptr<store::DeliveryState> state_;
   config::DestinationConfig destination_;
   FakeHttpClient http_;
 };
 
 TEST_F(OneShotTest, DeliversEveryEventAndReturnsTheCounts) {
-  http_.setResponder([](const HttpPost&) { return answer(200, R"({"code":0,"message":"OK"})"); });
+  http_.setResponder([](const HttpPost&) { return FakeHttpClient::tikTokCode(0); });
   OneShotOptions options;
   options.client = &http_;
   options.timeoutMs = 20'000;
@@ -101,7 +84,8 @@ TEST_F(OneShotTest, DeliversEveryEventAndReturnsTheCounts) {
 // While TikTok fails throughout, the run is a failure when its time is up, never a success with
 // nothing delivered: the callers keep the dead letters they retried only on failure.
 TEST_F(OneShotTest, ARunThatCannotDeliverFailsWhenItsTimeIsUp) {
-  http_.setResponder([](const HttpPost&) { return answer(500, "<html>down</html>"); });
+  http_.setResponder(
+      [](const HttpPost&) { return FakeHttpClient::reply(500, "<html>down</html>"); });
   OneShotOptions options;
   options.client = &http_;
   options.timeoutMs = 300;
@@ -114,20 +98,13 @@ TEST_F(OneShotTest, ARunThatCannotDeliverFailsWhenItsTimeIsUp) {
 // Replay reads the events received in [since, until) and nothing else, in seq order.
 TEST_F(OneShotTest, TheReplayFeedReadsOnlyTheEventsReceivedInTheRange) {
   store::SqliteLogOptions logOptions;
-  logOptions.directory = (dir_ / "log").string();
+  logOptions.directory = dir_.path() + "/log";
   logOptions.minFreeBytes = 0;
   auto log = store::openSqliteLog(logOptions);
   ASSERT_TRUE(log) << log.error().toString();
   store::AppendRequest request;
-  for (int i = 1; i <= 9; ++i) {
-    store::NewEvent e;
-    e.source = "web";
-    e.messageId = "m" + std::to_string(i);
-    e.type = "track";
-    e.name = "Order Completed";
-    e.receivedAtMs = e.timestampMs = 1'000 * i;  // 1 s apart
-    e.json = orderJson(i);
-    request.events.push_back(std::move(e));
+  for (int i = 1; i <= 9; ++i) {  // received 1 s apart
+    request.events.push_back(store::testing::makeEvent("web", "m" + std::to_string(i), 1'000 * i));
   }
   ASSERT_TRUE((*log)->appendSync(std::move(request)));
   auto feed = RangeFeed::open(**log, store::TimeRange{3'000, 6'000});

@@ -75,6 +75,14 @@ Response text(int status, std::string body) {
   return response;
 }
 
+// Waits (up to 10 s) until the server has accepted exactly `count` connections.
+bool awaitOpenConnections(const Server& server, size_t count) {
+  for (int i = 0; i < 2'000 && server.openConnections() < count; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  return server.openConnections() == count;
+}
+
 // A handler that holds its I/O thread until released (or for 10 s), then answers "late".
 class Blocker {
  public:
@@ -575,10 +583,7 @@ TEST(ServerTest, StopLetsAPartlyReceivedRequestFinish) {
   // Once the connection is accepted, the header and half the body are the server's, whether it
   // has read them yet or they wait in its receive buffer (sent on loopback), and even if its
   // first read begins only after stop().
-  for (int i = 0; i < 2'000 && server->openConnections() == 0; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
-  ASSERT_EQ(server->openConnections(), 1u);
+  ASSERT_TRUE(awaitOpenConnections(*server, 1));
   std::jthread stopper([&] { server->stop(); });  // joined however the test ends
   std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(partial.send("def"));
@@ -619,10 +624,7 @@ TEST(ServerTest, StopAnswersRequestsThatArrivedWhileTheirThreadWasBusy) {
   RawConnection fresh;
   ASSERT_TRUE(fresh.connect(server->port()));
   ASSERT_TRUE(fresh.send(half));
-  for (int i = 0; i < 2'000 && server->openConnections() < 3; ++i) {
-    std::this_thread::sleep_for(5ms);
-  }
-  ASSERT_EQ(server->openConnections(), 3u);  // accepted (by the acceptor's own thread)
+  ASSERT_TRUE(awaitOpenConnections(*server, 3));  // accepted (by the acceptor's own thread)
   std::jthread stopper([&] { server->stop(); });  // joined however the test ends
   std::this_thread::sleep_for(100ms);  // stop() has asked the connections to close if idle
   blocker.release();
