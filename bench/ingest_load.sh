@@ -15,7 +15,8 @@
 #              to compare), RUNS (default "1 2 3": which of the runs above), CONNECTIONS_BATCH (8),
 #              CONNECTIONS_TRACK (128), HALF_RATE (20000), CONNECTIONS_RATE (64: run 3),
 #              COMMIT_INTERVAL (storage.commit_interval; unset: not written, so older binaries
-#              run too), PROFILE (0), SKIP_BUILD (0).
+#              run too), DEDUP_WINDOW (storage.dedup_window, likewise), PROFILE (0),
+#              SKIP_BUILD (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-10}
@@ -45,6 +46,7 @@ storage:
   path: $WORK/$1/data
   min_free_space: 64MiB
 ${COMMIT_INTERVAL:+  commit_interval: $COMMIT_INTERVAL}
+${DEDUP_WINDOW:+  dedup_window: $DEDUP_WINDOW}
 logging:
   level: warn
 sources:
